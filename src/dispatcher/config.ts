@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { DNS_LABEL } from '../api/patterns.js';
+import { parseGoDuration } from '../api/duration.js';
+
+/** The dispatcher's configuration: environment (SPEC §4) plus command-line flags. */
+export interface DispatcherConfig {
+  /** Namespaces whose Checkpoints are reconciled; empty means all. */
+  watchNamespaces: string[];
+  operatorName: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  metricsPort: number;
+  healthProbePort: number;
+  podName: string;
+  /** Where Jobs, CronJobs, claims from templates and the leader Lease live. */
+  operatorNamespace: string;
+  jobNamespace: string;
+  jobImage: string | undefined;
+  pushgatewayUrl: string | undefined;
+  kubeApiQps: number;
+  kubeApiBurst: number;
+  leaderElection: {
+    enabled: boolean;
+    leaseName: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
+}
+
+const port = (name: string, fallback: number) =>
+  z.coerce.number({ error: `${name} must be a port number` }).int(`${name} must be a whole number`)
+    .min(1, `${name} must be between 1 and 65535`).max(65535, `${name} must be between 1 and 65535`).default(fallback);
+
+const duration = (name: string, fallback: string) =>
+  z.string().default(fallback).transform((text, ctx) => {
+    const ms = parseGoDuration(text);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be a positive duration such as '15s' (got '${text}')` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const envSchema = z.object({
+  WATCH_NAMESPACE: z.string().default('').transform((text, ctx) => {
+    const names = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const bad = names.filter((n) => n.length > 63 || !DNS_LABEL.test(n));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `WATCH_NAMESPACE holds invalid namespace names: ${bad.join(', ')}` });
+      return z.NEVER;
+    }
+    return [...new Set(names)];
+  }),
+  OPERATOR_NAME: z.string().min(1).max(63).default('checkpoint-operator'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'LOG_LEVEL must be one of debug, info, warn, error' }).default('info'),
+  METRICS_PORT: port('METRICS_PORT', 8080),
+  HEALTH_PROBE_PORT: port('HEALTH_PROBE_PORT', 8081),
+  POD_NAME: z.string().min(1).optional(),
+  POD_NAMESPACE: z.string().regex(DNS_LABEL, 'POD_NAMESPACE must be a namespace name').optional(),
+  JOB_NAMESPACE: z.string().regex(DNS_LABEL, 'JOB_NAMESPACE must be a namespace name').optional(),
+  JOB_IMAGE: z.string().min(1).optional(),
+  PUSHGATEWAY_URL: z.url({ protocol: /^https?$/, error: 'PUSHGATEWAY_URL must be an http(s) URL' }).optional(),
+  KUBE_API_QPS: z.coerce.number().positive('KUBE_API_QPS must be positive').max(10_000).default(50),
+  KUBE_API_BURST: z.coerce.number().int().positive('KUBE_API_BURST must be a positive whole number').max(10_000).default(100),
+  LEADER_ELECTION_LEASE_DURATION: duration('LEADER_ELECTION_LEASE_DURATION', '15s'),
+  LEADER_ELECTION_RENEW_DEADLINE: duration('LEADER_ELECTION_RENEW_DEADLINE', '10s'),
+  LEADER_ELECTION_RETRY_PERIOD: duration('LEADER_ELECTION_RETRY_PERIOD', '2s'),
+});
+
+export type ConfigResult = { ok: true; config: DispatcherConfig } | { ok: false; message: string };
+
+export interface ConfigSources {
+  env: Record<string, string | undefined>;
+  argv: string[];
+  hostname: string;
+  /** The namespace of the ServiceAccount mounted in the pod, when there is one. */
+  serviceAccountNamespace: string | undefined;
+}
+
+const KNOWN_FLAGS = new Set(['--leader-elect', '--leader-elect=true', '--leader-elect=false']);
+
+/**
+ * Reads configuration without side effects. An invalid setting yields one message naming every
+ * problem, so the operator can stop at start-up with it instead of failing later.
+ */
+export function parseConfig(sources: ConfigSources): ConfigResult {
+  const problems: string[] = [];
+  const unknownFlags = sources.argv.filter((a) => !KNOWN_FLAGS.has(a));
+  if (unknownFlags.length > 0) problems.push(`unknown arguments: ${unknownFlags.join(' ')} (supported: --leader-elect[=true|false])`);
+
+  // Empty strings mean "unset", as they do in a Deployment's env with value: "".
+  const env = Object.fromEntries(Object.entries(sources.env).filter(([, v]) => v !== undefined && v !== ''));
+  if (sources.env.WATCH_NAMESPACE !== undefined) env.WATCH_NAMESPACE = sources.env.WATCH_NAMESPACE;
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => i.message));
+  if (problems.length > 0 || !parsed.success) return { ok: false, message: `invalid configuration: ${problems.join('; ')}` };
+
+  const e = parsed.data;
+  if (!(e.LEADER_ELECTION_RENEW_DEADLINE < e.LEADER_ELECTION_LEASE_DURATION)) {
+    return { ok: false, message: 'invalid configuration: LEADER_ELECTION_RENEW_DEADLINE must be shorter than LEADER_ELECTION_LEASE_DURATION' };
+  }
+  if (!(e.LEADER_ELECTION_RETRY_PERIOD < e.LEADER_ELECTION_RENEW_DEADLINE)) {
+    return { ok: false, message: 'invalid configuration: LEADER_ELECTION_RETRY_PERIOD must be shorter than LEADER_ELECTION_RENEW_DEADLINE' };
+  }
+  const operatorNamespace = e.POD_NAMESPACE ?? sources.serviceAccountNamespace ?? 'checkpoint-operator-system';
+  const leaderElect = sources.argv.includes('--leader-elect') || sources.argv.includes('--leader-elect=true');
+  return {
+    ok: true,
+    config: {
+      watchNamespaces: e.WATCH_NAMESPACE,
+      operatorName: e.OPERATOR_NAME,
+      logLevel: e.LOG_LEVEL,
+      metricsPort: e.METRICS_PORT,
+      healthProbePort: e.HEALTH_PROBE_PORT,
+      podName: e.POD_NAME ?? sources.hostname,
+      operatorNamespace,
+      jobNamespace: e.JOB_NAMESPACE ?? operatorNamespace,
+      jobImage: e.JOB_IMAGE,
+      pushgatewayUrl: e.PUSHGATEWAY_URL,
+      kubeApiQps: e.KUBE_API_QPS,
+      kubeApiBurst: e.KUBE_API_BURST,
+      leaderElection: {
+        enabled: leaderElect,
+        leaseName: `${e.OPERATOR_NAME}-leader`,
+        leaseDurationMs: e.LEADER_ELECTION_LEASE_DURATION,
+        renewDeadlineMs: e.LEADER_ELECTION_RENEW_DEADLINE,
+        retryPeriodMs: e.LEADER_ELECTION_RETRY_PERIOD,
+      },
+    },
+  };
+}
+
+/** The sentence the operator logs at start-up about its reach. */
+export function describeWatchScope(config: DispatcherConfig): string {
+  return config.watchNamespaces.length === 0
+    ? 'watching Checkpoints in all namespaces'
+    : `watching Checkpoints in namespace${config.watchNamespaces.length > 1 ? 's' : ''} ${config.watchNamespaces.join(', ')}`;
+}

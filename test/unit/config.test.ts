@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { describeWatchScope, parseConfig, type ConfigSources } from '../../src/dispatcher/config.js';
+
+const sources = (env: Record<string, string>, argv: string[] = []): ConfigSources =>
+  ({ env, argv, hostname: 'host-1', serviceAccountNamespace: undefined });
+
+describe('dispatcher configuration', () => {
+  it('has the documented defaults', () => {
+    const r = parseConfig(sources({}));
+    expect(r).toEqual({
+      ok: true,
+      config: {
+        watchNamespaces: [],
+        operatorName: 'checkpoint-operator',
+        logLevel: 'info',
+        metricsPort: 8080,
+        healthProbePort: 8081,
+        podName: 'host-1',
+        operatorNamespace: 'checkpoint-operator-system',
+        jobNamespace: 'checkpoint-operator-system',
+        jobImage: undefined,
+        pushgatewayUrl: undefined,
+        kubeApiQps: 50,
+        kubeApiBurst: 100,
+        leaderElection: {
+          enabled: false, leaseName: 'checkpoint-operator-leader', leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
+        },
+      },
+    });
+  });
+
+  it('reads the seed Deployment as written', () => {
+    const r = parseConfig(sources({ WATCH_NAMESPACE: '', POD_NAME: 'checkpoint-operator-abc', OPERATOR_NAME: 'checkpoint-operator' }, ['--leader-elect']));
+    expect(r.ok && r.config.podName).toBe('checkpoint-operator-abc');
+    expect(r.ok && r.config.leaderElection.enabled).toBe(true);
+    expect(r.ok && r.config.watchNamespaces).toEqual([]);
+  });
+
+  it('splits, trims and de-duplicates WATCH_NAMESPACE', () => {
+    const r = parseConfig(sources({ WATCH_NAMESPACE: ' team-a, team-b,team-a,' }));
+    expect(r.ok && r.config.watchNamespaces).toEqual(['team-a', 'team-b']);
+    expect(r.ok && describeWatchScope(r.config)).toBe('watching Checkpoints in namespaces team-a, team-b');
+  });
+
+  it("takes the operator namespace from POD_NAMESPACE, else the ServiceAccount's", () => {
+    expect(parseConfig({ ...sources({}), serviceAccountNamespace: 'ops' })).toMatchObject({ ok: true, config: { operatorNamespace: 'ops', jobNamespace: 'ops' } });
+    expect(parseConfig({ ...sources({ POD_NAMESPACE: 'x', JOB_NAMESPACE: 'jobs' }), serviceAccountNamespace: 'ops' }))
+      .toMatchObject({ ok: true, config: { operatorNamespace: 'x', jobNamespace: 'jobs' } });
+  });
+
+  it.each([
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of debug, info, warn, error'],
+    [{ METRICS_PORT: '70000' }, 'METRICS_PORT must be between 1 and 65535'],
+    [{ HEALTH_PROBE_PORT: 'eighty' }, 'HEALTH_PROBE_PORT must be a port number'],
+    [{ WATCH_NAMESPACE: 'Team A,ok' }, 'WATCH_NAMESPACE holds invalid namespace names: Team A'],
+    [{ PUSHGATEWAY_URL: 'pushgateway:9091' }, 'PUSHGATEWAY_URL must be an http(s) URL'],
+    [{ LEADER_ELECTION_LEASE_DURATION: '5s' }, 'LEADER_ELECTION_RENEW_DEADLINE must be shorter than LEADER_ELECTION_LEASE_DURATION'],
+    [{ LEADER_ELECTION_RETRY_PERIOD: 'soon' }, "LEADER_ELECTION_RETRY_PERIOD must be a positive duration such as '15s' (got 'soon')"],
+  ])('rejects %j with one clear message', (env, message) => {
+    const r = parseConfig(sources(env));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.message).toContain(message);
+    expect(!r.ok && r.message.startsWith('invalid configuration: ')).toBe(true);
+  });
+
+  it('names every problem at once', () => {
+    const r = parseConfig(sources({ LOG_LEVEL: 'loud', METRICS_PORT: '0' }, ['--verbose']));
+    expect(!r.ok && r.message).toContain('unknown arguments: --verbose');
+    expect(!r.ok && r.message).toContain('LOG_LEVEL');
+    expect(!r.ok && r.message).toContain('METRICS_PORT');
+  });
+});
