@@ -2,11 +2,11 @@
 # Build: docker build -t <registry>/checkpoint-operator:v1.0.0 .
 # One image holds the dispatcher (/manager) and every Job program (/jobs/<action>).
 
-FROM node:26-alpine AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# The project's own Node binary (npm package "node") is only for development machines.
-RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
+# glibc here: npm ci also installs the Node binary the project carries for development.
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY src ./src
 COPY jobs ./jobs
