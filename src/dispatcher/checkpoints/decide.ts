@@ -1,0 +1,174 @@
+import type { V1Job } from '@kubernetes/client-node';
+import { checkpointSpecSchema, type Checkpoint, type CheckpointStatus } from '../../api/checkpoint.js';
+import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
+import { resolveStorage, type ResolvedStorage } from '../../api/resolve-storage.js';
+import { chooseContainer, resolveTarget } from '../../api/resolve-target.js';
+import type { CheckpointJobInput, JobStorage } from '../../jobs-contract/checkpoint-job-input.js';
+
+/** What the reconciler knows about the target pod, read live (pods are not cached). */
+export type PodFacts =
+  | { found: false }
+  | {
+      found: true;
+      nodeName: string | undefined;
+      phase: string | undefined;
+      deleting: boolean;
+      containers: { name: string }[];
+      runningContainers: string[];
+    };
+
+/** The Job's terminal condition, as the Job controller reports it. */
+export type JobFacts =
+  | { exists: false }
+  | { exists: true; outcome: 'running' }
+  | { exists: true; outcome: 'complete' }
+  | { exists: true; outcome: 'failed'; reason: string | undefined; message: string | undefined };
+
+export interface DecideSettings {
+  kubeletAccess: 'direct' | 'proxy';
+  kubeletPort: number;
+  /** Node directories the local backend may write to; a path outside them is refused. */
+  localStorageRoots: string[];
+}
+
+export type CheckpointDecision =
+  | { kind: 'nothing' }
+  | { kind: 'fail'; reason: string; message: string }
+  | { kind: 'startJob'; input: CheckpointJobInput; containerName: string; nodeName: string }
+  | { kind: 'markRunning'; jobName: string }
+  | { kind: 'wait' }
+  | { kind: 'jobFinishedWithoutResult'; reason: string; message: string };
+
+export const isTerminal = (status: CheckpointStatus | undefined) => status?.phase === 'Succeeded' || status?.phase === 'Failed';
+
+/**
+ * Decides what a non-terminal Checkpoint needs next, from facts only. The order of checks is the
+ * order a user would fix things in: the spec, the policy, permissions, storage, then the pod.
+ */
+export function decideCheckpoint(args: {
+  checkpoint: Checkpoint;
+  policy: { name: string; found: false } | { name: string; found: true; policy: CheckpointPolicy } | undefined;
+  pod: PodFacts;
+  job: JobFacts;
+  expectedJobName: string;
+  settings: DecideSettings;
+}): CheckpointDecision {
+  const { checkpoint, policy, pod, job, settings } = args;
+  if (isTerminal(checkpoint.status)) return { kind: 'nothing' };
+
+  if (job.exists) return decideFromJob(checkpoint, job, args.expectedJobName);
+  // A Checkpoint already Running whose Job vanished cannot finish: its Job is the only writer.
+  if (checkpoint.status?.phase === 'Running') {
+    return { kind: 'fail', reason: 'JobLost', message: `Job ${checkpoint.status.jobName ?? args.expectedJobName} disappeared before it reported a result` };
+  }
+
+  const spec = checkpointSpecSchema.safeParse(checkpoint.spec);
+  if (!spec.success) {
+    const issue = spec.error.issues[0]!;
+    return { kind: 'fail', reason: 'InvalidSpec', message: `spec.${issue.path.join('.')}: ${issue.message}` };
+  }
+  if (policy && !policy.found) {
+    return { kind: 'fail', reason: 'PolicyNotFound', message: `CheckpointPolicy ${policy.name} does not exist` };
+  }
+  const policyObject = policy?.found ? policy.policy : undefined;
+  const namespace = checkpoint.metadata.namespace!;
+  const target = resolveTarget(namespace, spec.data.target);
+  if (target.namespace !== namespace) {
+    const allowed = policyObject?.spec.targetNamespaces ?? [];
+    if (!allowed.includes(target.namespace)) {
+      return {
+        kind: 'fail',
+        reason: 'CrossNamespaceDenied',
+        message: policyObject
+          ? `CheckpointPolicy ${policyObject.metadata.name} does not list namespace ${target.namespace} in targetNamespaces`
+          : `a Checkpoint in ${namespace} may target pods in ${target.namespace} only through a policy that lists it in targetNamespaces`,
+      };
+    }
+  }
+  const storage = resolveStorage(spec.data.storage, policyObject ? { name: policyObject.metadata.name, storage: policyObject.spec.storage } : undefined);
+  if (!storage.ok) return { kind: 'fail', reason: storage.reason, message: storage.message };
+  if (storage.storage.backend === 'local' && !isUnderRoots(storage.storage.local.path, settings.localStorageRoots)) {
+    return {
+      kind: 'fail',
+      reason: 'LocalPathNotAllowed',
+      message: `local path ${storage.storage.local.path} is outside the directories this operator may write on nodes (${settings.localStorageRoots.join(', ')})`,
+    };
+  }
+
+  if (!pod.found) return { kind: 'fail', reason: 'PodNotFound', message: `pod ${target.namespace}/${target.podName} does not exist` };
+  if (pod.deleting) return { kind: 'fail', reason: 'PodTerminating', message: `pod ${target.namespace}/${target.podName} is being deleted` };
+  const container = chooseContainer(target.containerName, pod.containers, target.podName);
+  if (!container.ok) return { kind: 'fail', reason: container.reason, message: container.message };
+  if (!pod.nodeName || pod.phase !== 'Running' || !pod.runningContainers.includes(container.containerName)) {
+    return {
+      kind: 'fail',
+      reason: 'ContainerNotRunning',
+      message: `container ${container.containerName} of pod ${target.namespace}/${target.podName} is not running (pod phase ${pod.phase ?? 'unknown'})`,
+    };
+  }
+  return {
+    kind: 'startJob',
+    containerName: container.containerName,
+    nodeName: pod.nodeName,
+    input: {
+      checkpoint: { namespace, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! },
+      target: { namespace: target.namespace, podName: target.podName, containerName: container.containerName },
+      nodeName: pod.nodeName,
+      kubelet: {
+        access: settings.kubeletAccess,
+        port: settings.kubeletPort,
+        ...(spec.data.timeoutSeconds ? { timeoutSeconds: spec.data.timeoutSeconds } : {}),
+        insecureSkipTLSVerify: false,
+      },
+      storage: jobStorage(storage.storage, pod.nodeName),
+    },
+  };
+}
+
+function decideFromJob(checkpoint: Checkpoint, job: Exclude<JobFacts, { exists: false }>, jobName: string): CheckpointDecision {
+  switch (job.outcome) {
+    case 'running':
+      return checkpoint.status?.phase === 'Running' ? { kind: 'wait' } : { kind: 'markRunning', jobName };
+    case 'complete':
+      // The Job writes Succeeded before it exits; a complete Job without it broke its contract.
+      return { kind: 'jobFinishedWithoutResult', reason: 'JobResultMissing', message: `Job ${jobName} completed without recording an archive` };
+    case 'failed':
+      return {
+        kind: 'jobFinishedWithoutResult',
+        reason: job.reason === 'DeadlineExceeded' ? 'JobDeadlineExceeded' : 'JobFailed',
+        message: `Job ${jobName} failed${job.reason ? ` (${job.reason})` : ''}${job.message ? `: ${job.message}` : ''}`,
+      };
+  }
+}
+
+function jobStorage(storage: ResolvedStorage, nodeName: string): JobStorage {
+  switch (storage.backend) {
+    case 'local':
+      return { backend: 'local', nodeName, path: storage.local.path };
+    case 'pvc':
+      return { backend: 'pvc', claimName: 'claimName' in storage.pvc ? storage.pvc.claimName : policyClaimName(storage.pvc.policyName) };
+    case 's3': {
+      const { credentialsSecretRef: _c, caBundleSecretRef: _ca, ...s3 } = storage.s3;
+      return { backend: 's3', ...s3, prefix: s3.prefix ?? '' };
+    }
+  }
+}
+
+/** The claim the operator creates from a policy's pvcTemplate, in the Jobs' namespace. */
+export function policyClaimName(policyName: string): string {
+  return `checkpoint-archives-${policyName}`.slice(0, 253);
+}
+
+function isUnderRoots(path: string, roots: string[]): boolean {
+  return roots.some((root) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`));
+}
+
+/** Reads the Job controller's verdict from a Job's conditions. */
+export function jobFacts(job: V1Job | undefined): JobFacts {
+  if (!job) return { exists: false };
+  const conditions = job.status?.conditions ?? [];
+  const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+  if (failed) return { exists: true, outcome: 'failed', reason: failed.reason, message: failed.message };
+  if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return { exists: true, outcome: 'complete' };
+  return { exists: true, outcome: 'running' };
+}

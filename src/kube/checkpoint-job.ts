@@ -1,0 +1,89 @@
+import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import {
+  ARCHIVE_MOUNT_PATH, CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CHECKPOINT_DIR,
+} from '../jobs-contract/checkpoint-job-input.js';
+import { jobName, ownerLabels } from './names.js';
+
+export interface JobSettings {
+  namespace: string;
+  image: string;
+  serviceAccountName: string;
+  logLevel: string;
+  pushgatewayUrl?: string | undefined;
+  /** W3C trace context of the reconcile that creates the Job. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+  /** Extra env passed through to Jobs (OTEL_* and the like). */
+  passThroughEnv?: Record<string, string>;
+}
+
+/** Bounds every Job: a stuck kubelet or storage can never keep a Job alive for ever. */
+export const CHECKPOINT_JOB_LIMITS = { backoffLimit: 1, activeDeadlineSeconds: 15 * 60, kubeletGraceSeconds: 60 } as const;
+
+/**
+ * The Job that checkpoints one container: pinned to the target's node by nodeName (the
+ * checkpoint exists only there), the kubelet's checkpoint directory mounted from the node, and
+ * the storage volume mounted at /archive for the filesystem backends.
+ */
+export function buildCheckpointJob(input: CheckpointJobInput, settings: JobSettings): V1Job {
+  const owner = input.checkpoint;
+  const name = jobName('checkpoint', owner);
+  const labels = ownerLabels('checkpoint', owner);
+  const volumes: V1Volume[] = [
+    { name: 'kubelet-checkpoints', hostPath: { path: KUBELET_CHECKPOINT_DIR, type: 'DirectoryOrCreate' } },
+  ];
+  const mounts: V1VolumeMount[] = [{ name: 'kubelet-checkpoints', mountPath: KUBELET_CHECKPOINT_DIR }];
+  if (input.storage.backend === 'local') {
+    volumes.push({ name: 'archive', hostPath: { path: input.storage.path, type: 'DirectoryOrCreate' } });
+    mounts.push({ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH });
+  } else if (input.storage.backend === 'pvc') {
+    volumes.push({ name: 'archive', persistentVolumeClaim: { claimName: input.storage.claimName } });
+    mounts.push({ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH });
+  }
+  const timeout = input.kubelet.timeoutSeconds;
+  const activeDeadlineSeconds = timeout
+    ? Math.max(CHECKPOINT_JOB_LIMITS.activeDeadlineSeconds, timeout + CHECKPOINT_JOB_LIMITS.kubeletGraceSeconds)
+    : CHECKPOINT_JOB_LIMITS.activeDeadlineSeconds;
+  const env = [
+    { name: CHECKPOINT_JOB_INPUT_ENV, value: JSON.stringify(input) },
+    { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'LOG_LEVEL', value: settings.logLevel },
+    ...(settings.pushgatewayUrl ? [{ name: 'PUSHGATEWAY_URL', value: settings.pushgatewayUrl }] : []),
+    ...(settings.traceparent ? [{ name: 'TRACEPARENT', value: settings.traceparent }] : []),
+    ...(settings.tracestate ? [{ name: 'TRACESTATE', value: settings.tracestate }] : []),
+    ...Object.entries(settings.passThroughEnv ?? {}).map(([k, v]) => ({ name: k, value: v })),
+  ];
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: settings.namespace, labels },
+    spec: {
+      backoffLimit: CHECKPOINT_JOB_LIMITS.backoffLimit,
+      activeDeadlineSeconds,
+      template: {
+        metadata: { labels },
+        spec: {
+          nodeName: input.nodeName,
+          restartPolicy: 'Never',
+          serviceAccountName: settings.serviceAccountName,
+          automountServiceAccountToken: true,
+          // The kubelet writes archives as root with mode 0600; only root can read and remove them.
+          securityContext: { runAsUser: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } },
+          tolerations: [{ operator: 'Exists' }],
+          containers: [{
+            name: 'checkpoint',
+            image: settings.image,
+            command: ['/jobs/checkpoint'],
+            env,
+            volumeMounts: mounts,
+            resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '192Mi' } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+          }],
+          volumes,
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import type { Checkpoint } from '../../src/api/checkpoint.js';
+import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
+import { type DecideSettings, decideCheckpoint, jobFacts, type PodFacts } from '../../src/dispatcher/checkpoints/decide.js';
+
+const settings: DecideSettings = { kubeletAccess: 'direct', kubeletPort: 10250, localStorageRoots: ['/var/lib/checkpoint-operator'] };
+const JOB = 'checkpoint-c-0123456789';
+
+function checkpoint(spec: Partial<Checkpoint['spec']> = {}, status?: Checkpoint['status']): Checkpoint {
+  return {
+    apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'Checkpoint',
+    metadata: { name: 'c', namespace: 'team-a', uid: 'uid-1', generation: 1 },
+    spec: { target: { podName: 'web-0' }, storage: { backend: 'local', local: { path: '/var/lib/checkpoint-operator/a' } }, ...spec },
+    ...(status ? { status } : {}),
+  };
+}
+function policy(spec: CheckpointPolicy['spec']): { name: string; found: true; policy: CheckpointPolicy } {
+  return { name: 'p', found: true, policy: { apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'CheckpointPolicy', metadata: { name: 'p' }, spec } };
+}
+const runningPod: PodFacts = { found: true, nodeName: 'node-a', phase: 'Running', deleting: false, containers: [{ name: 'app' }, { name: 'side' }], runningContainers: ['app', 'side'] };
+const decide = (c: Checkpoint, extra: Partial<Parameters<typeof decideCheckpoint>[0]> = {}) =>
+  decideCheckpoint({ checkpoint: c, policy: undefined, pod: runningPod, job: { exists: false }, expectedJobName: JOB, settings, ...extra });
+
+describe('decideCheckpoint', () => {
+  it('starts a Job on the pod node for the first container by default', () => {
+    const d = decide(checkpoint());
+    expect(d).toMatchObject({ kind: 'startJob', containerName: 'app', nodeName: 'node-a' });
+    expect(d.kind === 'startJob' && d.input).toEqual({
+      checkpoint: { namespace: 'team-a', name: 'c', uid: 'uid-1' },
+      target: { namespace: 'team-a', podName: 'web-0', containerName: 'app' },
+      nodeName: 'node-a',
+      kubelet: { access: 'direct', port: 10250, insecureSkipTLSVerify: false },
+      storage: { backend: 'local', nodeName: 'node-a', path: '/var/lib/checkpoint-operator/a' },
+    });
+  });
+
+  it('passes the timeout to the kubelet call', () => {
+    const d = decide(checkpoint({ timeoutSeconds: 30 }));
+    expect(d.kind === 'startJob' && d.input.kubelet.timeoutSeconds).toBe(30);
+  });
+
+  it('does nothing for terminal Checkpoints', () => {
+    expect(decide(checkpoint({}, { phase: 'Succeeded' }))).toEqual({ kind: 'nothing' });
+    expect(decide(checkpoint({}, { phase: 'Failed' }), { pod: { found: false } })).toEqual({ kind: 'nothing' });
+  });
+
+  it.each([
+    ['PolicyNotFound', checkpoint({ policyRef: 'p' }), { policy: { name: 'p', found: false as const } }],
+    ['CrossNamespaceDenied', checkpoint({ target: { podName: 'web-0', namespace: 'team-b' } }), {}],
+    ['CrossNamespaceDenied', checkpoint({ target: { podName: 'web-0', namespace: 'team-b' }, policyRef: 'p' }), { policy: policy({ targetNamespaces: ['team-c'] }) }],
+    ['StorageNotConfigured', checkpoint({ storage: undefined, policyRef: 'p' }), { policy: policy({}) }],
+    ['StorageIncomplete', checkpoint({ storage: { backend: 's3' }, policyRef: 'p' }), { policy: policy({}) }],
+    ['LocalPathNotAllowed', checkpoint({ storage: { backend: 'local', local: { path: '/etc' } } }), {}],
+    ['LocalPathNotAllowed', checkpoint({ storage: { backend: 'local', local: { path: '/var/lib/checkpoint-operator-evil' } } }), {}],
+    ['PodNotFound', checkpoint(), { pod: { found: false as const } }],
+    ['PodTerminating', checkpoint(), { pod: { ...runningPod, deleting: true } as PodFacts }],
+    ['ContainerNotFound', checkpoint({ target: { podName: 'web-0', containerName: 'main' } }), {}],
+    ['ContainerNotRunning', checkpoint(), { pod: { ...runningPod, runningContainers: ['side'] } as PodFacts }],
+    ['ContainerNotRunning', checkpoint(), { pod: { ...runningPod, phase: 'Pending', nodeName: undefined } as PodFacts }],
+    ['InvalidSpec', checkpoint({ target: { podName: 'Not A Name' } }), {}],
+  ])('fails with %s', (reason, c, extra) => {
+    const d = decide(c, extra);
+    expect(d).toMatchObject({ kind: 'fail', reason });
+    expect(d.kind === 'fail' && d.message.length).toBeGreaterThan(10);
+  });
+
+  it('allows another namespace when the policy lists it', () => {
+    const d = decide(checkpoint({ target: { podName: 'web-0', namespace: 'team-b' }, policyRef: 'p' }), { policy: policy({ targetNamespaces: ['team-b'] }) });
+    expect(d).toMatchObject({ kind: 'startJob', input: { target: { namespace: 'team-b' } } });
+  });
+
+  it('takes storage from the policy and names the template claim', () => {
+    const d = decide(checkpoint({ storage: undefined, policyRef: 'p' }), {
+      policy: policy({ storage: { backend: 'pvc', pvcTemplate: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } }),
+    });
+    expect(d.kind === 'startJob' && d.input.storage).toEqual({ backend: 'pvc', claimName: 'checkpoint-archives-p' });
+  });
+
+  it('never passes S3 credentials references into the Job input', () => {
+    const d = decide(checkpoint({ storage: { backend: 's3', s3: { bucket: 'b', credentialsSecretRef: { name: 'creds' } } } }));
+    expect(d.kind === 'startJob' && JSON.stringify(d.input)).not.toContain('creds');
+  });
+
+  it('follows the Job once it exists', () => {
+    const running = checkpoint({}, { phase: 'Running', jobName: JOB });
+    expect(decide(checkpoint(), { job: { exists: true, outcome: 'running' } })).toEqual({ kind: 'markRunning', jobName: JOB });
+    expect(decide(running, { job: { exists: true, outcome: 'running' } })).toEqual({ kind: 'wait' });
+    expect(decide(running, { job: { exists: true, outcome: 'complete' } })).toMatchObject({ kind: 'jobFinishedWithoutResult', reason: 'JobResultMissing' });
+    expect(decide(running, { job: { exists: true, outcome: 'failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' } }))
+      .toMatchObject({ kind: 'jobFinishedWithoutResult', reason: 'JobDeadlineExceeded' });
+    expect(decide(running, { job: { exists: true, outcome: 'failed', reason: 'BackoffLimitExceeded', message: undefined } }))
+      .toMatchObject({ kind: 'jobFinishedWithoutResult', reason: 'JobFailed' });
+  });
+
+  it('fails a Running Checkpoint whose Job is gone', () => {
+    expect(decide(checkpoint({}, { phase: 'Running', jobName: JOB }))).toMatchObject({ kind: 'fail', reason: 'JobLost' });
+  });
+});
+
+describe('jobFacts', () => {
+  it('reads terminal conditions', () => {
+    expect(jobFacts(undefined)).toEqual({ exists: false });
+    expect(jobFacts({ status: {} })).toEqual({ exists: true, outcome: 'running' });
+    expect(jobFacts({ status: { conditions: [{ type: 'Complete', status: 'True' }] } } as never)).toEqual({ exists: true, outcome: 'complete' });
+    expect(jobFacts({ status: { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'm' }] } } as never))
+      .toEqual({ exists: true, outcome: 'failed', reason: 'BackoffLimitExceeded', message: 'm' });
+  });
+});
