@@ -118,14 +118,20 @@ export const checkpointStatusSchema = z.object({
 }).describe('Observed state, written by the operator and its Jobs.');
 export type CheckpointStatus = z.infer<typeof checkpointStatusSchema>;
 
+/**
+ * Typed as Date to match client-node's ObjectMeta; custom objects arrive with RFC 3339 strings,
+ * which are accepted as they are.
+ */
+const metaTime = z.custom<Date>((v) => typeof v === 'string' || v instanceof Date);
+
 export const objectMetaSchema = z.object({
   name: z.string(),
   namespace: z.string().optional(),
   uid: z.string().optional(),
   generation: z.number().optional(),
   resourceVersion: z.string().optional(),
-  creationTimestamp: z.union([z.string(), z.date()]).optional(),
-  deletionTimestamp: z.union([z.string(), z.date()]).optional(),
+  creationTimestamp: metaTime.optional(),
+  deletionTimestamp: metaTime.optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   finalizers: z.array(z.string()).optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DNS_LABEL } from '../api/patterns.js';
+import { ABSOLUTE_NORMAL_PATH, DNS_LABEL } from '../api/patterns.js';
 import { parseGoDuration } from '../api/duration.js';
 
 /** The dispatcher's configuration: environment (SPEC §4) plus command-line flags. */
@@ -16,6 +16,10 @@ export interface DispatcherConfig {
   jobNamespace: string;
   jobImage: string | undefined;
   pushgatewayUrl: string | undefined;
+  kubeletAccess: 'direct' | 'proxy';
+  kubeletPort: number;
+  /** Node directories the local backend may use; anything else is refused. */
+  localStorageRoots: string[];
   kubeApiQps: number;
   kubeApiBurst: number;
   leaderElection: {
@@ -60,6 +64,17 @@ const envSchema = z.object({
   JOB_NAMESPACE: z.string().regex(DNS_LABEL, 'JOB_NAMESPACE must be a namespace name').optional(),
   JOB_IMAGE: z.string().min(1).optional(),
   PUSHGATEWAY_URL: z.url({ protocol: /^https?$/, error: 'PUSHGATEWAY_URL must be an http(s) URL' }).optional(),
+  KUBELET_ACCESS: z.enum(['direct', 'proxy'], { error: 'KUBELET_ACCESS must be direct or proxy' }).default('direct'),
+  KUBELET_PORT: port('KUBELET_PORT', 10250),
+  LOCAL_STORAGE_ROOTS: z.string().default('/var/lib/checkpoint-operator').transform((text, ctx) => {
+    const roots = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const bad = roots.filter((r) => !ABSOLUTE_NORMAL_PATH.test(r));
+    if (roots.length === 0 || bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `LOCAL_STORAGE_ROOTS must list absolute, normalised directories (got: ${bad.join(', ') || 'nothing'})` });
+      return z.NEVER;
+    }
+    return roots;
+  }),
   KUBE_API_QPS: z.coerce.number().positive('KUBE_API_QPS must be positive').max(10_000).default(50),
   KUBE_API_BURST: z.coerce.number().int().positive('KUBE_API_BURST must be a positive whole number').max(10_000).default(100),
   LEADER_ELECTION_LEASE_DURATION: duration('LEADER_ELECTION_LEASE_DURATION', '15s'),
@@ -117,6 +132,9 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       jobNamespace: e.JOB_NAMESPACE ?? operatorNamespace,
       jobImage: e.JOB_IMAGE,
       pushgatewayUrl: e.PUSHGATEWAY_URL,
+      kubeletAccess: e.KUBELET_ACCESS,
+      kubeletPort: e.KUBELET_PORT,
+      localStorageRoots: e.LOCAL_STORAGE_ROOTS,
       kubeApiQps: e.KUBE_API_QPS,
       kubeApiBurst: e.KUBE_API_BURST,
       leaderElection: {

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { makeClients, loadKubeConfig } from '../kube/client.js';
+import { LeaderElector, kubernetesLeaseStore } from '../kube/leader-election.js';
+import { startHealthServer } from '../observability/health-server.js';
 import { createLogger } from '../observability/logger.js';
 import { describeWatchScope, parseConfig } from './config.js';
+import { Dispatcher } from './dispatcher.js';
+import { resolveJobImage } from './job-image.js';
 
 /** The in-pod path where Kubernetes mounts the ServiceAccount's namespace. */
 const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -21,12 +26,54 @@ const result = parseConfig({
   serviceAccountNamespace: readServiceAccountNamespace(),
 });
 if (!result.ok) {
-  // One line a person can act on, on stderr and as the pod's termination message.
-  createLogger('dispatcher', 'error').error(result.message);
+  // One line a person can act on.
   process.stderr.write(`${result.message}\n`);
   process.exit(2);
 }
 const config = result.config;
 const log = createLogger('dispatcher', config.logLevel);
-log.info({ watchNamespaces: config.watchNamespaces, operatorNamespace: config.operatorNamespace, podName: config.podName },
+log.info({ watchNamespaces: config.watchNamespaces, operatorNamespace: config.operatorNamespace, jobNamespace: config.jobNamespace, podName: config.podName },
   `${config.operatorName} starting: ${describeWatchScope(config)}`);
+
+const clients = makeClients(loadKubeConfig());
+let jobImage: string;
+try {
+  jobImage = await resolveJobImage(clients.core, config.jobImage, config.podName, config.operatorNamespace);
+} catch (err) {
+  log.error((err as Error).message);
+  process.exit(2);
+}
+const dispatcher = new Dispatcher({ config, clients, jobImage, log });
+const health = await startHealthServer(config.healthProbePort, () => dispatcher.cachesSynced);
+await dispatcher.startCaches();
+log.info({ jobImage }, 'caches synced');
+
+const elector = config.leaderElection.enabled
+  ? new LeaderElector({
+      identity: config.podName,
+      leaseDurationMs: config.leaderElection.leaseDurationMs,
+      renewDeadlineMs: config.leaderElection.renewDeadlineMs,
+      retryPeriodMs: config.leaderElection.retryPeriodMs,
+      store: kubernetesLeaseStore(clients.coordination, config.operatorNamespace, config.leaderElection.leaseName),
+      log,
+      onStartedLeading: () => dispatcher.startReconciling(),
+      // A replica that lost the lease must not act again on stale beliefs: exit, and let the
+      // Deployment restart it as a fresh standby (as controller-runtime does).
+      onStoppedLeading: () => { if (!shuttingDown) { log.error('lost leadership; exiting'); process.exit(1); } },
+    })
+  : undefined;
+if (elector) elector.start();
+else dispatcher.startReconciling();
+
+let shuttingDown = false;
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log.info({ signal }, 'shutting down');
+  await elector?.stop();
+  await dispatcher.stop();
+  health.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

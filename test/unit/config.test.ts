@@ -20,6 +20,9 @@ describe('dispatcher configuration', () => {
         jobNamespace: 'checkpoint-operator-system',
         jobImage: undefined,
         pushgatewayUrl: undefined,
+        kubeletAccess: 'direct',
+        kubeletPort: 10250,
+        localStorageRoots: ['/var/lib/checkpoint-operator'],
         kubeApiQps: 50,
         kubeApiBurst: 100,
         leaderElection: {
@@ -54,6 +57,8 @@ describe('dispatcher configuration', () => {
     [{ HEALTH_PROBE_PORT: 'eighty' }, 'HEALTH_PROBE_PORT must be a port number'],
     [{ WATCH_NAMESPACE: 'Team A,ok' }, 'WATCH_NAMESPACE holds invalid namespace names: Team A'],
     [{ PUSHGATEWAY_URL: 'pushgateway:9091' }, 'PUSHGATEWAY_URL must be an http(s) URL'],
+    [{ KUBELET_ACCESS: 'ssh' }, 'KUBELET_ACCESS must be direct or proxy'],
+    [{ LOCAL_STORAGE_ROOTS: '/data,relative/dir' }, 'LOCAL_STORAGE_ROOTS must list absolute, normalised directories (got: relative/dir)'],
     [{ LEADER_ELECTION_LEASE_DURATION: '5s' }, 'LEADER_ELECTION_RENEW_DEADLINE must be shorter than LEADER_ELECTION_LEASE_DURATION'],
     [{ LEADER_ELECTION_RETRY_PERIOD: 'soon' }, "LEADER_ELECTION_RETRY_PERIOD must be a positive duration such as '15s' (got 'soon')"],
   ])('rejects %j with one clear message', (env, message) => {

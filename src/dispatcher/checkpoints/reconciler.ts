@@ -1,0 +1,180 @@
+import type { BatchV1Api, CoreV1Api, CustomObjectsApi, V1Job, V1Pod } from '@kubernetes/client-node';
+import type { Checkpoint } from '../../api/checkpoint.js';
+import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
+import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
+import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_PLURAL } from '../../api/constants.js';
+import type { Clock } from '../../clock/clock.js';
+import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
+import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
+import { ConflictError, isAlreadyExists, isNotFound } from '../../kube/errors.js';
+import type { EventRecorder } from '../../kube/events.js';
+import type { ResilientInformer } from '../../kube/informer.js';
+import { jobName } from '../../kube/names.js';
+import type { ReconcileOutcome } from '../../kube/work-queue.js';
+import type { Logger } from '../../observability/logger.js';
+import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, jobFacts, type PodFacts } from './decide.js';
+import { ensureTemplateClaim } from './template-claim.js';
+
+export interface CheckpointReconcilerDeps {
+  checkpoints: ResilientInformer<Checkpoint>;
+  policies: ResilientInformer<CheckpointPolicy>;
+  jobs: ResilientInformer<V1Job>;
+  core: CoreV1Api;
+  batch: BatchV1Api;
+  custom: CustomObjectsApi;
+  events: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  decideSettings: DecideSettings;
+  jobSettings: JobSettings;
+}
+
+/** A safety net: Job and Checkpoint watches drive progress; this only catches a missed event. */
+const RESYNC_RUNNING_MS = 5 * 60_000;
+
+/**
+ * Reconciles one Checkpoint: gathers facts (caches first; the target pod read live, since pods are
+ * not cached), lets `decideCheckpoint` choose, then applies that one decision.
+ */
+export class CheckpointReconciler {
+  constructor(private readonly deps: CheckpointReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileOutcome> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const checkpoint = this.deps.checkpoints.get(name, namespace);
+    if (!checkpoint || isTerminal(checkpoint.status) || checkpoint.metadata.deletionTimestamp) return { kind: 'done' };
+    const log = this.deps.log.child({ namespace, name, action: 'checkpoint' });
+
+    const expectedJobName = jobName('checkpoint', { namespace, name, uid: checkpoint.metadata.uid! });
+    const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace);
+    const policyRef = (checkpoint.spec as { policyRef?: unknown })?.policyRef;
+    const policy = typeof policyRef === 'string' ? await this.lookUpPolicy(policyRef) : undefined;
+    const pod = job ? ({ found: false } as PodFacts) : await this.lookUpPod(checkpoint);
+
+    const decision = decideCheckpoint({
+      checkpoint, policy, pod, job: jobFacts(job), expectedJobName, settings: this.deps.decideSettings,
+    });
+    if (decision.kind !== 'nothing' && decision.kind !== 'wait') log.debug({ decision: decision.kind }, 'decided');
+    return this.apply(checkpoint, decision, expectedJobName, log);
+  }
+
+  private async apply(checkpoint: Checkpoint, decision: CheckpointDecision, expectedJobName: string, log: Logger): Promise<ReconcileOutcome> {
+    const now = new Date(this.deps.clock.now());
+    const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name };
+    switch (decision.kind) {
+      case 'nothing':
+        return { kind: 'done' };
+      case 'wait':
+        return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
+      case 'fail':
+        await this.fail(checkpoint, decision.reason, decision.message, now, log);
+        return { kind: 'done' };
+      case 'startJob': {
+        if (decision.input.storage.backend === 'pvc') await this.ensureClaimFor(checkpoint, decision.input.storage.claimName);
+        const job = buildCheckpointJob(decision.input, this.deps.jobSettings);
+        let created = true;
+        try {
+          await this.deps.batch.createNamespacedJob({ namespace: this.deps.jobSettings.namespace, body: job });
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+          created = false; // made by an earlier run of this reconcile: adopt it
+        }
+        await patchCheckpointStatus(this.deps.custom, ref,
+          runningStatus(checkpoint, { jobName: expectedJobName, nodeName: decision.nodeName, containerName: decision.containerName }, now),
+          checkpoint.metadata.resourceVersion);
+        if (created) {
+          log.info({ job: expectedJobName, node: decision.nodeName, container: decision.containerName }, 'checkpoint Job created');
+          await this.event(checkpoint, 'Normal', 'JobCreated',
+            `Job ${this.deps.jobSettings.namespace}/${expectedJobName} checkpoints container ${decision.containerName} on node ${decision.nodeName}`);
+        }
+        return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
+      }
+      case 'markRunning': {
+        const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace);
+        const spec = job?.spec?.template.spec;
+        await patchCheckpointStatus(this.deps.custom, ref, runningStatus(checkpoint, {
+          jobName: expectedJobName,
+          nodeName: spec?.nodeName ?? checkpoint.status?.nodeName ?? '',
+          containerName: checkpoint.status?.containerName ?? checkpoint.spec.target.containerName ?? '',
+        }, now), checkpoint.metadata.resourceVersion);
+        return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
+      }
+      case 'jobFinishedWithoutResult': {
+        // The Job writes its result before it exits, but our Checkpoint cache may lag the Job
+        // cache: read the Checkpoint live before declaring the result missing.
+        const live = await this.readCheckpoint(ref);
+        if (!live || isTerminal(live.status)) return { kind: 'done' };
+        await this.fail(live, decision.reason, decision.message, now, log);
+        return { kind: 'done' };
+      }
+    }
+  }
+
+  private async fail(checkpoint: Checkpoint, reason: string, message: string, now: Date, log: Logger): Promise<void> {
+    const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name };
+    await patchCheckpointStatus(this.deps.custom, ref, failedStatus(checkpoint, reason, message, now), checkpoint.metadata.resourceVersion);
+    log.warn({ reason }, `checkpoint failed: ${message}`);
+    await this.event(checkpoint, 'Warning', reason, message);
+  }
+
+  private event(checkpoint: Checkpoint, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    return this.deps.events.record({
+      apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: checkpoint.metadata.namespace!,
+      name: checkpoint.metadata.name, uid: checkpoint.metadata.uid,
+    }, type, reason, message);
+  }
+
+  /** Cache first; a miss is confirmed live, so a policy applied together with its Checkpoint is found. */
+  private async lookUpPolicy(name: string): Promise<{ name: string; found: false } | { name: string; found: true; policy: CheckpointPolicy }> {
+    const cached = this.deps.policies.get(name);
+    if (cached) return { name, found: true, policy: cached };
+    try {
+      const policy = await this.deps.custom.getClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_POLICY_PLURAL, name });
+      return { name, found: true, policy: policy as CheckpointPolicy };
+    } catch (err) {
+      if (isNotFound(err)) return { name, found: false };
+      throw err;
+    }
+  }
+
+  private async lookUpPod(checkpoint: Checkpoint): Promise<PodFacts> {
+    const target = checkpoint.spec?.target;
+    if (!target?.podName) return { found: false };
+    let pod: V1Pod;
+    try {
+      pod = await this.deps.core.readNamespacedPod({ name: target.podName, namespace: target.namespace ?? checkpoint.metadata.namespace! });
+    } catch (err) {
+      if (isNotFound(err)) return { found: false };
+      throw err;
+    }
+    return {
+      found: true,
+      nodeName: pod.spec?.nodeName,
+      phase: pod.status?.phase,
+      deleting: Boolean(pod.metadata?.deletionTimestamp),
+      containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name })),
+      runningContainers: (pod.status?.containerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name),
+    };
+  }
+
+  private async readCheckpoint(ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
+    try {
+      return await this.deps.custom.getNamespacedCustomObject({
+        group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace: ref.namespace, name: ref.name,
+      }) as Checkpoint;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async ensureClaimFor(checkpoint: Checkpoint, claimName: string): Promise<void> {
+    const policyRef = checkpoint.spec.policyRef;
+    const policy = policyRef ? this.deps.policies.get(policyRef) ?? (await this.lookUpPolicy(policyRef).then((p) => (p.found ? p.policy : undefined))) : undefined;
+    const template = policy?.spec.storage?.pvcTemplate;
+    if (!template || policy.spec.storage?.pvc?.claimName === claimName) return;
+    await ensureTemplateClaim(this.deps.core, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
+  }
+}
+
+export { ConflictError };

@@ -1,0 +1,29 @@
+import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { CheckpointStatus } from '../api/checkpoint.js';
+import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../api/constants.js';
+import { ConflictError, isConflict } from './errors.js';
+
+/**
+ * Merges fields into a Checkpoint's status. With a resourceVersion the write only lands on the
+ * object the caller decided from: a dispatcher with a stale cache can then never overwrite the
+ * result a Job has just written (it gets a ConflictError, re-reads and decides again).
+ */
+export async function patchCheckpointStatus(
+  api: CustomObjectsApi,
+  ref: { namespace: string; name: string },
+  status: CheckpointStatus,
+  resourceVersion?: string,
+): Promise<void> {
+  try {
+    await api.patchNamespacedCustomObjectStatus(
+      {
+        group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace: ref.namespace, name: ref.name,
+        body: { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  } catch (err) {
+    if (isConflict(err)) throw new ConflictError(`Checkpoint ${ref.namespace}/${ref.name} changed while being updated`);
+    throw err;
+  }
+}

@@ -1,0 +1,28 @@
+import { ApiException } from '@kubernetes/client-node';
+
+export function statusCode(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const code = (err as { code?: unknown; statusCode?: unknown })?.statusCode ?? (err as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export const isNotFound = (err: unknown) => statusCode(err) === 404;
+export const isAlreadyExists = (err: unknown) => statusCode(err) === 409 && /already exists/i.test(apiMessage(err));
+export const isConflict = (err: unknown) => statusCode(err) === 409 && !isAlreadyExists(err);
+
+/** The API server's own message, without client-node's wrapping of headers and bodies. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    try {
+      const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+      if (body?.message) return String(body.message);
+    } catch {
+      // not JSON: fall through
+    }
+    return `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A write lost a race with another writer; re-read and decide again. */
+export class ConflictError extends Error {}
