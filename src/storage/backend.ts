@@ -1,0 +1,37 @@
+import type { Readable } from 'node:stream';
+
+export interface StoredArchive {
+  key: string;
+  uri: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+export interface ListedArchive {
+  key: string;
+  sizeBytes: number;
+  lastModified: Date;
+}
+
+/**
+ * Where archives live. Every backend streams (an archive can be larger than a Job's memory), and
+ * `put` is all-or-nothing: until it resolves, nothing under `key` looks like a complete archive.
+ */
+export interface ArchiveBackend {
+  /** Stores the stream under key, hashing on the way. */
+  put(key: string, body: Readable): Promise<StoredArchive>;
+  get(key: string): Promise<Readable>;
+  stat(key: string): Promise<{ sizeBytes: number } | undefined>;
+  /** Deleting what is already gone succeeds. */
+  delete(key: string): Promise<void>;
+  list(prefix: string): AsyncIterable<ListedArchive>;
+  uri(key: string): string;
+}
+
+/** A key is relative, slash-separated, with no empty, `.` or `..` segment. */
+export function assertSafeKey(key: string): void {
+  const segments = key.split('/');
+  if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..') || key.includes('\0')) {
+    throw new Error(`unsafe archive key: ${JSON.stringify(key)}`);
+  }
+}

@@ -1,0 +1,78 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { archiveKey, ownerOfKey } from '../../src/storage/archive-key.js';
+import { FilesystemBackend } from '../../src/storage/filesystem.js';
+
+let root: string;
+beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'fs-backend-')); });
+afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+
+const key = 'team-a/c1/uid-1/checkpoint-web-0_team-a-app-20261125T030000Z.tar';
+
+describe('FilesystemBackend', () => {
+  it('stores bytes with their size and sha256, as 0600 files in 0700 directories', async () => {
+    const backend = new FilesystemBackend(root, 'local://node-a/var/lib/checkpoint-operator');
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const stored = await backend.put(key, Readable.from([data.subarray(0, 1000), data.subarray(1000)]));
+    expect(stored).toEqual({
+      key,
+      uri: `local://node-a/var/lib/checkpoint-operator/${key}`,
+      sizeBytes: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+    });
+    expect((await readFile(join(root, key))).equals(data)).toBe(true);
+    expect((await stat(join(root, key))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(root, 'team-a'))).mode & 0o777).toBe(0o700);
+    expect(await backend.stat(key)).toEqual({ sizeBytes: data.length });
+    const chunks: Buffer[] = [];
+    for await (const c of await backend.get(key)) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  });
+
+  it('leaves nothing behind when the stream fails mid-way', async () => {
+    const backend = new FilesystemBackend(root, 'pvc://claim');
+    async function* failing() { yield Buffer.alloc(1024); throw new Error('kubelet connection reset'); }
+    await expect(backend.put(key, Readable.from(failing()))).rejects.toThrow('kubelet connection reset');
+    expect(await backend.stat(key)).toBeUndefined();
+    expect(await readdir(join(root, 'team-a/c1/uid-1'))).toEqual([]);
+  });
+
+  it('lists keys under a prefix and deletes idempotently', async () => {
+    const backend = new FilesystemBackend(root, 'pvc://claim');
+    const other = 'team-b/c2/uid-2/checkpoint-x_team-b-app-20261125T030000Z.tar';
+    await backend.put(key, Readable.from([Buffer.from('a')]));
+    await backend.put(other, Readable.from([Buffer.from('bb')]));
+    const all = [];
+    for await (const o of backend.list('')) all.push(o.key);
+    expect(all.sort()).toEqual([key, other].sort());
+    const teamA = [];
+    for await (const o of backend.list('team-a/')) teamA.push(o);
+    expect(teamA.map((o) => [o.key, o.sizeBytes])).toEqual([[key, 1]]);
+    await backend.delete(key);
+    await backend.delete(key);
+    expect(await backend.stat(key)).toBeUndefined();
+  });
+
+  it.each(['../escape.tar', 'a/../../b.tar', '/abs/path.tar', 'a//b.tar', './a.tar', ''])('refuses the key %j', async (bad) => {
+    const backend = new FilesystemBackend(root, 'pvc://claim');
+    await expect(backend.put(bad, Readable.from([Buffer.from('x')]))).rejects.toThrow(/unsafe archive key|escapes/);
+    await expect(backend.delete(bad)).rejects.toThrow(/unsafe archive key|escapes/);
+  });
+});
+
+describe('archive keys', () => {
+  it('follow the documented layout and name their owner', () => {
+    const k = archiveKey({
+      checkpoint: { namespace: 'default', name: 'my-app-checkpoint', uid: '0f1e' },
+      target: { namespace: 'default', podName: 'my-app-pod-0', containerName: 'main' },
+      time: new Date('2026-11-25T03:04:05.678Z'),
+    });
+    expect(k).toBe('default/my-app-checkpoint/0f1e/checkpoint-my-app-pod-0_default-main-20261125T030405Z.tar');
+    expect(ownerOfKey(k)).toEqual({ namespace: 'default', name: 'my-app-checkpoint', uid: '0f1e' });
+    expect(ownerOfKey('stray.tar')).toBeUndefined();
+  });
+});
