@@ -1,0 +1,31 @@
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { systemClock } from '../src/clock/clock.js';
+import { CHECKPOINT_JOB_INPUT_ENV, checkpointJobInputSchema } from '../src/jobs-contract/checkpoint-job-input.js';
+import { runCheckpointAction } from '../src/jobs-runtime/checkpoint-action.js';
+import { createLogger } from '../src/observability/logger.js';
+
+/**
+ * The checkpoint Job. Its result lives in the Checkpoint's status, so it exits 0 once a result
+ * (success or failure) is recorded; a non-zero exit means nothing could be recorded, and the
+ * Job's one retry (or the dispatcher, from the Job's Failed condition) takes over.
+ */
+const log = createLogger('checkpoint-job');
+const raw = process.env[CHECKPOINT_JOB_INPUT_ENV];
+const parsed = checkpointJobInputSchema.safeParse(raw ? JSON.parse(raw) : undefined);
+if (!parsed.success) {
+  log.error({ issues: parsed.error.issues }, `invalid ${CHECKPOINT_JOB_INPUT_ENV}`);
+  process.exit(2);
+}
+const input = parsed.data;
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromCluster();
+const result = await runCheckpointAction({
+  input,
+  kubeConfig,
+  custom: kubeConfig.makeApiClient(CustomObjectsApi),
+  nodeIP: process.env.NODE_IP,
+  clock: systemClock,
+  log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'checkpoint' }),
+});
+if (result.outcome === 'skipped') log.info(result.why);
+process.exit(0);

@@ -1,0 +1,141 @@
+import { createReadStream } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
+import { type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Archive, Checkpoint } from '../api/checkpoint.js';
+import { failedStatus, succeededStatus } from '../api/checkpoint-status.js';
+import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../api/constants.js';
+import type { Clock } from '../clock/clock.js';
+import { ARCHIVE_MOUNT_PATH, type CheckpointJobInput } from '../jobs-contract/checkpoint-job-input.js';
+import { patchCheckpointStatus } from '../kube/checkpoint-status-writer.js';
+import { isNotFound } from '../kube/errors.js';
+import { ArchiveMetadataTap } from '../kubelet/archive-metadata.js';
+import { checkArchivePath, KubeletError, type KubeletEndpoint, requestCheckpoint } from '../kubelet/checkpoint-client.js';
+import type { Logger } from '../observability/logger.js';
+import { archiveKey } from '../storage/archive-key.js';
+import type { ArchiveBackend } from '../storage/backend.js';
+import { FilesystemBackend } from '../storage/filesystem.js';
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export interface CheckpointActionDeps {
+  input: CheckpointJobInput;
+  kubeConfig: KubeConfig;
+  custom: CustomObjectsApi;
+  nodeIP: string | undefined;
+  clock: Clock;
+  log: Logger;
+  /** Where the node's kubelet checkpoint directory is visible to this process. */
+  kubeletDirectory?: string;
+  backend?: ArchiveBackend;
+}
+
+export type ActionResult = { outcome: 'succeeded'; archive: Archive } | { outcome: 'failed'; reason: string; message: string } | { outcome: 'skipped'; why: string };
+
+class ActionFailure extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * One checkpoint, start to finish: ask the kubelet, stream its archive into storage while hashing
+ * and reading its metadata, remove the kubelet's copy, record the result. Re-running it after a
+ * crash is safe: a Checkpoint that already has a result is left alone.
+ */
+export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<ActionResult> {
+  const { input, log } = deps;
+  const ref = { namespace: input.checkpoint.namespace, name: input.checkpoint.name };
+  const current = await readCheckpoint(deps.custom, ref);
+  if (!current || current.metadata.uid !== input.checkpoint.uid) return { outcome: 'skipped', why: 'the Checkpoint no longer exists' };
+  if (current.status?.phase === 'Succeeded' || current.status?.phase === 'Failed') {
+    return { outcome: 'skipped', why: `the Checkpoint is already ${current.status.phase}` };
+  }
+
+  let kubeletPath: string | undefined;
+  try {
+    const endpoint = await kubeletEndpoint(deps);
+    log.info({ node: input.nodeName, access: input.kubelet.access }, 'asking the kubelet for a checkpoint');
+    kubeletPath = checkArchivePath(await requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }));
+    const localPath = deps.kubeletDirectory ? kubeletPath.replace('/var/lib/kubelet/checkpoints', deps.kubeletDirectory) : kubeletPath;
+    const backend = deps.backend ?? backendFor(input);
+    const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
+    const tap = new ArchiveMetadataTap();
+    const tee = new PassThrough();
+    const storing = backend.put(key, tee);
+    await pipeline(createReadStream(localPath), tap, tee);
+    const stored = await storing;
+    const meta = await tap.metadata().catch(async (err: Error) => {
+      await backend.delete(key);
+      throw new ActionFailure('ArchiveInvalid', `the kubelet's archive is unusable: ${err.message}`);
+    });
+    const check = await backend.stat(key);
+    if (check?.sizeBytes !== stored.sizeBytes) {
+      throw new ActionFailure('StorageVerifyFailed', `storage holds ${check?.sizeBytes ?? 'no'} bytes for ${stored.uri}, ${stored.sizeBytes} were written`);
+    }
+    const archive: Archive = {
+      backend: input.storage.backend,
+      uri: stored.uri,
+      sizeBytes: stored.sizeBytes,
+      sha256: stored.sha256,
+      createdAt: new Date(deps.clock.now()).toISOString(),
+      ...(input.storage.backend === 'local' ? { nodeName: input.nodeName } : {}),
+      ...(meta.image ? { image: meta.image } : {}),
+      ...(meta.runtime ? { runtime: meta.runtime } : {}),
+      ...(meta.containerId ? { containerId: meta.containerId } : {}),
+      ...(meta.checkpointedAt && !Number.isNaN(Date.parse(meta.checkpointedAt)) ? { checkpointedAt: new Date(meta.checkpointedAt).toISOString() } : {}),
+    };
+    await patchCheckpointStatus(deps.custom, ref, succeededStatus(current, archive, new Date(deps.clock.now())));
+    log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
+    return { outcome: 'succeeded', archive };
+  } catch (err) {
+    const { reason, message } = classify(err);
+    log.error({ reason }, message);
+    await patchCheckpointStatus(deps.custom, ref, failedStatus(current, reason, message, new Date(deps.clock.now())));
+    return { outcome: 'failed', reason, message };
+  } finally {
+    // The kubelet never deletes its archives; leaving one would keep process memory on the node.
+    if (kubeletPath) {
+      const localPath = deps.kubeletDirectory ? kubeletPath.replace('/var/lib/kubelet/checkpoints', deps.kubeletDirectory) : kubeletPath;
+      await rm(localPath, { force: true }).catch((err: Error) => log.warn({ err: err.message }, 'could not remove the kubelet archive'));
+    }
+  }
+}
+
+function classify(err: unknown): { reason: string; message: string } {
+  if (err instanceof KubeletError || err instanceof ActionFailure) return { reason: err.reason, message: err.message };
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return { reason: 'ArchiveMissing', message: `the kubelet's archive is not on the node: ${(err as Error).message}` };
+  if (code === 'ENOSPC') return { reason: 'StorageFull', message: `no space left in storage: ${(err as Error).message}` };
+  return { reason: 'StorageError', message: `storing the archive failed: ${(err as Error)?.message ?? String(err)}` };
+}
+
+function backendFor(input: CheckpointJobInput): ArchiveBackend {
+  switch (input.storage.backend) {
+    case 'local':
+      return new FilesystemBackend(ARCHIVE_MOUNT_PATH, `local://${input.storage.nodeName}${input.storage.path}`);
+    case 'pvc':
+      return new FilesystemBackend(ARCHIVE_MOUNT_PATH, `pvc://${input.storage.claimName}`);
+    case 's3':
+      throw new ActionFailure('BackendUnavailable', 'the s3 backend is not available in this build');
+  }
+}
+
+async function kubeletEndpoint(deps: CheckpointActionDeps): Promise<KubeletEndpoint> {
+  const { input } = deps;
+  if (input.kubelet.access === 'proxy') return { access: 'proxy', kubeConfig: deps.kubeConfig, nodeName: input.nodeName };
+  if (!deps.nodeIP) throw new ActionFailure('NodeAddressUnknown', 'NODE_IP is not set: the Job cannot find its kubelet');
+  const token = (await readFile(`${SA_DIR}/token`, 'utf8')).trim();
+  const ca = await readFile(`${SA_DIR}/ca.crt`).catch(() => undefined);
+  return { access: 'direct', host: deps.nodeIP, port: input.kubelet.port, token, ca, insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify };
+}
+
+async function readCheckpoint(custom: CustomObjectsApi, ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
+  try {
+    return await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, ...ref }) as Checkpoint;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { extract, type Extract } from 'tar-stream';
+
+/** What a checkpoint archive says about the container it came from. */
+export interface ArchiveMetadata {
+  containerName?: string;
+  containerId?: string;
+  image?: string;
+  imageRef?: string;
+  runtime?: string;
+  createdAt?: string;
+  checkpointedAt?: string;
+  podName?: string;
+  podNamespace?: string;
+}
+
+const SMALL_FILE_LIMIT = 1024 * 1024;
+const WANTED = new Set(['config.dump', 'spec.dump']);
+
+/**
+ * Passes archive bytes through unchanged while reading `config.dump` and `spec.dump` from the tar
+ * stream, so metadata costs no second read of a possibly huge archive. Backpressure is shared:
+ * the tar parser is fed before each chunk moves on.
+ */
+export class ArchiveMetadataTap extends Transform {
+  private readonly tar: Extract = extract();
+  private readonly files = new Map<string, Buffer>();
+  private parseError: Error | undefined;
+  private readonly parsed: Promise<void>;
+
+  constructor() {
+    super();
+    this.tar.on('entry', (header, stream, next) => {
+      const name = header.name.replace(/^\.\//, '');
+      if (WANTED.has(name) && header.type === 'file' && (header.size ?? 0) <= SMALL_FILE_LIMIT) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+        stream.on('end', () => { this.files.set(name, Buffer.concat(chunks)); next(); });
+      } else {
+        stream.on('end', next);
+        stream.resume();
+      }
+    });
+    this.parsed = new Promise((resolve) => {
+      this.tar.on('finish', () => resolve());
+      this.tar.on('error', (err: Error) => { this.parseError = err; resolve(); });
+    });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.parseError) return done(null, chunk);
+    if (this.tar.write(chunk)) done(null, chunk);
+    else this.tar.once('drain', () => done(null, chunk));
+  }
+
+  override _flush(done: TransformCallback): void {
+    (this.tar as unknown as { end(): void }).end(); // streamx's end() takes no chunk here
+    done();
+  }
+
+  /** Resolves after the stream ended; rejects when the bytes were not a checkpoint archive. */
+  async metadata(): Promise<ArchiveMetadata> {
+    await this.parsed;
+    if (this.parseError) throw new Error(`not a tar archive: ${this.parseError.message}`);
+    const config = this.json('config.dump');
+    if (!config) throw new Error('the archive has no config.dump: not a container checkpoint');
+    const spec = this.json('spec.dump');
+    const annotations = (spec?.annotations ?? {}) as Record<string, string>;
+    const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+    const meta: ArchiveMetadata = {
+      containerName: str(annotations['io.kubernetes.container.name']) ?? str(config.name),
+      containerId: str(config.id),
+      image: str(config.rootfsImageName) ?? str(config.rootfsImage) ?? str(annotations['io.kubernetes.cri-o.ImageName']),
+      imageRef: str(config.rootfsImageRef),
+      runtime: str(config.runtime) ?? str(config.ociRuntime),
+      createdAt: str(config.createdTime),
+      checkpointedAt: str(config.checkpointedTime),
+      podName: str(annotations['io.kubernetes.pod.name']),
+      podNamespace: str(annotations['io.kubernetes.pod.namespace']),
+    };
+    return Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) as ArchiveMetadata;
+  }
+
+  private json(name: string): Record<string, unknown> | undefined {
+    const buf = this.files.get(name);
+    if (!buf) return undefined;
+    try {
+      const v = JSON.parse(buf.toString('utf8'));
+      return typeof v === 'object' && v !== null ? v : undefined;
+    } catch {
+      throw new Error(`${name} in the archive is not valid JSON`);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export type KubeletFailureReason =
+  | 'KubeletUnauthorized' | 'KubeletForbidden' | 'KubeletNotFound' | 'KubeletCheckpointFailed'
+  | 'KubeletTimeout' | 'KubeletUnreachable' | 'KubeletBadResponse';
+
+export class KubeletError extends Error {
+  constructor(readonly reason: KubeletFailureReason, message: string) {
+    super(message);
+  }
+}
+
+export interface CheckpointRequest {
+  target: { namespace: string; podName: string; containerName: string };
+  timeoutSeconds?: number | undefined;
+}
+
+export type KubeletEndpoint =
+  /** Straight to the node's kubelet, authenticated with the Job's ServiceAccount token (RBAC nodes/checkpoint). */
+  | { access: 'direct'; host: string; port: number; token: string; ca: Buffer | undefined; insecureSkipTLSVerify: boolean }
+  /** Through the API server's node proxy (RBAC nodes/proxy). */
+  | { access: 'proxy'; kubeConfig: KubeConfig; nodeName: string };
+
+/** The kubelet's own default when the request names no timeout (the runtime request timeout). */
+const DEFAULT_KUBELET_TIMEOUT_S = 240;
+/** Room for the kubelet to answer after its own deadline. */
+const CLIENT_GRACE_S = 30;
+
+/**
+ * Calls the kubelet checkpoint API: POST /checkpoint/{namespace}/{pod}/{container}[?timeout=N],
+ * answered with {"items":["<archive path on the node>"]}. Returns that path.
+ */
+export async function requestCheckpoint(endpoint: KubeletEndpoint, req: CheckpointRequest): Promise<string> {
+  const { namespace, podName, containerName } = req.target;
+  const path = `/checkpoint/${encodeURIComponent(namespace)}/${encodeURIComponent(podName)}/${encodeURIComponent(containerName)}`
+    + (req.timeoutSeconds ? `?timeout=${req.timeoutSeconds}` : '');
+  const clientTimeoutMs = ((req.timeoutSeconds ?? DEFAULT_KUBELET_TIMEOUT_S) + CLIENT_GRACE_S) * 1000;
+
+  let options: https.RequestOptions;
+  if (endpoint.access === 'direct') {
+    options = {
+      host: endpoint.host, port: endpoint.port, path, method: 'POST',
+      headers: { Authorization: `Bearer ${endpoint.token}` },
+      ...(endpoint.ca ? { ca: endpoint.ca } : {}),
+      rejectUnauthorized: !endpoint.insecureSkipTLSVerify,
+    };
+  } else {
+    const server = new URL(endpoint.kubeConfig.getCurrentCluster()!.server);
+    options = {
+      host: server.hostname, port: server.port || 443, method: 'POST',
+      path: `/api/v1/nodes/${encodeURIComponent(endpoint.nodeName)}/proxy${path}`,
+      headers: {},
+    };
+    await endpoint.kubeConfig.applyToHTTPSOptions(options);
+  }
+  const { status, body } = await post(options, clientTimeoutMs);
+  if (status === 200) return parseItems(body);
+  const detail = body.trim().slice(0, 500) || `HTTP ${status}`;
+  switch (status) {
+    case 401: throw new KubeletError('KubeletUnauthorized', `the kubelet refused our credentials: ${detail}`);
+    case 403: throw new KubeletError('KubeletForbidden', `the kubelet denied the checkpoint: ${detail}`);
+    case 404: throw new KubeletError('KubeletNotFound', `the kubelet does not know the container: ${detail}`);
+    default:
+      if (/deadline exceeded|timed? ?out/i.test(detail)) throw new KubeletError('KubeletTimeout', `the checkpoint timed out in the kubelet: ${detail}`);
+      throw new KubeletError('KubeletCheckpointFailed', `the kubelet failed to checkpoint (HTTP ${status}): ${detail}`);
+  }
+}
+
+function parseItems(body: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new KubeletError('KubeletBadResponse', `the kubelet answered with something other than JSON: ${body.slice(0, 200)}`);
+  }
+  const items = (parsed as { items?: unknown }).items;
+  if (!Array.isArray(items) || items.length === 0 || typeof items[0] !== 'string') {
+    throw new KubeletError('KubeletBadResponse', `the kubelet answered without an archive path: ${body.slice(0, 200)}`);
+  }
+  return items[0];
+}
+
+function post(options: https.RequestOptions, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(options, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { if (body.length < 64 * 1024) body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err) => reject(new KubeletError('KubeletUnreachable', `reading the kubelet's answer failed: ${err.message}`)));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new KubeletError('KubeletTimeout', `the kubelet did not answer within ${Math.round(timeoutMs / 1000)}s`)));
+    req.on('error', (err) => reject(err instanceof KubeletError ? err : new KubeletError('KubeletUnreachable', `could not reach the kubelet at ${options.host}:${options.port}: ${err.message}`)));
+    req.end();
+  });
+}
+
+/** The kubelet writes archives here; a path from its answer outside this directory is refused. */
+export const KUBELET_CHECKPOINT_DIRECTORY = '/var/lib/kubelet/checkpoints';
+
+/** Accepts only a plain file directly inside the kubelet checkpoint directory. */
+export function checkArchivePath(path: string): string {
+  const prefix = `${KUBELET_CHECKPOINT_DIRECTORY}/`;
+  const name = path.startsWith(prefix) ? path.slice(prefix.length) : '';
+  if (!/^[A-Za-z0-9._:+-]+\.tar$/.test(name) || name.startsWith('.')) {
+    throw new KubeletError('KubeletBadResponse', `the kubelet named an archive outside ${KUBELET_CHECKPOINT_DIRECTORY}: ${path}`);
+  }
+  return path;
+}
