@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { access, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Binaries {
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubectl: string;
+  etcd: string;
+}
+
+const here = import.meta.dirname;
+
+export function cacheDir(): string {
+  return process.env.CHECKPOINT_OPERATOR_CACHE ?? join(homedir(), '.cache', 'checkpoint-operator');
+}
+
+export async function pinnedVersions(): Promise<{ kubernetes: string; etcd: string }> {
+  return JSON.parse(await readFile(join(here, 'versions.json'), 'utf8'));
+}
+
+function pathsFor(v: { kubernetes: string; etcd: string }): Binaries {
+  const k8s = join(cacheDir(), 'bin', `kubernetes-${v.kubernetes}`);
+  return {
+    kubeApiserver: join(k8s, 'kube-apiserver'),
+    kubeControllerManager: join(k8s, 'kube-controller-manager'),
+    kubeScheduler: join(k8s, 'kube-scheduler'),
+    kubectl: join(k8s, 'kubectl'),
+    etcd: join(cacheDir(), 'bin', `etcd-${v.etcd}`, 'etcd'),
+  };
+}
+
+async function allPresent(b: Binaries): Promise<boolean> {
+  try {
+    await Promise.all(Object.values(b).map((p) => access(p)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Paths of the cluster's programs; builds them from their Go modules on first use. */
+export async function ensureBinaries(): Promise<Binaries> {
+  const binaries = pathsFor(await pinnedVersions());
+  if (await allPresent(binaries)) return binaries;
+  process.stderr.write('building the local cluster binaries from their Go modules (first run only; several minutes)…\n');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('bash', [join(here, 'build', 'build-binaries.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build-binaries.sh exited with ${code}`))));
+  });
+  if (!(await allPresent(binaries))) throw new Error('the binaries are still missing after the build');
+  return binaries;
+}

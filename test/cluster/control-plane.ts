@@ -1,0 +1,180 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type Binaries, ensureBinaries } from './binaries.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { type ClusterPki, generatePki } from './pki.js';
+import { freePort } from './ports.js';
+import { type ManagedProcess, startProcess } from './processes.js';
+
+const run = promisify(execFile);
+
+export interface ControlPlaneOptions {
+  /** Default: a fresh directory under the system temp dir. */
+  dir?: string;
+  verbosity?: number;
+}
+
+export interface ControlPlane {
+  dir: string;
+  server: string;
+  apiserverPort: number;
+  kubeconfigPath: string;
+  caCertPath: string;
+  pki: ClusterPki;
+  binaries: Binaries;
+  processes: ManagedProcess[];
+  timings: Record<string, number>;
+  kubectl(args: string[], opts?: { input?: string; allowFailure?: boolean }): Promise<{ stdout: string; stderr: string; code: number }>;
+  /** Restarts the API server in place (same port, same etcd): for fault tests. */
+  restartApiServer(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts real etcd, kube-apiserver (RBAC and Node authorization, client certificates,
+ * ServiceAccount tokens), kube-controller-manager and kube-scheduler on loopback ports.
+ */
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const mark = (name: string) => { timings[name] = (Date.now() - t0) / 1000; };
+  const binaries = await ensureBinaries();
+  mark('binaries');
+  const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'checkpoint-cluster-'));
+  const v = String(opts.verbosity ?? 1);
+  const processes: ManagedProcess[] = [];
+  const stopAll = async () => {
+    for (const p of [...processes].reverse()) await p.stop();
+  };
+
+  try {
+    const [pki, etcdClient, etcdPeer, apiPort] = await Promise.all([generatePki(dir), freePort(), freePort(), freePort()]);
+    mark('pki');
+    const server = `https://127.0.0.1:${apiPort}`;
+
+    // No fsync: the cluster is thrown away after each run, and fsync dominates etcd latency on CI disks.
+    const etcd = startProcess(dir, 'etcd', binaries.etcd, [
+      '--data-dir', join(dir, 'etcd'), '--name', 'local',
+      '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
+      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster', `local=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level', 'warn',
+    ]);
+    processes.push(etcd);
+    await waitFor('etcd', etcd, () => httpOk(`http://127.0.0.1:${etcdClient}/health`));
+    mark('etcd');
+
+    const apiserverArgs = [
+      '--etcd-servers', `http://127.0.0.1:${etcdClient}`,
+      '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
+      // The endpoint reconciler refuses loopback; pods reach the API server at 127.0.0.1 directly.
+      '--endpoint-reconciler-type', 'none',
+      '--tls-cert-file', pki.apiserverCert, '--tls-private-key-file', pki.apiserverKey,
+      '--client-ca-file', pki.caCert,
+      '--authorization-mode', 'Node,RBAC',
+      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file', pki.serviceAccountPub, '--service-account-signing-key-file', pki.serviceAccountKey,
+      '--service-cluster-ip-range', '10.96.0.0/16', '--allow-privileged=true',
+      '--kubelet-client-certificate', pki.apiserverKubeletClient.cert, '--kubelet-client-key', pki.apiserverKubeletClient.key,
+      '--kubelet-certificate-authority', pki.caCert, '--kubelet-preferred-address-types', 'InternalIP',
+      '--enable-admission-plugins', 'NodeRestriction',
+      '--cert-dir', join(dir, 'apiserver-certs'), '--v', v,
+    ];
+    const adminKubeconfig = await writeKubeconfig(join(dir, 'admin.kubeconfig'), server, pki.caCert, pki.admin, 'admin');
+    const cmKubeconfig = await writeKubeconfig(join(dir, 'controller-manager.kubeconfig'), server, pki.caCert, pki.controllerManager, 'controller-manager');
+    const schedKubeconfig = await writeKubeconfig(join(dir, 'scheduler.kubeconfig'), server, pki.caCert, pki.scheduler, 'scheduler');
+    const apiserverRef = { current: startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs) };
+    processes.push(apiserverRef.current);
+    const adminTls = { ca: await readFile(pki.caCert), cert: await readFile(pki.admin.cert), key: await readFile(pki.admin.key) };
+    const apiserverReady = () => waitFor('kube-apiserver', apiserverRef.current, async () => {
+      const r = await httpsGet(`${server}/readyz`, adminTls);
+      return r.status === 200;
+    }, 90_000);
+    await apiserverReady();
+    mark('apiserver');
+
+    const [cmPort, schedPort] = await Promise.all([freePort(), freePort()]);
+    const controllerManager = startProcess(dir, 'kube-controller-manager', binaries.kubeControllerManager, [
+      '--kubeconfig', cmKubeconfig, '--authentication-kubeconfig', cmKubeconfig, '--authorization-kubeconfig', cmKubeconfig,
+      '--bind-address', '127.0.0.1', '--secure-port', String(cmPort),
+      '--leader-elect=false', '--use-service-account-credentials=true', '--controllers=*',
+      '--service-account-private-key-file', pki.serviceAccountKey, '--root-ca-file', pki.caCert,
+      '--cluster-signing-cert-file', pki.caCert, '--cluster-signing-key-file', pki.caKey,
+      '--cert-dir', join(dir, 'controller-manager-certs'), '--v', v,
+    ]);
+    processes.push(controllerManager);
+    const scheduler = startProcess(dir, 'kube-scheduler', binaries.kubeScheduler, [
+      '--kubeconfig', schedKubeconfig, '--authentication-kubeconfig', schedKubeconfig, '--authorization-kubeconfig', schedKubeconfig,
+      '--bind-address', '127.0.0.1', '--secure-port', String(schedPort), '--leader-elect=false', '--v', v,
+    ]);
+    processes.push(scheduler);
+
+    const kubectl = async (args: string[], o: { input?: string; allowFailure?: boolean } = {}) => {
+      const child = run(binaries.kubectl, ['--kubeconfig', adminKubeconfig, ...args], { maxBuffer: 64 * 1024 * 1024 });
+      if (o.input !== undefined) child.child.stdin!.end(o.input);
+      try {
+        const { stdout, stderr } = await child;
+        return { stdout, stderr, code: 0 };
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string; code?: number };
+        if (o.allowFailure) return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? 1 };
+        throw new Error(`kubectl ${args.join(' ')} failed: ${e.stderr ?? String(err)}`);
+      }
+    };
+    // The controller-manager is working once its token and ServiceAccount controllers have run.
+    await waitFor('kube-controller-manager', controllerManager, async () =>
+      (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name'], { allowFailure: true })).code === 0, 90_000);
+    mark('controller-manager');
+    if (scheduler.hasExited()) throw new Error(`kube-scheduler exited:\n${await scheduler.logTail()}`);
+
+    let stopped = false;
+    return {
+      dir, server, apiserverPort: apiPort, kubeconfigPath: adminKubeconfig, caCertPath: pki.caCert, pki, binaries, processes, timings, kubectl,
+      async restartApiServer() {
+        const old = apiserverRef.current;
+        await old.stop();
+        processes.splice(processes.indexOf(old), 1, (apiserverRef.current = startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs)));
+        await apiserverReady();
+      },
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await stopAll();
+        if (process.env.KEEP_CLUSTER !== '1' && !opts.dir) await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    if (!opts.dir && process.env.KEEP_CLUSTER !== '1') await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function waitFor(name: string, proc: ManagedProcess, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.hasExited()) throw new Error(`${name} exited while starting:\n${await proc.logTail()}`);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${name} was not ready within ${timeoutMs / 1000}s:\n${await proc.logTail()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url).catch(() => undefined);
+  return res?.ok ?? false;
+}
+
+function httpsGet(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ...tls, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}

@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { kubectl } from './support/kube.js';
+
+const root = join(import.meta.dirname, '../..');
+const NS = 'checkpoint-operator-system';
+const MANAGER = `system:serviceaccount:${NS}:checkpoint-operator-controller-manager`;
+const JOB = `system:serviceaccount:${NS}:checkpoint-operator-job`;
+
+async function canI(as: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
+  const args = ['auth', 'can-i', verb, resource, '--as', as, ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
+  try {
+    return (await kubectl(args)).trim() === 'yes';
+  } catch (err) {
+    // kubectl auth can-i exits 1 for "no".
+    if (String((err as { stdout?: string }).stdout ?? '').trim() === 'no') return false;
+    throw err;
+  }
+}
+
+describe('manifests/default', () => {
+  it('renders with kustomize and holds the Deployment of the original product description', async () => {
+    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/default')])).map((d) => d.toJS());
+    const deployment = rendered.find((o) => o.kind === 'Deployment');
+    expect(deployment.metadata).toMatchObject({ name: 'checkpoint-operator', namespace: NS });
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.selector.matchLabels).toEqual({ 'control-plane': 'controller-manager' });
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('checkpoint-operator-controller-manager');
+    const manager = pod.containers[0];
+    expect(manager.image).toBe('registry.example.com/checkpoint-operator:v1.0.0');
+    expect(manager.command).toEqual(['/manager']);
+    expect(manager.args).toEqual(['--leader-elect']);
+    const env = Object.fromEntries(manager.env.map((e: { name: string }) => [e.name, e]));
+    expect(env.WATCH_NAMESPACE).toEqual({ name: 'WATCH_NAMESPACE', value: '' });
+    expect(env.POD_NAME.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
+    expect(env.OPERATOR_NAME.value).toBe('checkpoint-operator');
+    expect(manager.resources).toEqual({ limits: { cpu: '500m', memory: '512Mi' }, requests: { cpu: '100m', memory: '20Mi' } });
+    expect(manager.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(manager.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(expect.arrayContaining([
+      `Namespace/${NS}`,
+      'CustomResourceDefinition/checkpoints.checkpoint.example.com',
+      'CustomResourceDefinition/checkpointpolicies.checkpoint.example.com',
+      'ServiceAccount/checkpoint-operator-controller-manager',
+      'ServiceAccount/checkpoint-operator-job',
+      'Service/checkpoint-operator-metrics',
+    ]));
+  });
+
+  it('is accepted whole by the API server', async () => {
+    const out = await kubectl(['apply', '--server-side', '-k', join(root, 'manifests/default')]);
+    expect(out).toContain('deployment.apps/checkpoint-operator serverside-applied');
+    await kubectl(['wait', '--for=jsonpath={.metadata.name}=checkpoint-operator', '-n', NS, 'deployment/checkpoint-operator', '--timeout=30s']);
+  });
+
+  it('gives the dispatcher what it needs and no more', async () => {
+    expect(await canI(MANAGER, 'watch', 'checkpoints.checkpoint.example.com')).toBe(true);
+    expect(await canI(MANAGER, 'patch', 'checkpoints.checkpoint.example.com/status')).toBe(true);
+    expect(await canI(MANAGER, 'create', 'jobs.batch', NS)).toBe(true);
+    expect(await canI(MANAGER, 'update', 'leases.coordination.k8s.io', NS)).toBe(true);
+    expect(await canI(MANAGER, 'create', 'jobs.batch', 'default')).toBe(false);
+    expect(await canI(MANAGER, 'get', 'secrets')).toBe(false);
+    expect(await canI(MANAGER, 'create', 'pods')).toBe(false);
+    expect(await canI(MANAGER, 'delete', 'checkpoints.checkpoint.example.com')).toBe(false);
+    expect(await canI(MANAGER, 'create', 'nodes/checkpoint')).toBe(false);
+  });
+
+  it('confines the Job identity to the kubelet checkpoint API and Checkpoint status', async () => {
+    expect(await canI(JOB, 'create', 'nodes/checkpoint')).toBe(true);
+    expect(await canI(JOB, 'patch', 'checkpoints.checkpoint.example.com/status')).toBe(true);
+    expect(await canI(JOB, 'get', 'nodes/proxy')).toBe(false);
+    expect(await canI(JOB, 'create', 'nodes/proxy')).toBe(false);
+    expect(await canI(JOB, 'get', 'secrets')).toBe(false);
+    expect(await canI(JOB, 'patch', 'checkpoints.checkpoint.example.com')).toBe(false);
+    expect(await canI(JOB, 'create', 'pods/exec')).toBe(false);
+  });
+
+  it('lets namespace editors create Checkpoints but not policies', async () => {
+    await kubectl(['create', 'namespace', 'team-a']);
+    await kubectl(['create', 'rolebinding', 'alice-edit', '--clusterrole=edit', '--user=alice', '-n', 'team-a']);
+    // Aggregation is asynchronous: the clusterrole-aggregation controller fills in the edit role.
+    await expect.poll(() => canI('alice', 'create', 'checkpoints.checkpoint.example.com', 'team-a'), { timeout: 30_000 }).toBe(true);
+    expect(await canI('alice', 'create', 'checkpoints.checkpoint.example.com', 'default')).toBe(false);
+    expect(await canI('alice', 'create', 'checkpointpolicies.checkpoint.example.com')).toBe(false);
+    expect(await canI('alice', 'patch', 'checkpoints.checkpoint.example.com/status', 'team-a')).toBe(false);
+  });
+});
