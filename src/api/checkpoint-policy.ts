@@ -25,7 +25,7 @@ const maxAgeSchema = withCelRules(
   z.string().min(2).max(64).regex(GO_DURATION),
   [{
     // `&&` in CEL absorbs the error duration() raises on text the pattern already rejects.
-    rule: `self.matches('${GO_DURATION.source}') && duration(self) > duration('0s')`,
+    rule: `self.matches(r'${GO_DURATION.source}') && duration(self) > duration('0s')`,
     message: "maxAge must be a positive duration such as '72h' or '30m'",
     check: (v) => (parseGoDuration(v) ?? 0) > 0,
   }],

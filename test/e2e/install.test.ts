@@ -8,8 +8,11 @@ const NS = 'checkpoint-operator-system';
 const MANAGER = `system:serviceaccount:${NS}:checkpoint-operator-controller-manager`;
 const JOB = `system:serviceaccount:${NS}:checkpoint-operator-job`;
 
+/** resource may name a subresource as `resource/subresource` (kubectl alone would read it as a name). */
 async function canI(as: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
-  const args = ['auth', 'can-i', verb, resource, '--as', as, ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
+  const [type, subresource] = resource.split('/');
+  const args = ['auth', 'can-i', verb, type!, ...(subresource ? ['--subresource', subresource] : []), '--as', as,
+    ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
   try {
     return (await kubectl(args)).trim() === 'yes';
   } catch (err) {

@@ -83,7 +83,6 @@ export function checkpointCrd(): SchemaNode {
     rootValidations: [{
       rule: `self.metadata.name.size() <= ${CHECKPOINT_NAME_MAX}`,
       message: `metadata.name must be at most ${CHECKPOINT_NAME_MAX} characters: it labels the Jobs the Checkpoint starts`,
-      fieldPath: '.metadata.name',
       reason: 'FieldValueInvalid',
     }],
     columns: [
