@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local cluster and its tests use. Idempotent; needs root (or sudo).
+set -euo pipefail
+packages=(openssl iproute2 util-linux ca-certificates git)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if ((${#missing[@]} > 0)); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || { echo "Go is required to build the local cluster's binaries (https://go.dev/dl/)" >&2; exit 1; }
