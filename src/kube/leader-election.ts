@@ -2,6 +2,7 @@ import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../clock/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
+import { microTime } from './micro-time.js';
 
 export interface LeaseRecord {
   holderIdentity: string;
@@ -162,8 +163,8 @@ export function kubernetesLeaseStore(api: CoordinationV1Api, namespace: string, 
     spec: {
       holderIdentity: r.holderIdentity,
       leaseDurationSeconds: r.leaseDurationSeconds,
-      acquireTime: new Date(r.acquireTime) as never,
-      renewTime: new Date(r.renewTime) as never,
+      acquireTime: microTime(Date.parse(r.acquireTime)) as never,
+      renewTime: microTime(Date.parse(r.renewTime)) as never,
       leaseTransitions: r.leaseTransitions,
     },
   });

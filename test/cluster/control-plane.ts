@@ -8,7 +8,7 @@ import { type Binaries, ensureBinaries } from './binaries.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { type ClusterPki, generatePki } from './pki.js';
 import { freePort } from './ports.js';
-import { type ManagedProcess, startProcess } from './processes.js';
+import { type ManagedProcess, reapStale, startProcess } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -24,6 +24,8 @@ export interface ControlPlane {
   apiserverPort: number;
   kubeconfigPath: string;
   caCertPath: string;
+  /** Private ServiceAccount signing key (the public half is pki.serviceAccountPub): for minting test tokens. */
+  serviceAccountKeyPath: string;
   pki: ClusterPki;
   binaries: Binaries;
   processes: ManagedProcess[];
@@ -45,6 +47,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const binaries = await ensureBinaries();
   mark('binaries');
   const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'checkpoint-cluster-'));
+  // A reused directory may still hold the etcd and ports of a run that was SIGKILLed.
+  if (opts.dir) reapStale(dir);
   const v = String(opts.verbosity ?? 1);
   const processes: ManagedProcess[] = [];
   const stopAll = async () => {
@@ -64,7 +68,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--initial-cluster', `local=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level', 'warn',
     ]);
     processes.push(etcd);
-    await waitFor('etcd', etcd, () => httpOk(`http://127.0.0.1:${etcdClient}/health`));
+    await waitFor(etcd, processes, () => httpOk(`http://127.0.0.1:${etcdClient}/health`));
     mark('etcd');
 
     const apiserverArgs = [
@@ -89,7 +93,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const apiserverRef = { current: startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs) };
     processes.push(apiserverRef.current);
     const adminTls = { ca: await readFile(pki.caCert), cert: await readFile(pki.admin.cert), key: await readFile(pki.admin.key) };
-    const apiserverReady = () => waitFor('kube-apiserver', apiserverRef.current, async () => {
+    // /readyz only turns 200 once every post-start hook is done, rbac/bootstrap-roles included, so
+    // RBAC-guarded requests made right after this see the default ClusterRoles and bindings.
+    const apiserverReady = () => waitFor(apiserverRef.current, processes, async () => {
       const r = await httpsGet(`${server}/readyz`, adminTls);
       return r.status === 200;
     }, 90_000);
@@ -125,14 +131,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       }
     };
     // The controller-manager is working once its token and ServiceAccount controllers have run.
-    await waitFor('kube-controller-manager', controllerManager, async () =>
+    await waitFor(controllerManager, processes, async () =>
       (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name'], { allowFailure: true })).code === 0, 90_000);
     mark('controller-manager');
     if (scheduler.hasExited()) throw new Error(`kube-scheduler exited:\n${await scheduler.logTail()}`);
 
     let stopped = false;
     return {
-      dir, server, apiserverPort: apiPort, kubeconfigPath: adminKubeconfig, caCertPath: pki.caCert, pki, binaries, processes, timings, kubectl,
+      dir, server, apiserverPort: apiPort, kubeconfigPath: adminKubeconfig, caCertPath: pki.caCert, serviceAccountKeyPath: pki.serviceAccountKey, pki, binaries, processes, timings, kubectl,
       async restartApiServer() {
         const old = apiserverRef.current;
         await old.stop();
@@ -153,12 +159,18 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   }
 }
 
-async function waitFor(name: string, proc: ManagedProcess, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/**
+ * Polls check until it passes. Every process started so far is watched, not only the awaited one:
+ * if etcd dies while the controller-manager starts, the log that explains it is etcd's. The log
+ * tail goes into the error because the cluster directory is removed on failure.
+ */
+async function waitFor(awaited: ManagedProcess, all: ManagedProcess[], check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc.hasExited()) throw new Error(`${name} exited while starting:\n${await proc.logTail()}`);
+    const dead = all.find((p) => p.hasExited());
+    if (dead) throw new Error(`${dead.name} exited (${await dead.exited}) while waiting for ${awaited.name}:\n${await dead.logTail()}`);
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${name} was not ready within ${timeoutMs / 1000}s:\n${await proc.logTail()}`);
+    if (Date.now() > deadline) throw new Error(`${awaited.name} was not ready within ${timeoutMs / 1000}s:\n${await awaited.logTail()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

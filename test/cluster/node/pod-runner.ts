@@ -1,0 +1,350 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, type KubeConfig, ListWatch, PatchStrategy, setHeaderOptions, type V1Container, type V1ContainerStatus, type V1Pod, Watch } from '@kubernetes/client-node';
+import { trackChild } from '../processes.js';
+import { programFor } from './image-rules.js';
+import { fieldValue, type Mount, VolumeManager } from './volumes.js';
+
+export interface RunnerSettings {
+  nodeName: string;
+  nodeIP: string;
+  nodeRoot: string;
+  /** The node's network namespace: pods share it, as host-network pods share a node's. */
+  netns: string;
+  apiserverPort: number;
+  repoRoot: string;
+  /** Node identity (system:node:<name>) for everything a kubelet does. */
+  kubeConfig: KubeConfig;
+  /** Admin client for reads the Node authorizer does not grant this simplified kubelet. */
+  admin: CoreV1Api;
+}
+
+interface RunningContainer {
+  name: string;
+  image: string;
+  containerId: string;
+  restartCount: number;
+  process: ChildProcess | undefined;
+  startedAt: Date | undefined;
+  state: V1ContainerStatus['state'];
+  lastState: V1ContainerStatus['lastState'];
+  exited: Promise<void> | undefined;
+}
+
+interface PodRuntime {
+  pod: V1Pod;
+  containers: Map<string, RunningContainer>;
+  startTime: Date;
+  terminating: boolean;
+  finished: boolean;
+}
+
+/**
+ * Runs the pods bound to one simulated node as local processes, the way a kubelet runs them in
+ * containers: volumes prepared and bind-mounted at their paths in a private mount namespace,
+ * env resolved, status reported through pods/status, restarts by restartPolicy, graceful
+ * deletion, and a container recreated when its image changes.
+ */
+export class PodRunner {
+  private readonly pods = new Map<string, PodRuntime>();
+  private readonly core: CoreV1Api;
+  private readonly volumes: VolumeManager;
+  private readonly watch: ListWatch<V1Pod>;
+  private stopped = false;
+
+  constructor(private readonly s: RunnerSettings) {
+    this.core = s.kubeConfig.makeApiClient(CoreV1Api);
+    this.volumes = new VolumeManager(s.kubeConfig, s.nodeRoot, s.admin);
+    const fieldSelector = `spec.nodeName=${s.nodeName}`;
+    this.watch = new ListWatch<V1Pod>('/api/v1/pods', new Watch(s.kubeConfig),
+      () => this.core.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+    this.watch.on('add', (p) => this.sync(p));
+    this.watch.on('update', (p) => this.sync(p));
+    this.watch.on('delete', (p) => void this.forget(p));
+    this.watch.on('error', () => { if (!this.stopped) setTimeout(() => void this.watch.start(), 1000); });
+  }
+
+  async start(): Promise<void> {
+    await this.watch.start();
+  }
+
+  /** Containers running now: what the kubelet checkpoint endpoint may checkpoint. */
+  runningContainer(namespace: string, podName: string, containerName: string): { pod: V1Pod; container: RunningContainer } | undefined {
+    for (const rt of this.pods.values()) {
+      if (rt.pod.metadata?.namespace === namespace && rt.pod.metadata?.name === podName && !rt.terminating) {
+        const c = rt.containers.get(containerName);
+        if (c?.process && c.state?.running) return { pod: rt.pod, container: c };
+      }
+    }
+    return undefined;
+  }
+
+  findPod(namespace: string, podName: string): V1Pod | undefined {
+    for (const rt of this.pods.values()) if (rt.pod.metadata?.namespace === namespace && rt.pod.metadata?.name === podName) return rt.pod;
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.watch.stop();
+    await Promise.all([...this.pods.values()].map((rt) => this.killAll(rt, 1000)));
+  }
+
+  private sync(pod: V1Pod): void {
+    if (this.stopped) return;
+    const uid = pod.metadata!.uid!;
+    const rt = this.pods.get(uid);
+    if (!rt) {
+      if (pod.metadata?.deletionTimestamp) { void this.finishDeletion(pod); return; }
+      if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
+      const runtime: PodRuntime = { pod, containers: new Map(), startTime: new Date(), terminating: false, finished: false };
+      this.pods.set(uid, runtime);
+      void this.startPod(runtime).catch((err) => this.reportFailure(runtime, err));
+      return;
+    }
+    rt.pod = pod;
+    if (pod.metadata?.deletionTimestamp && !rt.terminating) {
+      rt.terminating = true;
+      void this.terminate(rt);
+      return;
+    }
+    for (const spec of pod.spec?.containers ?? []) {
+      const c = rt.containers.get(spec.name);
+      if (c && c.image !== spec.image && !rt.terminating) void this.recreate(rt, spec);
+    }
+  }
+
+  private async startPod(rt: PodRuntime): Promise<void> {
+    const paths = await this.volumes.prepare(rt.pod);
+    for (const spec of rt.pod.spec?.containers ?? []) {
+      rt.containers.set(spec.name, {
+        name: spec.name, image: spec.image ?? '', containerId: '', restartCount: 0, process: undefined, startedAt: undefined,
+        state: { waiting: { reason: 'ContainerCreating' } }, lastState: {}, exited: undefined,
+      });
+    }
+    rt.pod.status = { ...rt.pod.status, hostIP: this.s.nodeIP, podIP: this.s.nodeIP };
+    for (const spec of rt.pod.spec?.containers ?? []) await this.launch(rt, spec, paths);
+    await this.report(rt);
+  }
+
+  private async launch(rt: PodRuntime, spec: V1Container, paths: Map<string, string>): Promise<void> {
+    const c = rt.containers.get(spec.name)!;
+    const program = programFor(spec.image ?? '', spec.command, spec.args, this.s.repoRoot, process.execPath);
+    if (!program.ok) {
+      c.state = { waiting: { reason: program.reason, message: program.message } };
+      return;
+    }
+    const env = await this.environment(rt.pod, spec);
+    const mounts: Mount[] = (spec.volumeMounts ?? []).map((m) => ({
+      source: join(paths.get(m.name) ?? '/nonexistent', m.subPath ?? ''), target: m.mountPath, readOnly: Boolean(m.readOnly),
+    }));
+    const logDir = join(this.s.nodeRoot, 'var/log/pods', `${rt.pod.metadata!.namespace}_${rt.pod.metadata!.name}_${rt.pod.metadata!.uid}`, spec.name);
+    mkdirSync(logDir, { recursive: true });
+    const fd = openSync(join(logDir, `${c.restartCount}.log`), 'a', 0o600);
+    // The node's network namespace and a private mount namespace: volumes appear at their
+    // container paths for this process only.
+    const script = [
+      'set -e',
+      ...mounts.flatMap((m) => [
+        `mkdir -p ${q(m.target)}`,
+        `mount --bind ${q(m.source)} ${q(m.target)}`,
+        ...(m.readOnly ? [`mount -o remount,bind,ro ${q(m.target)}`] : []),
+      ]),
+      spec.workingDir ? `cd ${q(spec.workingDir)}` : ':',
+      'exec "$@"',
+    ].join('\n');
+    const child = spawn('ip', ['netns', 'exec', this.s.netns, 'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'launcher', ...program.argv], {
+      stdio: ['ignore', fd, fd], env, detached: true,
+    });
+    closeSync(fd);
+    trackChild(child);
+    c.process = child;
+    c.image = spec.image ?? '';
+    c.containerId = randomBytes(32).toString('hex');
+    c.startedAt = new Date();
+    c.state = { running: { startedAt: c.startedAt } };
+    c.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+      void this.onExit(rt, spec, c, child, code ?? (signal ? 128 + 9 : 1)).finally(resolve);
+    }));
+  }
+
+  private async onExit(rt: PodRuntime, spec: V1Container, c: RunningContainer, child: ChildProcess, exitCode: number): Promise<void> {
+    if (c.process !== child) return; // replaced by a recreate
+    c.process = undefined;
+    const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: new Date(), containerID: `checkpoint-sim://${c.containerId}` };
+    c.state = { terminated };
+    if (rt.terminating || this.stopped) return;
+    const policy = rt.pod.spec?.restartPolicy ?? 'Always';
+    if (policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0)) {
+      c.lastState = { terminated };
+      c.restartCount++;
+      await this.report(rt);
+      // CrashLoopBackOff, compressed: 1 s doubling to 30 s (the kubelet: 10 s to 5 min).
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** Math.min(5, c.restartCount - 1))));
+      if (!rt.terminating && !this.stopped) {
+        await this.launch(rt, spec, await this.volumes.prepare(rt.pod));
+        await this.report(rt);
+      }
+      return;
+    }
+    await this.report(rt);
+  }
+
+  private async recreate(rt: PodRuntime, spec: V1Container): Promise<void> {
+    const c = rt.containers.get(spec.name)!;
+    const old = c.process;
+    c.process = undefined;
+    if (old) await killGroup(old, 2000);
+    c.lastState = { terminated: { exitCode: 137, reason: 'Replaced', finishedAt: new Date(), containerID: `checkpoint-sim://${c.containerId}` } };
+    c.restartCount++;
+    await this.launch(rt, spec, await this.volumes.prepare(rt.pod));
+    await this.report(rt);
+  }
+
+  private async terminate(rt: PodRuntime): Promise<void> {
+    const grace = (rt.pod.metadata?.deletionGracePeriodSeconds ?? rt.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+    await this.killAll(rt, grace);
+    await this.finishDeletion(rt.pod);
+    this.pods.delete(rt.pod.metadata!.uid!);
+  }
+
+  /** As the kubelet does once containers are gone: remove the pod object for good. */
+  private async finishDeletion(pod: V1Pod): Promise<void> {
+    await this.s.admin.deleteNamespacedPod({
+      name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0,
+      body: { preconditions: { uid: pod.metadata!.uid! } },
+    }).catch(() => undefined);
+  }
+
+  private async forget(pod: V1Pod): Promise<void> {
+    const rt = this.pods.get(pod.metadata!.uid!);
+    if (!rt) return;
+    rt.terminating = true;
+    this.pods.delete(pod.metadata!.uid!);
+    await this.killAll(rt, 1000);
+  }
+
+  private async killAll(rt: PodRuntime, graceMs: number): Promise<void> {
+    await Promise.all([...rt.containers.values()].map(async (c) => {
+      const p = c.process;
+      if (p) await killGroup(p, graceMs);
+    }));
+  }
+
+  private async environment(pod: V1Pod, spec: V1Container): Promise<NodeJS.ProcessEnv> {
+    const ns = pod.metadata!.namespace!;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: '/root',
+      HOSTNAME: pod.metadata!.name!,
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: String(this.s.apiserverPort),
+      KUBERNETES_SERVICE_PORT_HTTPS: String(this.s.apiserverPort),
+    };
+    for (const from of spec.envFrom ?? []) {
+      if (from.configMapRef) {
+        const cm = await this.core.readNamespacedConfigMap({ name: from.configMapRef.name!, namespace: ns }).catch(() => undefined);
+        for (const [k, v] of Object.entries(cm?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = v;
+      } else if (from.secretRef) {
+        const s = await this.core.readNamespacedSecret({ name: from.secretRef.name!, namespace: ns }).catch(() => undefined);
+        for (const [k, v] of Object.entries(s?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = Buffer.from(v, 'base64').toString('utf8');
+      }
+    }
+    const podWithIPs: V1Pod = { ...pod, status: { ...pod.status, hostIP: this.s.nodeIP, podIP: this.s.nodeIP } };
+    for (const e of spec.env ?? []) {
+      if (e.value !== undefined) env[e.name] = expand(e.value, env);
+      else if (e.valueFrom?.fieldRef) env[e.name] = fieldValue(podWithIPs, e.valueFrom.fieldRef.fieldPath);
+      else if (e.valueFrom?.secretKeyRef) {
+        const ref = e.valueFrom.secretKeyRef;
+        const s = await this.core.readNamespacedSecret({ name: ref.name!, namespace: ns }).catch((err) => { if (!ref.optional) throw err; return undefined; });
+        const v = s?.data?.[ref.key];
+        if (v !== undefined) env[e.name] = Buffer.from(v, 'base64').toString('utf8');
+        else if (!ref.optional) throw new Error(`couldn't find key ${ref.key} in Secret ${ns}/${ref.name}`);
+      } else if (e.valueFrom?.configMapKeyRef) {
+        const ref = e.valueFrom.configMapKeyRef;
+        const cm = await this.core.readNamespacedConfigMap({ name: ref.name!, namespace: ns }).catch((err) => { if (!ref.optional) throw err; return undefined; });
+        const v = cm?.data?.[ref.key];
+        if (v !== undefined) env[e.name] = v;
+        else if (!ref.optional) throw new Error(`couldn't find key ${ref.key} in ConfigMap ${ns}/${ref.name}`);
+      }
+    }
+    return env;
+  }
+
+  private async reportFailure(rt: PodRuntime, err: unknown): Promise<void> {
+    for (const c of rt.containers.values()) c.state = { waiting: { reason: 'CreateContainerConfigError', message: String((err as Error)?.message ?? err) } };
+    if (rt.containers.size === 0) {
+      for (const spec of rt.pod.spec?.containers ?? []) {
+        rt.containers.set(spec.name, {
+          name: spec.name, image: spec.image ?? '', containerId: '', restartCount: 0, process: undefined, startedAt: undefined,
+          state: { waiting: { reason: 'CreateContainerConfigError', message: String((err as Error)?.message ?? err) } }, lastState: {}, exited: undefined,
+        });
+      }
+    }
+    await this.report(rt);
+  }
+
+  private async report(rt: PodRuntime): Promise<void> {
+    if (this.stopped || rt.terminating) return;
+    const statuses: V1ContainerStatus[] = (rt.pod.spec?.containers ?? []).map((spec) => {
+      const c = rt.containers.get(spec.name);
+      const running = Boolean(c?.state?.running);
+      return {
+        name: spec.name,
+        image: c?.image ?? spec.image ?? '',
+        imageID: `sha256:${createHash('sha256').update(c?.image ?? spec.image ?? '').digest('hex')}`,
+        containerID: c?.containerId ? `checkpoint-sim://${c.containerId}` : undefined,
+        ready: running,
+        started: running,
+        restartCount: c?.restartCount ?? 0,
+        state: c?.state ?? { waiting: { reason: 'ContainerCreating' } },
+        lastState: c?.lastState ?? {},
+      } as V1ContainerStatus;
+    });
+    const policy = rt.pod.spec?.restartPolicy ?? 'Always';
+    const allDone = statuses.every((s) => s.state?.terminated);
+    const anyFailed = statuses.some((s) => (s.state?.terminated?.exitCode ?? 0) !== 0);
+    let phase = statuses.some((s) => s.state?.running) ? 'Running' : 'Pending';
+    if (allDone && policy === 'Never') phase = anyFailed ? 'Failed' : 'Succeeded';
+    if (allDone && policy === 'OnFailure' && !anyFailed) phase = 'Succeeded';
+    const ready = statuses.every((s) => s.ready);
+    const now = new Date();
+    const cond = (type: string, ok: boolean) => ({ type, status: ok ? 'True' : 'False', lastTransitionTime: now });
+    const status = {
+      phase,
+      hostIP: this.s.nodeIP,
+      hostIPs: [{ ip: this.s.nodeIP }],
+      podIP: this.s.nodeIP,
+      podIPs: [{ ip: this.s.nodeIP }],
+      startTime: rt.startTime,
+      conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', ready), cond('Ready', ready)],
+      containerStatuses: statuses,
+    };
+    rt.pod.status = { ...rt.pod.status, ...status } as V1Pod['status'];
+    if (phase === 'Succeeded' || phase === 'Failed') rt.finished = true;
+    await this.core.patchNamespacedPodStatus(
+      { name: rt.pod.metadata!.name!, namespace: rt.pod.metadata!.namespace!, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    ).catch(() => undefined);
+  }
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** $(VAR) references to earlier variables, as the kubelet expands them. */
+function expand(value: string, env: NodeJS.ProcessEnv): string {
+  return value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string) => env[name] ?? m);
+}
+
+async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
+  const t = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+  await exited;
+  clearTimeout(t);
+}
