@@ -58,7 +58,7 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     const endpoint = await kubeletEndpoint(deps);
     log.info({ node: input.nodeName, access: input.kubelet.access }, 'asking the kubelet for a checkpoint');
     kubeletPath = checkArchivePath(await requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }));
-    const localPath = deps.kubeletDirectory ? kubeletPath.replace('/var/lib/kubelet/checkpoints', deps.kubeletDirectory) : kubeletPath;
+    const localPath = nodeLocal(kubeletPath, deps.kubeletDirectory);
     const backend = deps.backend ?? backendFor(input);
     const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
     const tap = new ArchiveMetadataTap();
@@ -86,6 +86,10 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
       ...(meta.containerId ? { containerId: meta.containerId } : {}),
       ...(meta.checkpointedAt && !Number.isNaN(Date.parse(meta.checkpointedAt)) ? { checkpointedAt: new Date(meta.checkpointedAt).toISOString() } : {}),
     };
+    // The kubelet never deletes its archives: remove ours before reporting success, so a
+    // Succeeded Checkpoint never leaves process memory behind on the node.
+    await removeKubeletArchive(localPath, log);
+    kubeletPath = undefined;
     await patchCheckpointStatus(deps.custom, ref, succeededStatus(current, archive, new Date(deps.clock.now())));
     log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
     return { outcome: 'succeeded', archive };
@@ -95,12 +99,16 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     await patchCheckpointStatus(deps.custom, ref, failedStatus(current, reason, message, new Date(deps.clock.now())));
     return { outcome: 'failed', reason, message };
   } finally {
-    // The kubelet never deletes its archives; leaving one would keep process memory on the node.
-    if (kubeletPath) {
-      const localPath = deps.kubeletDirectory ? kubeletPath.replace('/var/lib/kubelet/checkpoints', deps.kubeletDirectory) : kubeletPath;
-      await rm(localPath, { force: true }).catch((err: Error) => log.warn({ err: err.message }, 'could not remove the kubelet archive'));
-    }
+    if (kubeletPath) await removeKubeletArchive(nodeLocal(kubeletPath, deps.kubeletDirectory), log);
   }
+}
+
+function nodeLocal(kubeletPath: string, kubeletDirectory: string | undefined): string {
+  return kubeletDirectory ? kubeletPath.replace('/var/lib/kubelet/checkpoints', kubeletDirectory) : kubeletPath;
+}
+
+async function removeKubeletArchive(path: string, log: Logger): Promise<void> {
+  await rm(path, { force: true }).catch((err: Error) => log.warn({ err: err.message, path }, 'could not remove the kubelet archive'));
 }
 
 function classify(err: unknown): { reason: string; message: string } {

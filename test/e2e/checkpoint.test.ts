@@ -1,0 +1,210 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { clusterContext } from './support/cluster-context.js';
+import { eventsFor, getCheckpoint, runWorkload, sha256File, waitForPhase, waitForTerminal } from './support/checkpoints.js';
+import { kubectl } from './support/kube.js';
+
+const NS = 'ckpt-e2e';
+const OPERATOR_NS = 'checkpoint-operator-system';
+const root = join(import.meta.dirname, '../..');
+
+const nodeRoot = (node: string) => join(clusterContext().clusterDir, 'nodes', node);
+
+async function apply(yaml: string): Promise<void> {
+  await kubectl(['apply', '-f', '-'], yaml);
+}
+
+function checkpointYaml(name: string, spec: string, namespace = NS): string {
+  return `apiVersion: checkpoint.example.com/v1alpha1\nkind: Checkpoint\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\nspec:\n${spec}`;
+}
+
+const LOCAL = `  storage:\n    backend: local\n    local:\n      path: /var/lib/checkpoint-operator/archives\n`;
+
+/** The archive path on the node or claim, from the URI the status records. */
+async function archiveFileOf(uri: string): Promise<string> {
+  const local = /^local:\/\/([^/]+)(\/.*)$/.exec(uri);
+  if (local) return join(nodeRoot(local[1]!), local[2]!);
+  const pvc = /^pvc:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (pvc) {
+    const claim = JSON.parse(await kubectl(['get', 'pvc', pvc[1]!, '-n', OPERATOR_NS, '-o', 'json']));
+    const pv = JSON.parse(await kubectl(['get', 'pv', claim.spec.volumeName, '-o', 'json']));
+    return join(pv.spec.hostPath.path, pvc[2]!);
+  }
+  throw new Error(`unexpected archive URI ${uri}`);
+}
+
+async function kubeletArchivesOn(node: string): Promise<string[]> {
+  return readdir(join(nodeRoot(node), 'var/lib/kubelet/checkpoints')).catch(() => []);
+}
+
+async function jobsOwnedBy(name: string): Promise<string[]> {
+  const out = await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=${name}`, '-o', 'name']);
+  return out.split('\n').filter(Boolean);
+}
+
+async function operatorRestarts(): Promise<number> {
+  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
+  return pods.items.reduce((n: number, p: { status: { containerStatuses?: { restartCount: number }[] } }) =>
+    n + (p.status.containerStatuses ?? []).reduce((m, s) => m + s.restartCount, 0), 0);
+}
+
+beforeAll(async () => {
+  await kubectl(['create', 'namespace', NS]).catch(() => undefined);
+  await kubectl(['create', 'namespace', 'ckpt-e2e-other']).catch(() => undefined);
+  await runWorkload(NS, 'my-app-pod-0', { containers: ['main', 'sidecar'] });
+});
+
+describe('checkpoint end to end', () => {
+  it('stores the archive on the node (local backend) with the size and sha256 it records', async () => {
+    await apply(checkpointYaml('local-seed', `  target:\n    podName: my-app-pod-0\n    namespace: ${NS}\n    containerName: main\n${LOCAL}`));
+    const c = await waitForTerminal(NS, 'local-seed');
+    expect(c.status).toMatchObject({ phase: 'Succeeded', reason: 'ArchiveStored', containerName: 'main' });
+    const archive = c.status!.archive!;
+    expect(archive.backend).toBe('local');
+    expect(archive.uri).toMatch(new RegExp(`^local://${c.status!.nodeName}/var/lib/checkpoint-operator/archives/${NS}/local-seed/${c.metadata.uid}/checkpoint-my-app-pod-0_${NS}-main-\\d{8}T\\d{6}Z\\.tar$`));
+    const file = await archiveFileOf(archive.uri);
+    const s = await stat(file);
+    expect(s.size).toBe(archive.sizeBytes);
+    expect(s.mode & 0o777).toBe(0o600);
+    expect(await sha256File(file)).toBe(archive.sha256);
+    expect(archive.image).toBe('registry.example.com/sample-app:1.0');
+    expect(archive.runtime).toBe('runc');
+    expect(await kubeletArchivesOn(c.status!.nodeName!)).toEqual([]);
+    const condition = c.status!.conditions!.find((x) => x.type === 'Succeeded');
+    expect(condition).toMatchObject({ status: 'True', reason: 'ArchiveStored' });
+    expect(c.status!.observedGeneration).toBe(c.metadata.generation);
+
+    const printed = await kubectl(['get', 'ckpt', 'local-seed', '-n', NS]);
+    expect(printed).toMatch(new RegExp(`local-seed\\s+Succeeded\\s+my-app-pod-0\\s+main\\s+${c.status!.nodeName}\\s+${archive.sizeBytes}\\s`));
+    const events = await eventsFor(NS, 'local-seed');
+    expect(events.map((e) => e.reason)).toContain('JobCreated');
+  });
+
+  it('stores to a claim made from the seed policy pvcTemplate (pvc backend)', async () => {
+    await kubectl(['apply', '-f', join(root, 'manifests/samples/example-checkpoint-policy.yaml')]);
+    await apply(checkpointYaml('pvc-seed', `  target:\n    podName: my-app-pod-0\n    containerName: main\n  policyRef: default-policy\n`));
+    const c = await waitForTerminal(NS, 'pvc-seed');
+    expect(c.status?.phase, c.status?.message).toBe('Succeeded');
+    expect(c.status!.archive!.uri).toMatch(/^pvc:\/\/checkpoint-archives-default-policy\//);
+    const claim = JSON.parse(await kubectl(['get', 'pvc', 'checkpoint-archives-default-policy', '-n', OPERATOR_NS, '-o', 'json']));
+    expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(claim.spec.resources.requests.storage).toBe('10Gi');
+    const file = await archiveFileOf(c.status!.archive!.uri);
+    expect((await stat(file)).size).toBe(c.status!.archive!.sizeBytes);
+    expect(await sha256File(file)).toBe(c.status!.archive!.sha256);
+    expect(await kubeletArchivesOn(c.status!.nodeName!)).toEqual([]);
+  });
+
+  it("defaults the container to the pod's first and the namespace to the Checkpoint's", async () => {
+    await apply(checkpointYaml('defaults', `  target:\n    podName: my-app-pod-0\n${LOCAL}`));
+    const c = await waitForTerminal(NS, 'defaults');
+    expect(c.status).toMatchObject({ phase: 'Succeeded', containerName: 'main' });
+    const job = JSON.parse(await kubectl(['get', 'job', c.status!.jobName!, '-n', OPERATOR_NS, '-o', 'json']));
+    const input = JSON.parse(job.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'CHECKPOINT_JOB_INPUT').value);
+    expect(input.target).toEqual({ namespace: NS, podName: 'my-app-pod-0', containerName: 'main' });
+  });
+
+  it('runs the Job on the pod node, as the Job ServiceAccount, bounded', async () => {
+    const c = await getCheckpoint(NS, 'defaults');
+    const job = JSON.parse(await kubectl(['get', 'job', c.status!.jobName!, '-n', OPERATOR_NS, '-o', 'json']));
+    const pod = JSON.parse(await kubectl(['get', 'pod', 'my-app-pod-0', '-n', NS, '-o', 'json']));
+    expect(job.metadata.name.length).toBeLessThanOrEqual(63);
+    expect(job.spec.template.spec.nodeName).toBe(pod.spec.nodeName);
+    expect(job.spec.template.spec.serviceAccountName).toBe('checkpoint-operator-job');
+    expect(job.spec.template.spec.restartPolicy).toBe('Never');
+    expect(job.spec.backoffLimit).toBeLessThanOrEqual(1);
+    expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(0);
+    expect(job.metadata.labels).toMatchObject({ 'checkpoint.example.com/action': 'checkpoint', 'checkpoint.example.com/owner-name': 'defaults' });
+    const operator = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
+    for (const p of operator.items) expect(p.spec.serviceAccountName).toBe('checkpoint-operator-controller-manager');
+  });
+
+  describe('fails clearly, with a reason, a message and an Event, and the dispatcher keeps running', () => {
+    const failures: [string, string, string, (() => Promise<void>)?][] = [
+      ['PodNotFound', 'no-pod', `  target:\n    podName: does-not-exist\n${LOCAL}`],
+      ['ContainerNotFound', 'no-container', `  target:\n    podName: my-app-pod-0\n    containerName: nope\n${LOCAL}`],
+      ['PolicyNotFound', 'no-policy', `  target:\n    podName: my-app-pod-0\n  policyRef: no-such-policy\n`],
+      ['StorageNotConfigured', 'no-storage', `  target:\n    podName: my-app-pod-0\n  policyRef: empty-policy\n`, async () => {
+        await apply('apiVersion: checkpoint.example.com/v1alpha1\nkind: CheckpointPolicy\nmetadata:\n  name: empty-policy\nspec:\n  retention:\n    maxCount: 3\n');
+      }],
+      ['CrossNamespaceDenied', 'cross-denied', `  target:\n    podName: other-pod\n    namespace: ckpt-e2e-other\n${LOCAL}`],
+      ['LocalPathNotAllowed', 'bad-root', `  target:\n    podName: my-app-pod-0\n  storage:\n    backend: local\n    local:\n      path: /etc/checkpoints\n`],
+    ];
+    it.each(failures)('%s', async (reason, name, spec, before) => {
+      await before?.();
+      await apply(checkpointYaml(name, spec));
+      const c = await waitForTerminal(NS, name);
+      expect(c.status).toMatchObject({ phase: 'Failed', reason });
+      expect(c.status!.message!.length).toBeGreaterThan(15);
+      expect(c.status!.conditions!.find((x) => x.type === 'Succeeded')).toMatchObject({ status: 'False', reason });
+      await expect.poll(async () => (await eventsFor(NS, name)).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain(reason);
+      expect(await jobsOwnedBy(name)).toEqual([]);
+    });
+
+    it('KubeletCheckpointFailed when the kubelet answers 500', async () => {
+      await runWorkload(NS, 'criu-fails', { annotations: { 'checkpoint-sim.test/fault': 'error' } });
+      await apply(checkpointYaml('kubelet-500', `  target:\n    podName: criu-fails\n${LOCAL}`));
+      const c = await waitForTerminal(NS, 'kubelet-500');
+      expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletCheckpointFailed' });
+      expect(c.status!.message).toContain('criu failed');
+      expect(c.status!.archive).toBeUndefined();
+    });
+
+    it('KubeletTimeout when the kubelet stalls past timeoutSeconds', async () => {
+      await runWorkload(NS, 'criu-stalls', { annotations: { 'checkpoint-sim.test/fault': 'stall' } });
+      await apply(checkpointYaml('kubelet-stall', `  target:\n    podName: criu-stalls\n  timeoutSeconds: 2\n${LOCAL}`));
+      const c = await waitForTerminal(NS, 'kubelet-stall');
+      expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletTimeout' });
+      expect(c.status!.archive).toBeUndefined();
+    });
+
+    it('JobFailed when the Job pods are killed mid-way', async () => {
+      await runWorkload(NS, 'slow-checkpoint', { annotations: { 'checkpoint-sim.test/fault': 'stall' } });
+      await apply(checkpointYaml('job-killed', `  target:\n    podName: slow-checkpoint\n  timeoutSeconds: 120\n${LOCAL}`));
+      await waitForPhase(NS, 'job-killed', 'Running');
+      const [job] = await jobsOwnedBy('job-killed');
+      const deadline = Date.now() + 60_000;
+      // Kill every pod the Job starts (its retry included) until the Job gives up.
+      while (Date.now() < deadline) {
+        const c = await getCheckpoint(NS, 'job-killed');
+        if (c.status?.phase === 'Failed') break;
+        await kubectl(['delete', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${job!.split('/')[1]}`, '--grace-period=0', '--force', '--wait=false']).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const c = await waitForTerminal(NS, 'job-killed');
+      expect(c.status).toMatchObject({ phase: 'Failed', reason: 'JobFailed' });
+      expect(c.status!.message).toContain(job!.split('/')[1]);
+    });
+
+    it('the dispatcher never restarted', async () => {
+      expect(await operatorRestarts()).toBe(0);
+    });
+  });
+
+  it('reaches another namespace only when the policy lists it', async () => {
+    await runWorkload('ckpt-e2e-other', 'other-pod');
+    await apply('apiVersion: checkpoint.example.com/v1alpha1\nkind: CheckpointPolicy\nmetadata:\n  name: reach-other\nspec:\n  targetNamespaces: ["ckpt-e2e-other"]\n');
+    await apply(checkpointYaml('cross-allowed', `  target:\n    podName: other-pod\n    namespace: ckpt-e2e-other\n  policyRef: reach-other\n${LOCAL}`));
+    const c = await waitForTerminal(NS, 'cross-allowed');
+    expect(c.status?.phase, c.status?.message).toBe('Succeeded');
+    expect(c.status!.archive!.uri).toContain('checkpoint-other-pod_ckpt-e2e-other-main-');
+  });
+
+  it('finishes a Checkpoint with one Job when the leader dies mid-flight', async () => {
+    await runWorkload(NS, 'big-memory', { annotations: { 'checkpoint-sim.test/memory-bytes': String(384 * 1024 * 1024) } });
+    await apply(checkpointYaml('leader-dies', `  target:\n    podName: big-memory\n${LOCAL}`));
+    await waitForPhase(NS, 'leader-dies', 'Running');
+    const lease = JSON.parse(await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']));
+    await kubectl(['delete', 'pod', lease.spec.holderIdentity, '-n', OPERATOR_NS, '--grace-period=0', '--force', '--wait=false']);
+    const c = await waitForTerminal(NS, 'leader-dies', 120_000);
+    expect(c.status?.phase, c.status?.message).toBe('Succeeded');
+    expect(await sha256File(await archiveFileOf(c.status!.archive!.uri))).toBe(c.status!.archive!.sha256);
+    expect(await jobsOwnedBy('leader-dies')).toHaveLength(1);
+    await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/checkpoint-operator', '--timeout=90s']);
+    await expect.poll(async () => {
+      const l = JSON.parse(await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']));
+      return l.spec.holderIdentity !== '' && l.spec.holderIdentity !== lease.spec.holderIdentity;
+    }, { timeout: 30_000 }).toBe(true);
+  });
+});
