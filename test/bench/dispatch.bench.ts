@@ -1,0 +1,95 @@
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../../src/api/constants.js';
+import { parseConfig } from '../../src/dispatcher/config.js';
+import { Dispatcher } from '../../src/dispatcher/dispatcher.js';
+import { buildCheckpointJob } from '../../src/kube/checkpoint-job.js';
+import { makeClients } from '../../src/kube/client.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import type { Figure } from './figures.js';
+
+const CONCURRENCY = 16;
+
+/** Runs fn over items with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function cpuMs(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+/**
+ * Dispatch: the dispatcher turning N Checkpoints into N Jobs (pod lookup, Job, status, event for
+ * each), against a bare client-node loop creating the same N Jobs at the same concurrency, in
+ * the same run on the same API server.
+ */
+export async function dispatchBenchmark(cp: ControlPlane, n: number): Promise<Figure[]> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  for (const ns of ['bench-apps', 'bench-baseline', 'bench-jobs']) await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+
+  // Target pods, bound to a node that does not exist: nothing runs, but the API objects are real.
+  const pods = Array.from({ length: 10 }, (_, i) => `app-${i}`);
+  for (const name of pods) {
+    await core.createNamespacedPod({ namespace: 'bench-apps', body: { metadata: { name }, spec: { nodeName: 'bench-node', containers: [{ name: 'main', image: 'sample-app' }] } } }).catch(() => undefined);
+    await core.replaceNamespacedPodStatus({ name, namespace: 'bench-apps', body: {
+      metadata: { name, namespace: 'bench-apps' }, spec: { containers: [{ name: 'main', image: 'sample-app' }] },
+      status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'sample-app', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: new Date() } } }] },
+    } }).catch(async () => {
+      const current = await core.readNamespacedPod({ name, namespace: 'bench-apps' });
+      current.status = { phase: 'Running', containerStatuses: [{ name: 'main', image: 'sample-app', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: new Date() } } }] };
+      await core.replaceNamespacedPodStatus({ name, namespace: 'bench-apps', body: current });
+    });
+  }
+
+  const jobSettings = { namespace: 'bench-baseline', image: 'checkpoint-operator:bench', serviceAccountName: 'default', logLevel: 'info' };
+  const baselineJobs: V1Job[] = Array.from({ length: n }, (_, i) => buildCheckpointJob({
+    checkpoint: { namespace: 'bench-apps', name: `baseline-${i}`, uid: `uid-${i}` },
+    target: { namespace: 'bench-apps', podName: pods[i % pods.length]!, containerName: 'main' },
+    nodeName: 'bench-node',
+    kubelet: { access: 'direct', port: 10250, insecureSkipTLSVerify: false },
+    storage: { backend: 'local', nodeName: 'bench-node', path: '/var/lib/checkpoint-operator/bench' },
+  }, jobSettings));
+  let cpu = process.cpuUsage();
+  let t0 = performance.now();
+  await pool(baselineJobs, CONCURRENCY, (job) => batch.createNamespacedJob({ namespace: 'bench-baseline', body: job }));
+  const baselineMs = performance.now() - t0;
+  const baselineCpu = cpuMs(cpu);
+
+  // Checkpoints exist first; the measured part is the dispatcher turning them into Jobs.
+  await pool(Array.from({ length: n }, (_, i) => i), CONCURRENCY, (i) => custom.createNamespacedCustomObject({
+    group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace: 'bench-apps',
+    body: {
+      apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Checkpoint', metadata: { name: `ckpt-${i}` },
+      spec: { target: { podName: pods[i % pods.length] }, storage: { backend: 'local', local: { path: '/var/lib/checkpoint-operator/bench' } } },
+    },
+  }));
+  const parsed = parseConfig({ env: { JOB_NAMESPACE: 'bench-jobs', LOG_LEVEL: 'error' }, argv: [], hostname: 'bench', serviceAccountNamespace: 'bench-jobs' });
+  if (!parsed.ok) throw new Error(parsed.message);
+  const dispatcher = new Dispatcher({
+    config: parsed.config, clients: makeClients(kc), jobImage: 'checkpoint-operator:bench', log: createLogger('bench', 'error'), concurrency: CONCURRENCY,
+  });
+  await dispatcher.startCaches();
+  cpu = process.cpuUsage();
+  t0 = performance.now();
+  dispatcher.startReconciling();
+  await dispatcher.queue.whenIdle();
+  const dispatchMs = performance.now() - t0;
+  const dispatchCpu = cpuMs(cpu);
+  await dispatcher.stop();
+  const jobs = await batch.listNamespacedJob({ namespace: 'bench-jobs' });
+  if (jobs.items.length !== n) throw new Error(`dispatcher made ${jobs.items.length} Jobs, expected ${n}`);
+
+  return [
+    { name: `dispatch ${n} Checkpoints → Jobs (wall time)`, value: dispatchMs / 1000, unit: 's', baseline: baselineMs / 1000, baselineName: `bare client-node loop creating ${n} Jobs, concurrency ${CONCURRENCY}`, target: { maxRatio: 1.3 } },
+    { name: `dispatch ${n} Checkpoints → Jobs (client CPU)`, value: dispatchCpu / 1000, unit: 's', baseline: baselineCpu / 1000, baselineName: 'CPU of the bare loop', target: undefined },
+  ];
+}
