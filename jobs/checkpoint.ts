@@ -1,5 +1,6 @@
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../src/clock/clock.js';
+import { LeanKubeClient } from '../src/kube/lean-client.js';
 import { CHECKPOINT_JOB_INPUT_ENV, checkpointJobInputSchema } from '../src/jobs-contract/checkpoint-job-input.js';
 import { runCheckpointAction } from '../src/jobs-runtime/checkpoint-action.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -23,6 +24,7 @@ const result = await runCheckpointAction({
   input,
   kubeConfig,
   custom: kubeConfig.makeApiClient(CustomObjectsApi),
+  lean: new LeanKubeClient(kubeConfig),
   nodeIP: process.env.NODE_IP,
   clock: systemClock,
   log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'checkpoint' }),

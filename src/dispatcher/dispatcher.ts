@@ -5,6 +5,7 @@ import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_PLURAL } f
 import { type Clock, systemClock } from '../clock/clock.js';
 import type { KubeClients } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import { LeanKubeClient } from '../kube/lean-client.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { LABELS, MANAGED_BY } from '../kube/names.js';
 import { WorkQueue } from '../kube/work-queue.js';
@@ -31,11 +32,15 @@ export class Dispatcher {
   readonly jobs: ResilientInformer<V1Job>;
   readonly queue: WorkQueue;
   private readonly informerIndex = new Map<string, ResilientInformer<Checkpoint>>();
+  private readonly lean: LeanKubeClient;
+  readonly events: EventRecorder;
 
   constructor(private readonly options: DispatcherOptions) {
     const { config, clients, log } = options;
     const clock = options.clock ?? systemClock;
     const kc = clients.kubeConfig;
+    this.lean = new LeanKubeClient(kc, () => clock.now());
+    this.events = new EventRecorder(this.lean, config.operatorName, log, clock);
     const base = `/apis/${API_GROUP}/${API_VERSION}`;
     const namespaces = config.watchNamespaces.length > 0 ? config.watchNamespaces : [undefined];
     this.checkpoints = namespaces.map((ns) => {
@@ -66,10 +71,9 @@ export class Dispatcher {
       checkpoints: checkpointsView,
       policies: this.policies,
       jobs: this.jobs,
-      core: clients.core,
-      batch: clients.batch,
+      lean: this.lean,
       custom: clients.custom,
-      events: new EventRecorder(clients.core, config.operatorName, log, clock),
+      events: this.events,
       clock,
       log,
       decideSettings: { kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots },
@@ -122,6 +126,8 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.queue.stop();
     await Promise.all([...this.checkpoints.map((i) => i.stop()), this.policies.stop(), this.jobs.stop()]);
+    await this.events.flush();
+    await this.lean.close();
   }
 
   private checkpointInformerFor(namespace: string | undefined): ResilientInformer<Checkpoint> | undefined {

@@ -10,6 +10,7 @@ import type { Clock } from '../clock/clock.js';
 import { ARCHIVE_MOUNT_PATH, type CheckpointJobInput } from '../jobs-contract/checkpoint-job-input.js';
 import { patchCheckpointStatus } from '../kube/checkpoint-status-writer.js';
 import { isNotFound } from '../kube/errors.js';
+import type { LeanKubeClient } from '../kube/lean-client.js';
 import { ArchiveMetadataTap } from '../kubelet/archive-metadata.js';
 import { checkArchivePath, KubeletError, type KubeletEndpoint, requestCheckpoint } from '../kubelet/checkpoint-client.js';
 import type { Logger } from '../observability/logger.js';
@@ -23,6 +24,7 @@ export interface CheckpointActionDeps {
   input: CheckpointJobInput;
   kubeConfig: KubeConfig;
   custom: CustomObjectsApi;
+  lean: LeanKubeClient;
   nodeIP: string | undefined;
   clock: Clock;
   log: Logger;
@@ -90,13 +92,13 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     // Succeeded Checkpoint never leaves process memory behind on the node.
     await removeKubeletArchive(localPath, log);
     kubeletPath = undefined;
-    await patchCheckpointStatus(deps.custom, ref, succeededStatus(current, archive, new Date(deps.clock.now())));
+    await patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now())));
     log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
     return { outcome: 'succeeded', archive };
   } catch (err) {
     const { reason, message } = classify(err);
     log.error({ reason }, message);
-    await patchCheckpointStatus(deps.custom, ref, failedStatus(current, reason, message, new Date(deps.clock.now())));
+    await patchCheckpointStatus(deps.lean, ref, failedStatus(current, reason, message, new Date(deps.clock.now())));
     return { outcome: 'failed', reason, message };
   } finally {
     if (kubeletPath) await removeKubeletArchive(nodeLocal(kubeletPath, deps.kubeletDirectory), log);

@@ -1,7 +1,7 @@
-import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { CheckpointStatus } from '../api/checkpoint.js';
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../api/constants.js';
 import { ConflictError, isConflict } from './errors.js';
+import type { LeanKubeClient } from './lean-client.js';
 
 /**
  * Merges fields into a Checkpoint's status. With a resourceVersion the write only lands on the
@@ -9,18 +9,15 @@ import { ConflictError, isConflict } from './errors.js';
  * result a Job has just written (it gets a ConflictError, re-reads and decides again).
  */
 export async function patchCheckpointStatus(
-  api: CustomObjectsApi,
+  api: LeanKubeClient,
   ref: { namespace: string; name: string },
   status: CheckpointStatus,
   resourceVersion?: string,
 ): Promise<void> {
   try {
-    await api.patchNamespacedCustomObjectStatus(
-      {
-        group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace: ref.namespace, name: ref.name,
-        body: { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    await api.mergePatch(
+      `/apis/${API_GROUP}/${API_VERSION}/namespaces/${ref.namespace}/${CHECKPOINT_PLURAL}/${ref.name}/status`,
+      { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status },
     );
   } catch (err) {
     if (isConflict(err)) throw new ConflictError(`Checkpoint ${ref.namespace}/${ref.name} changed while being updated`);

@@ -1,4 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
+import { KubeHttpError } from './lean-client.js';
 
 export function statusCode(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
@@ -12,6 +13,13 @@ export const isConflict = (err: unknown) => statusCode(err) === 409 && !isAlread
 
 /** The API server's own message, without client-node's wrapping of headers and bodies. */
 export function apiMessage(err: unknown): string {
+  if (err instanceof KubeHttpError) {
+    try {
+      return String(JSON.parse(err.body)?.message ?? `HTTP ${err.code}`);
+    } catch {
+      return `HTTP ${err.code}`;
+    }
+  }
   if (err instanceof ApiException) {
     try {
       const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;

@@ -82,6 +82,8 @@ export async function dispatchBenchmark(cp: ControlPlane, n: number): Promise<Fi
   t0 = performance.now();
   dispatcher.startReconciling();
   await dispatcher.queue.whenIdle();
+  // Events go out in the background; the work is only done when they are sent too.
+  await dispatcher.events.flush();
   const dispatchMs = performance.now() - t0;
   const dispatchCpu = cpuMs(cpu);
   await dispatcher.stop();

@@ -1,4 +1,4 @@
-import type { BatchV1Api, CoreV1Api, CustomObjectsApi, V1Job, V1Pod } from '@kubernetes/client-node';
+import type { CustomObjectsApi, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
@@ -8,6 +8,7 @@ import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
 import { ConflictError, isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
+import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { ResilientInformer } from '../../kube/informer.js';
 import { jobName } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
@@ -19,8 +20,8 @@ export interface CheckpointReconcilerDeps {
   checkpoints: ResilientInformer<Checkpoint>;
   policies: ResilientInformer<CheckpointPolicy>;
   jobs: ResilientInformer<V1Job>;
-  core: CoreV1Api;
-  batch: BatchV1Api;
+  /** Hot-path requests (pod read, Job create, status patch). */
+  lean: LeanKubeClient;
   custom: CustomObjectsApi;
   events: EventRecorder;
   clock: Clock;
@@ -74,17 +75,17 @@ export class CheckpointReconciler {
         const job = buildCheckpointJob(decision.input, this.deps.jobSettings);
         let created = true;
         try {
-          await this.deps.batch.createNamespacedJob({ namespace: this.deps.jobSettings.namespace, body: job });
+          await this.deps.lean.post(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs`, job);
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
           created = false; // made by an earlier run of this reconcile: adopt it
         }
-        await patchCheckpointStatus(this.deps.custom, ref,
+        await patchCheckpointStatus(this.deps.lean, ref,
           runningStatus(checkpoint, { jobName: expectedJobName, nodeName: decision.nodeName, containerName: decision.containerName }, now),
           checkpoint.metadata.resourceVersion);
         if (created) {
           log.info({ job: expectedJobName, node: decision.nodeName, container: decision.containerName }, 'checkpoint Job created');
-          await this.event(checkpoint, 'Normal', 'JobCreated',
+          this.event(checkpoint, 'Normal', 'JobCreated',
             `Job ${this.deps.jobSettings.namespace}/${expectedJobName} checkpoints container ${decision.containerName} on node ${decision.nodeName}`);
         }
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
@@ -92,7 +93,7 @@ export class CheckpointReconciler {
       case 'markRunning': {
         const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace);
         const spec = job?.spec?.template.spec;
-        await patchCheckpointStatus(this.deps.custom, ref, runningStatus(checkpoint, {
+        await patchCheckpointStatus(this.deps.lean, ref, runningStatus(checkpoint, {
           jobName: expectedJobName,
           nodeName: spec?.nodeName ?? checkpoint.status?.nodeName ?? '',
           containerName: checkpoint.status?.containerName ?? checkpoint.spec.target.containerName ?? '',
@@ -112,13 +113,13 @@ export class CheckpointReconciler {
 
   private async fail(checkpoint: Checkpoint, reason: string, message: string, now: Date, log: Logger): Promise<void> {
     const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name };
-    await patchCheckpointStatus(this.deps.custom, ref, failedStatus(checkpoint, reason, message, now), checkpoint.metadata.resourceVersion);
+    await patchCheckpointStatus(this.deps.lean, ref, failedStatus(checkpoint, reason, message, now), checkpoint.metadata.resourceVersion);
     log.warn({ reason }, `checkpoint failed: ${message}`);
-    await this.event(checkpoint, 'Warning', reason, message);
+    this.event(checkpoint, 'Warning', reason, message);
   }
 
-  private event(checkpoint: Checkpoint, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    return this.deps.events.record({
+  private event(checkpoint: Checkpoint, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.deps.events.record({
       apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: checkpoint.metadata.namespace!,
       name: checkpoint.metadata.name, uid: checkpoint.metadata.uid,
     }, type, reason, message);
@@ -142,7 +143,7 @@ export class CheckpointReconciler {
     if (!target?.podName) return { found: false };
     let pod: V1Pod;
     try {
-      pod = await this.deps.core.readNamespacedPod({ name: target.podName, namespace: target.namespace ?? checkpoint.metadata.namespace! });
+      pod = await this.deps.lean.get<V1Pod>(`/api/v1/namespaces/${target.namespace ?? checkpoint.metadata.namespace!}/pods/${target.podName}`);
     } catch (err) {
       if (isNotFound(err)) return { found: false };
       throw err;
@@ -173,7 +174,7 @@ export class CheckpointReconciler {
     const policy = policyRef ? this.deps.policies.get(policyRef) ?? (await this.lookUpPolicy(policyRef).then((p) => (p.found ? p.policy : undefined))) : undefined;
     const template = policy?.spec.storage?.pvcTemplate;
     if (!template || policy.spec.storage?.pvc?.claimName === claimName) return;
-    await ensureTemplateClaim(this.deps.core, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
+    await ensureTemplateClaim(this.deps.lean, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
   }
 }
 
