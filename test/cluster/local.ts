@@ -1,31 +1,51 @@
 import { startLocalCluster } from './local-cluster.js';
 
 /**
- * `npm run local`: brings up the local cluster with the CRDs installed, prints how to reach it,
+ * `npm run local`: brings up the local cluster — control plane, CRDs, two simulated nodes, the
+ * operator installed from manifests/default — deploys a sample workload, prints how to reach it,
  * and stays up until Ctrl-C, which tears everything down.
  */
 const started = Date.now();
-process.stdout.write('starting the local cluster (real etcd, kube-apiserver, controller-manager, scheduler)…\n');
-const cluster = await startLocalCluster();
-const seconds = ((Date.now() - started) / 1000).toFixed(1);
+const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+say('starting the local cluster (real etcd, kube-apiserver, controller-manager, scheduler; simulated nodes)…');
+const cluster = await startLocalCluster({ operator: true, log: say });
+const cp = cluster.controlPlane;
+await cp.kubectl(['apply', '-f', '-'], {
+  input: `apiVersion: v1
+kind: Pod
+metadata:
+  name: my-app-pod-0
+  namespace: default
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: registry.example.com/sample-app:1.0
+    command: [sh, -c, 'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 1; done']
+`,
+});
+await cp.kubectl(['wait', '--for=condition=Ready', 'pod/my-app-pod-0', '--timeout=60s']);
+say('sample workload running: pod default/my-app-pod-0, container main');
 process.stdout.write(`
-local cluster ready in ${seconds}s at ${cluster.controlPlane.server}
-CRDs installed: checkpoints.checkpoint.example.com, checkpointpolicies.checkpoint.example.com
+The operator is running. Try it:
 
   export KUBECONFIG=${cluster.kubeconfigPath}
+  alias kubectl=${cp.binaries.kubectl}
   kubectl apply -f manifests/samples/example-checkpoint-policy.yaml
-  kubectl apply -f manifests/samples/example-checkpoint.yaml
-  kubectl get ckptpol,ckpt
+  kubectl apply -f manifests/samples/checkpoint-local.yaml      # archive on the node
+  kubectl get ckpt -w
+  kubectl describe ckpt my-app-checkpoint-local
+  kubectl logs -l control-plane=controller-manager -n checkpoint-operator-system
 
-kubectl is at ${cluster.controlPlane.binaries.kubectl}
-Logs: ${cluster.controlPlane.dir}/*.log    Ctrl-C stops everything.
+Cluster files (certificates, component logs, node roots): ${cp.dir}
+Ctrl-C stops everything.
 `);
 
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  process.stdout.write('\nstopping the local cluster…\n');
+  say('stopping the local cluster…');
   await cluster.stop();
   process.exit(0);
 };

@@ -34,8 +34,10 @@ async function archiveFileOf(uri: string): Promise<string> {
   throw new Error(`unexpected archive URI ${uri}`);
 }
 
-async function kubeletArchivesOn(node: string): Promise<string[]> {
-  return readdir(join(nodeRoot(node), 'var/lib/kubelet/checkpoints')).catch(() => []);
+/** Kubelet archives still on the node for one pod's container (the Job must remove its own). */
+async function kubeletArchivesOn(node: string, pod: string, container: string, namespace = NS): Promise<string[]> {
+  const files = await readdir(join(nodeRoot(node), 'var/lib/kubelet/checkpoints')).catch(() => []);
+  return files.filter((f) => f.startsWith(`checkpoint-${pod}_${namespace}-${container}-`));
 }
 
 async function jobsOwnedBy(name: string): Promise<string[]> {
@@ -70,7 +72,7 @@ describe('checkpoint end to end', () => {
     expect(await sha256File(file)).toBe(archive.sha256);
     expect(archive.image).toBe('registry.example.com/sample-app:1.0');
     expect(archive.runtime).toBe('runc');
-    expect(await kubeletArchivesOn(c.status!.nodeName!)).toEqual([]);
+    expect(await kubeletArchivesOn(c.status!.nodeName!, 'my-app-pod-0', 'main')).toEqual([]);
     const condition = c.status!.conditions!.find((x) => x.type === 'Succeeded');
     expect(condition).toMatchObject({ status: 'True', reason: 'ArchiveStored' });
     expect(c.status!.observedGeneration).toBe(c.metadata.generation);
@@ -93,7 +95,7 @@ describe('checkpoint end to end', () => {
     const file = await archiveFileOf(c.status!.archive!.uri);
     expect((await stat(file)).size).toBe(c.status!.archive!.sizeBytes);
     expect(await sha256File(file)).toBe(c.status!.archive!.sha256);
-    expect(await kubeletArchivesOn(c.status!.nodeName!)).toEqual([]);
+    expect(await kubeletArchivesOn(c.status!.nodeName!, 'my-app-pod-0', 'main')).toEqual([]);
   });
 
   it("defaults the container to the pod's first and the namespace to the Checkpoint's", async () => {

@@ -22,6 +22,8 @@ const CHUNK = 1024 * 1024;
  * Writes a checkpoint archive shaped like CRI-O's: config.dump and spec.dump describing the
  * container, the CRIU images under checkpoint/ (pages-1.img holding `memoryBytes` of memory), a
  * rootfs diff and the dump log. Streamed to a 0600 file, so a 1 GiB archive costs no memory.
+ * Like the runtime, a second checkpoint within the same second overwrites the first (the
+ * kubelet names archives by the second).
  */
 export async function writeCheckpointArchive(path: string, c: ArchiveContents): Promise<{ sizeBytes: number; sha256: string }> {
   const tar = pack();
@@ -64,7 +66,7 @@ export async function writeCheckpointArchive(path: string, c: ArchiveContents): 
     ['rootfs-diff.tar', Buffer.alloc(1024)],
   ];
   const counter = new ByteCounter();
-  const writing = pipeline(tar, (source: AsyncIterable<unknown>) => counter.count(source as AsyncIterable<Buffer>), createWriteStream(path, { mode: 0o600, flags: 'wx' }));
+  const writing = pipeline(tar, (source: AsyncIterable<unknown>) => counter.count(source as AsyncIterable<Buffer>), createWriteStream(path, { mode: 0o600, flags: 'w' }));
   for (const [name, body] of small.slice(0, 8)) tar.entry({ name, mode: 0o600 }, body);
   await writePages(tar, c.memoryBytes);
   tar.entry({ name: small[8]![0], mode: 0o600 }, small[8]![1]);
@@ -89,6 +91,7 @@ class ByteCounter {
 function writePages(tar: ReturnType<typeof pack>, size: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const entry = tar.entry({ name: 'checkpoint/pages-1.img', size, mode: 0o600 }, (err) => (err ? reject(err) : resolve()));
+    entry.on('error', reject);
     const block = randomBytes(CHUNK);
     let written = 0;
     const writeMore = () => {
