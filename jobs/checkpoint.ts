@@ -1,5 +1,6 @@
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../src/clock/clock.js';
+import { EventRecorder } from '../src/kube/events.js';
 import { LeanKubeClient } from '../src/kube/lean-client.js';
 import { CHECKPOINT_JOB_INPUT_ENV, checkpointJobInputSchema } from '../src/jobs-contract/checkpoint-job-input.js';
 import { runCheckpointAction } from '../src/jobs-runtime/checkpoint-action.js';
@@ -20,14 +21,18 @@ if (!parsed.success) {
 const input = parsed.data;
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromCluster();
+const lean = new LeanKubeClient(kubeConfig);
+const events = new EventRecorder(lean, 'checkpoint-operator-job', log);
 const result = await runCheckpointAction({
   input,
   kubeConfig,
   custom: kubeConfig.makeApiClient(CustomObjectsApi),
-  lean: new LeanKubeClient(kubeConfig),
+  lean,
+  events,
   nodeIP: process.env.NODE_IP,
   clock: systemClock,
   log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'checkpoint' }),
 });
 if (result.outcome === 'skipped') log.info(result.why);
+await events.flush();
 process.exit(0);

@@ -10,6 +10,7 @@ import type { Clock } from '../clock/clock.js';
 import { ARCHIVE_MOUNT_PATH, type CheckpointJobInput } from '../jobs-contract/checkpoint-job-input.js';
 import { patchCheckpointStatus } from '../kube/checkpoint-status-writer.js';
 import { isNotFound } from '../kube/errors.js';
+import type { EventRecorder } from '../kube/events.js';
 import type { LeanKubeClient } from '../kube/lean-client.js';
 import { ArchiveMetadataTap } from '../kubelet/archive-metadata.js';
 import { checkArchivePath, KubeletError, type KubeletEndpoint, requestCheckpoint } from '../kubelet/checkpoint-client.js';
@@ -25,6 +26,8 @@ export interface CheckpointActionDeps {
   kubeConfig: KubeConfig;
   custom: CustomObjectsApi;
   lean: LeanKubeClient;
+  /** Where the Job reports its result as an Event on the Checkpoint. */
+  events?: EventRecorder;
   nodeIP: string | undefined;
   clock: Clock;
   log: Logger;
@@ -94,15 +97,21 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     kubeletPath = undefined;
     await patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now())));
     log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
+    deps.events?.record(eventTarget(current), 'Normal', 'ArchiveStored', `stored ${archive.sizeBytes} bytes at ${archive.uri} (sha256 ${archive.sha256})`);
     return { outcome: 'succeeded', archive };
   } catch (err) {
     const { reason, message } = classify(err);
     log.error({ reason }, message);
     await patchCheckpointStatus(deps.lean, ref, failedStatus(current, reason, message, new Date(deps.clock.now())));
+    deps.events?.record(eventTarget(current), 'Warning', reason, message);
     return { outcome: 'failed', reason, message };
   } finally {
     if (kubeletPath) await removeKubeletArchive(nodeLocal(kubeletPath, deps.kubeletDirectory), log);
   }
+}
+
+function eventTarget(c: Checkpoint) {
+  return { apiVersion: c.apiVersion, kind: c.kind, namespace: c.metadata.namespace!, name: c.metadata.name, uid: c.metadata.uid };
 }
 
 function nodeLocal(kubeletPath: string, kubeletDirectory: string | undefined): string {

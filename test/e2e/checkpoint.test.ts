@@ -79,8 +79,7 @@ describe('checkpoint end to end', () => {
 
     const printed = await kubectl(['get', 'ckpt', 'local-seed', '-n', NS]);
     expect(printed).toMatch(new RegExp(`local-seed\\s+Succeeded\\s+my-app-pod-0\\s+main\\s+${c.status!.nodeName}\\s+${archive.sizeBytes}\\s`));
-    const events = await eventsFor(NS, 'local-seed');
-    expect(events.map((e) => e.reason)).toContain('JobCreated');
+    await expect.poll(async () => (await eventsFor(NS, 'local-seed')).map((e) => e.reason)).toEqual(expect.arrayContaining(['JobCreated', 'ArchiveStored']));
   });
 
   it('stores to a claim made from the seed policy pvcTemplate (pvc backend)', async () => {
@@ -150,6 +149,7 @@ describe('checkpoint end to end', () => {
       const c = await waitForTerminal(NS, 'kubelet-500');
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletCheckpointFailed' });
       expect(c.status!.message).toContain('criu failed');
+      await expect.poll(async () => (await eventsFor(NS, 'kubelet-500')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('KubeletCheckpointFailed');
       expect(c.status!.archive).toBeUndefined();
     });
 
