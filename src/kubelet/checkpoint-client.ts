@@ -22,9 +22,11 @@ export type KubeletEndpoint =
   /** Through the API server's node proxy (RBAC nodes/proxy). */
   | { access: 'proxy'; kubeConfig: KubeConfig; nodeName: string };
 
-/** The kubelet's own default when the request names no timeout (the runtime request timeout). */
-const DEFAULT_KUBELET_TIMEOUT_S = 240;
-/** Room for the kubelet to answer after its own deadline. */
+/**
+ * The kubelet waits for the runtime at least its runtime request timeout (2 minutes by default),
+ * longer when the request's timeout is larger; we wait that long plus room for its answer.
+ */
+const RUNTIME_REQUEST_TIMEOUT_S = 120;
 const CLIENT_GRACE_S = 30;
 
 /**
@@ -35,7 +37,7 @@ export async function requestCheckpoint(endpoint: KubeletEndpoint, req: Checkpoi
   const { namespace, podName, containerName } = req.target;
   const path = `/checkpoint/${encodeURIComponent(namespace)}/${encodeURIComponent(podName)}/${encodeURIComponent(containerName)}`
     + (req.timeoutSeconds ? `?timeout=${req.timeoutSeconds}` : '');
-  const clientTimeoutMs = ((req.timeoutSeconds ?? DEFAULT_KUBELET_TIMEOUT_S) + CLIENT_GRACE_S) * 1000;
+  const clientTimeoutMs = (Math.max(req.timeoutSeconds ?? 0, RUNTIME_REQUEST_TIMEOUT_S) + CLIENT_GRACE_S) * 1000;
 
   let options: https.RequestOptions;
   if (endpoint.access === 'direct') {

@@ -46,7 +46,9 @@ export async function dispatchBenchmark(cp: ControlPlane, n: number): Promise<Fi
   const custom = kc.makeApiClient(CustomObjectsApi);
   for (const ns of ['bench-apps', 'bench-baseline', 'bench-jobs']) await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
 
-  // Target pods, bound to a node that does not exist: nothing runs, but the API objects are real.
+  // A Node object (nothing runs there) so the pod garbage collector keeps pods bound to it.
+  await core.createNode({ body: { metadata: { name: 'bench-node' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } } }).catch(() => undefined);
+  // Target pods bound to it: nothing runs, but the API objects are real.
   const pods = Array.from({ length: 10 }, (_, i) => `app-${i}`);
   for (const name of pods) {
     await core.createNamespacedPod({ namespace: 'bench-apps', body: { metadata: { name }, spec: { nodeName: 'bench-node', containers: [{ name: 'main', image: 'sample-app' }] } } }).catch(() => undefined);

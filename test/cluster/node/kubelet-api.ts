@@ -21,12 +21,12 @@ export interface KubeletApiSettings {
   kubeConfig: KubeConfig;
   runner: PodRunner;
   defaultMemoryBytes: number;
+  /** The kubelet's --runtime-request-timeout: a checkpoint may take the larger of it and ?timeout=. */
+  runtimeRequestTimeoutSeconds: number;
 }
 
 export const MEMORY_ANNOTATION = 'checkpoint-sim.test/memory-bytes';
 export const FAULT_ANNOTATION = 'checkpoint-sim.test/fault';
-/** The kubelet's default when a request names no timeout. */
-const DEFAULT_TIMEOUT_S = 240;
 
 interface User { username: string; uid?: string | undefined; groups: string[]; extra?: Record<string, string[]> | undefined }
 
@@ -76,13 +76,18 @@ export class KubeletApi {
     const url = new URL(req.url ?? '/', 'https://kubelet');
     const m = /^\/checkpoint\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
     if (!m) return reply(res, 404, '404 page not found');
-    if (req.method !== 'POST') return reply(res, 405, 'Method Not Allowed');
     const [namespace, podName, containerName] = m.slice(1).map(decodeURIComponent) as [string, string, string];
 
+    // As in the kubelet, authentication and authorisation come before routing by method.
     const user = await this.authenticate(req);
     if (!user || this.consumeFault('unauthorized')) return reply(res, 401, 'Unauthorized');
-    if (!(await this.authorize(user))) {
-      return reply(res, 403, `Forbidden (user=${user.username}, verb=create, resource=nodes, subresource(s)=[checkpoint])`);
+    const verb = req.method === 'POST' ? 'create' : 'get';
+    if (!(await this.authorize(user, verb))) {
+      return reply(res, 403, `Forbidden (user=${user.username}, verb=${verb}, resource=nodes, subresource(s)=[checkpoint])`);
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return reply(res, 405, 'Method Not Allowed');
     }
 
     const found = this.s.runner.findPod(namespace, podName);
@@ -91,7 +96,9 @@ export class KubeletApi {
     const running = this.s.runner.runningContainer(namespace, podName, containerName);
     if (!running) return reply(res, 500, `checkpointing of ${namespace}/${podName}/${containerName} failed (container is not running)`);
 
-    const timeoutS = Number(url.searchParams.get('timeout') ?? '') || DEFAULT_TIMEOUT_S;
+    const requested = url.searchParams.get('timeout');
+    if (requested !== null && !/^\d+$/.test(requested)) return reply(res, 404, `invalid timeout value ${requested}`);
+    const timeoutS = Math.max(Number(requested ?? 0), this.s.runtimeRequestTimeoutSeconds);
     const annotationFault = found.metadata?.annotations?.[FAULT_ANNOTATION];
     if (this.consumeFault('stall') || annotationFault === 'stall') {
       await this.stall(timeoutS * 1000, req);
@@ -148,12 +155,12 @@ export class KubeletApi {
     return { username: u.username!, uid: u.uid, groups: u.groups ?? [], extra: u.extra };
   }
 
-  private async authorize(user: User): Promise<boolean> {
+  private async authorize(user: User, verb: string): Promise<boolean> {
     const review = await this.authz.createSubjectAccessReview({
       body: {
         spec: {
           user: user.username, uid: user.uid, groups: user.groups, extra: user.extra,
-          resourceAttributes: { verb: 'create', resource: 'nodes', subresource: 'checkpoint', name: this.s.nodeName, group: '' },
+          resourceAttributes: { verb, resource: 'nodes', subresource: 'checkpoint', name: this.s.nodeName, group: '' },
         },
       },
     });

@@ -32,7 +32,7 @@ export interface SimulatedNodes {
  * The one simulated part of the local cluster: nodes that register, run their pods as local
  * processes and serve the kubelet checkpoint API at their own addresses. See DESIGN §3.
  */
-export async function startSimulatedNodes(cp: ControlPlane, opts: { count?: number; repoRoot: string; kubernetesVersion: string; defaultMemoryBytes?: number }): Promise<SimulatedNodes> {
+export async function startSimulatedNodes(cp: ControlPlane, opts: { count?: number; repoRoot: string; kubernetesVersion: string; defaultMemoryBytes?: number; runtimeRequestTimeoutSeconds?: number }): Promise<SimulatedNodes> {
   const admin = new KubeConfig();
   admin.loadFromFile(cp.kubeconfigPath);
   const adminCore = admin.makeApiClient(CoreV1Api);
@@ -69,6 +69,8 @@ export async function startSimulatedNodes(cp: ControlPlane, opts: { count?: numb
         nodeName: name, nodeIP: network.nodeIP, netns: network.netns, port: KUBELET_PORT, nodeRoot: root,
         tls: { cert: await readFile(serving.cert), key: await readFile(serving.key), ca },
         kubeConfig: kc, runner, defaultMemoryBytes: opts.defaultMemoryBytes ?? 4 * 1024 * 1024,
+        // Short, so timeout tests finish quickly; real kubelets default to 120 s.
+        runtimeRequestTimeoutSeconds: opts.runtimeRequestTimeoutSeconds ?? 3,
       });
       const node = { name, ip: network.nodeIP, root, kubelet, runner };
       started.push({ node, network, registration });
