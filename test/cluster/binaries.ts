@@ -9,6 +9,7 @@ export interface Binaries {
   kubeScheduler: string;
   kubectl: string;
   etcd: string;
+  minio: string;
 }
 
 const here = import.meta.dirname;
@@ -17,11 +18,13 @@ export function cacheDir(): string {
   return process.env.CHECKPOINT_OPERATOR_CACHE ?? join(homedir(), '.cache', 'checkpoint-operator');
 }
 
-export async function pinnedVersions(): Promise<{ kubernetes: string; etcd: string }> {
+export async function pinnedVersions(): Promise<PinnedVersions> {
   return JSON.parse(await readFile(join(here, 'versions.json'), 'utf8'));
 }
 
-function pathsFor(v: { kubernetes: string; etcd: string }): Binaries {
+export interface PinnedVersions { kubernetes: string; etcd: string; minio: string }
+
+function pathsFor(v: PinnedVersions): Binaries {
   const k8s = join(cacheDir(), 'bin', `kubernetes-${v.kubernetes}`);
   return {
     kubeApiserver: join(k8s, 'kube-apiserver'),
@@ -29,6 +32,7 @@ function pathsFor(v: { kubernetes: string; etcd: string }): Binaries {
     kubeScheduler: join(k8s, 'kube-scheduler'),
     kubectl: join(k8s, 'kubectl'),
     etcd: join(cacheDir(), 'bin', `etcd-${v.etcd}`, 'etcd'),
+    minio: join(cacheDir(), 'bin', `minio-${v.minio}`, 'minio'),
   };
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real control-plane programs the local cluster runs (kube-apiserver,
-# kube-controller-manager, kubectl, etcd) from their Go modules, at the versions pinned in
+# kube-controller-manager, kube-scheduler, kubectl, etcd, minio) from their Go modules, at the versions pinned in
 # test/cluster/versions.json, into a cache reused across runs. Nothing built here is committed.
 #
 # k8s.io/kubernetes cannot be `go install`ed directly: its go.mod replaces every k8s.io/*
@@ -13,6 +13,7 @@ versions="$here/../versions.json"
 ver() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$versions"; }
 k8s=$(ver kubernetes)
 etcd=$(ver etcd)
+minio=$(ver minio)
 cache=${CHECKPOINT_OPERATOR_CACHE:-$HOME/.cache/checkpoint-operator}
 bin="$cache/bin"
 mkdir -p "$bin"
@@ -69,5 +70,21 @@ build_etcd() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
-want=${*:-kubernetes etcd}
+# MinIO publishes no semver tags, so it is pinned by its module pseudo-version.
+build_minio() {
+  local out="$bin/minio-$minio"
+  if [[ -x "$out/minio" ]]; then echo "minio $minio: cached in $out"; return; fi
+  local work="$cache/src/minio-$minio"
+  mkdir -p "$work" "$out.tmp"
+  (
+    cd "$work"
+    printf 'module checkpoint-operator.local/minio-build\n\ngo 1.24\n\nrequire github.com/minio/minio %s\n' "$minio" > go.mod
+    echo 'package main' > tools.go
+    echo "minio $minio: building"
+    go build -trimpath -ldflags "-s -w" -o "$out.tmp/minio" github.com/minio/minio
+  )
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+want=${*:-kubernetes etcd minio}
 for w in $want; do "build_$w"; done

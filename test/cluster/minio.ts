@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensureBinaries } from './binaries.js';
+import { freePort } from './ports.js';
+import { type ManagedProcess, startProcess } from './processes.js';
+
+export interface S3Server {
+  /** http://127.0.0.1:<port>: the same address from this machine and, once exposed, from pods. */
+  endpoint: string;
+  port: number;
+  accessKeyId: string;
+  secretAccessKey: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export interface MinioOptions {
+  /** Directory for its data and log. */
+  dir: string;
+  port?: number;
+  name?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/**
+ * A real MinIO server (built from its Go module) on loopback, single drive, with fresh root
+ * credentials. Restarting it on the same dir and port keeps its buckets and objects.
+ */
+export async function startMinio(opts: MinioOptions): Promise<S3Server> {
+  const binaries = await ensureBinaries();
+  const name = opts.name ?? 'minio';
+  const port = opts.port ?? await freePort();
+  const consolePort = await freePort();
+  const credentials = opts.credentials ?? { accessKeyId: `admin-${randomBytes(4).toString('hex')}`, secretAccessKey: randomBytes(24).toString('base64url') };
+  const data = join(opts.dir, `${name}-data`);
+  await mkdir(data, { recursive: true, mode: 0o700 });
+  const proc = startProcess(opts.dir, name, binaries.minio, [
+    'server', data, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet',
+  ], {
+    PATH: process.env.PATH,
+    HOME: opts.dir,
+    MINIO_ROOT_USER: credentials.accessKeyId,
+    MINIO_ROOT_PASSWORD: credentials.secretAccessKey,
+    MINIO_BROWSER: 'off',
+    MINIO_UPDATE: 'off',
+    MINIO_CI_CD: '1',
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.hasExited()) throw new Error(`minio exited (${await proc.exited}):\n${await proc.logTail()}`);
+    const res = await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined);
+    if (res?.ok) break;
+    if (Date.now() > deadline) throw new Error(`minio was not ready within 60s:\n${await proc.logTail()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { endpoint, port, ...credentials, process: proc, stop: () => proc.stop() };
+}
