@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, ListWatch, PatchStrategy, setHeaderOptions, type V1Container, type V1ContainerStatus, type V1Pod, Watch } from '@kubernetes/client-node';
 import { trackChild } from '../processes.js';
 import { programFor } from './image-rules.js';
+import { MemoryCgroup, parseMemoryQuantity, peakRss } from './memory-cgroup.js';
 import { fieldValue, type Mount, VolumeManager } from './volumes.js';
+import { writeFile } from 'node:fs/promises';
 
 export interface RunnerSettings {
   nodeName: string;
@@ -143,6 +145,8 @@ export class PodRunner {
     const logDir = join(this.s.nodeRoot, 'var/log/pods', `${rt.pod.metadata!.namespace}_${rt.pod.metadata!.name}_${rt.pod.metadata!.uid}`, spec.name);
     mkdirSync(logDir, { recursive: true });
     const fd = openSync(join(logDir, `${c.restartCount}.log`), 'a', 0o600);
+    const limit = parseMemoryQuantity(spec.resources?.limits?.memory);
+    const cgroup = limit ? await MemoryCgroup.create(this.s.nodeName, rt.pod.metadata!.uid!, `${spec.name}-${c.restartCount}`, limit) : undefined;
     // The node's network namespace and a private mount namespace: volumes appear at their
     // container paths for this process only.
     const script = [
@@ -155,7 +159,10 @@ export class PodRunner {
       spec.workingDir ? `cd ${q(spec.workingDir)}` : ':',
       'exec "$@"',
     ].join('\n');
-    const child = spawn('ip', ['netns', 'exec', this.s.netns, 'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'launcher', ...program.argv], {
+    const inNetns = ['ip', 'netns', 'exec', this.s.netns, 'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'launcher', ...program.argv];
+    // The cgroup is joined first: `ip netns exec` mounts its own /sys, which hides the cgroup tree.
+    const argv = cgroup ? ['/bin/sh', '-c', `${cgroup.joinCommand()} && exec "$@"`, 'cgroup-join', ...inNetns] : inNetns;
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', fd, fd], env, detached: true,
     });
     closeSync(fd);
@@ -165,15 +172,25 @@ export class PodRunner {
     c.containerId = randomBytes(32).toString('hex');
     c.startedAt = new Date();
     c.state = { running: { startedAt: c.startedAt } };
+    // Peak RSS, sampled while it runs (VmHWM only grows), kept beside the log for tests and benchmarks.
+    let peak = 0;
+    const sampler = setInterval(() => void peakRss(child.pid!).then((b) => { if (b && b > peak) peak = b; }), 100);
+    const restart = c.restartCount;
     c.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-      void this.onExit(rt, spec, c, child, code ?? (signal ? 128 + 9 : 1)).finally(resolve);
+      clearInterval(sampler);
+      void (async () => {
+        await writeFile(join(logDir, `${restart}.peak-rss-bytes`), String(peak)).catch(() => undefined);
+        const oom = (await cgroup?.oomKilled()) ?? false;
+        await cgroup?.remove();
+        await this.onExit(rt, spec, c, child, oom ? 137 : code ?? (signal ? 128 + 9 : 1), oom ? 'OOMKilled' : undefined);
+      })().finally(resolve);
     }));
   }
 
-  private async onExit(rt: PodRuntime, spec: V1Container, c: RunningContainer, child: ChildProcess, exitCode: number): Promise<void> {
+  private async onExit(rt: PodRuntime, spec: V1Container, c: RunningContainer, child: ChildProcess, exitCode: number, reason?: string): Promise<void> {
     if (c.process !== child) return; // replaced by a recreate
     c.process = undefined;
-    const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: new Date(), containerID: `checkpoint-sim://${c.containerId}` };
+    const terminated = { exitCode, reason: reason ?? (exitCode === 0 ? 'Completed' : 'Error'), startedAt: c.startedAt, finishedAt: new Date(), containerID: `checkpoint-sim://${c.containerId}` };
     c.state = { terminated };
     if (rt.terminating || this.stopped) return;
     const policy = rt.pod.spec?.restartPolicy ?? 'Always';
@@ -206,6 +223,8 @@ export class PodRunner {
   private async terminate(rt: PodRuntime): Promise<void> {
     const grace = (rt.pod.metadata?.deletionGracePeriodSeconds ?? rt.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
     await this.killAll(rt, grace);
+    await Promise.all([...rt.containers.values()].map((c) => c.exited));
+    await this.report(rt, true);
     await this.finishDeletion(rt.pod);
     this.pods.delete(rt.pod.metadata!.uid!);
   }
@@ -214,7 +233,8 @@ export class PodRunner {
   private async finishDeletion(pod: V1Pod): Promise<void> {
     await this.s.admin.deleteNamespacedPod({
       name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0,
-      body: { preconditions: { uid: pod.metadata!.uid! } },
+      // In the body: with a body present the API server takes DeleteOptions from it, not the query.
+      body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid! } },
     }).catch(() => undefined);
   }
 
@@ -286,8 +306,8 @@ export class PodRunner {
     await this.report(rt);
   }
 
-  private async report(rt: PodRuntime): Promise<void> {
-    if (this.stopped || rt.terminating) return;
+  private async report(rt: PodRuntime, final = false): Promise<void> {
+    if (this.stopped || (rt.terminating && !final)) return;
     const statuses: V1ContainerStatus[] = (rt.pod.spec?.containers ?? []).map((spec) => {
       const c = rt.containers.get(spec.name);
       const running = Boolean(c?.state?.running);
@@ -308,6 +328,9 @@ export class PodRunner {
     const anyFailed = statuses.some((s) => (s.state?.terminated?.exitCode ?? 0) !== 0);
     let phase = statuses.some((s) => s.state?.running) ? 'Running' : 'Pending';
     if (allDone && policy === 'Never') phase = anyFailed ? 'Failed' : 'Succeeded';
+    // A deleted pod whose containers have stopped ends in a terminal phase, whatever its
+    // restartPolicy (as kubelets do since 1.27); only then does its final delete take effect.
+    if (allDone && final) phase = anyFailed ? 'Failed' : 'Succeeded';
     if (allDone && policy === 'OnFailure' && !anyFailed) phase = 'Succeeded';
     const ready = statuses.every((s) => s.ready);
     const now = new Date();
