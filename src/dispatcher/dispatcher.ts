@@ -5,6 +5,7 @@ import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_PLURAL } f
 import { type Clock, systemClock } from '../clock/clock.js';
 import type { KubeClients } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import { fromKubeConfig } from '../kube/credentials.js';
 import { LeanKubeClient } from '../kube/lean-client.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { LABELS, MANAGED_BY } from '../kube/names.js';
@@ -39,7 +40,7 @@ export class Dispatcher {
     const { config, clients, log } = options;
     const clock = options.clock ?? systemClock;
     const kc = clients.kubeConfig;
-    this.lean = new LeanKubeClient(kc, () => clock.now());
+    this.lean = new LeanKubeClient(fromKubeConfig(kc), () => clock.now());
     this.events = new EventRecorder(this.lean, config.operatorName, log, clock);
     const base = `/apis/${API_GROUP}/${API_VERSION}`;
     const namespaces = config.watchNamespaces.length > 0 ? config.watchNamespaces : [undefined];
@@ -77,6 +78,7 @@ export class Dispatcher {
       clock,
       log,
       decideSettings: { kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots },
+      s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
       jobSettings: {
         namespace: config.jobNamespace,
         image: options.jobImage,

@@ -1,8 +1,16 @@
-import { ApiException } from '@kubernetes/client-node';
 import { KubeHttpError } from './lean-client.js';
 
+/**
+ * client-node's ApiException, recognised by shape: importing the class would load all of
+ * client-node into Jobs, which do not otherwise use it.
+ */
+interface ApiExceptionLike { code: number; body: unknown; headers: unknown }
+function isApiException(err: unknown): err is ApiExceptionLike {
+  return err instanceof Error && typeof (err as Partial<ApiExceptionLike>).code === 'number' && 'body' in err && 'headers' in err;
+}
+
 export function statusCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
+  if (isApiException(err)) return err.code;
   const code = (err as { code?: unknown; statusCode?: unknown })?.statusCode ?? (err as { code?: unknown })?.code;
   return typeof code === 'number' ? code : undefined;
 }
@@ -20,7 +28,7 @@ export function apiMessage(err: unknown): string {
       return `HTTP ${err.code}`;
     }
   }
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     try {
       const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
       if (body?.message) return String(body.message);

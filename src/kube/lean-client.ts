@@ -1,6 +1,5 @@
-import type { KubeConfig } from '@kubernetes/client-node';
-import type https from 'node:https';
 import { Agent, type Dispatcher } from 'undici';
+import type { CredentialSource } from './credentials.js';
 
 /** An API error with the server's status code and body, readable by kube/errors.ts. */
 export class KubeHttpError extends Error {
@@ -17,18 +16,16 @@ const CREDENTIAL_REFRESH_MS = 60_000;
  * Job, patch a status, record an Event). client-node's generated client spends several
  * milliseconds of CPU per request serialising through its model classes; at a thousand
  * Checkpoints that dominated the dispatcher's cost. This sends plain JSON over one keep-alive
- * connection pool, with the same credentials the KubeConfig yields. Everything else keeps
+ * connection pool, with the same credentials as the rest of the process. Everything else keeps
  * using client-node.
  */
 export class LeanKubeClient {
   private dispatcher: Dispatcher | undefined;
   private headers: Record<string, string> = {};
   private refreshedAt = 0;
-  private readonly origin: string;
+  private origin = '';
 
-  constructor(private readonly kubeConfig: KubeConfig, private readonly now: () => number = Date.now) {
-    this.origin = new URL(kubeConfig.getCurrentCluster()!.server).origin;
-  }
+  constructor(private readonly credentials: CredentialSource, private readonly now: () => number = Date.now) {}
 
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
@@ -42,11 +39,15 @@ export class LeanKubeClient {
     return this.request<T>('PATCH', path, body, 'application/merge-patch+json');
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+
   async close(): Promise<void> {
     await this.dispatcher?.close();
   }
 
-  private async request<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown, contentType?: string): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType?: string): Promise<T> {
     const dispatcher = await this.connection();
     const res = await dispatcher.request({
       origin: this.origin,
@@ -62,15 +63,12 @@ export class LeanKubeClient {
 
   private async connection(): Promise<Dispatcher> {
     if (this.dispatcher && this.now() - this.refreshedAt < CREDENTIAL_REFRESH_MS) return this.dispatcher;
-    const opts: https.RequestOptions = { headers: {} };
-    await this.kubeConfig.applyToHTTPSOptions(opts);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
-    const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized ?? true } as Record<string, unknown>;
+    const { server, tls, headers } = await this.credentials();
+    this.origin = new URL(server).origin;
     const fingerprint = JSON.stringify([String(tls.ca), String(tls.cert), String(tls.key)]);
     if (!this.dispatcher || fingerprint !== this.tlsFingerprint) {
       const old = this.dispatcher;
-      this.dispatcher = new Agent({ connect: tls, connections: 32, keepAliveTimeout: 30_000 });
+      this.dispatcher = new Agent({ connect: tls as Record<string, unknown>, connections: 32, keepAliveTimeout: 30_000 });
       this.tlsFingerprint = fingerprint;
       void old?.close();
     }

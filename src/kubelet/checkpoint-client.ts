@@ -1,5 +1,5 @@
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { CredentialSource } from '../kube/credentials.js';
 
 export type KubeletFailureReason =
   | 'KubeletUnauthorized' | 'KubeletForbidden' | 'KubeletNotFound' | 'KubeletCheckpointFailed'
@@ -20,7 +20,7 @@ export type KubeletEndpoint =
   /** Straight to the node's kubelet, authenticated with the Job's ServiceAccount token (RBAC nodes/checkpoint). */
   | { access: 'direct'; host: string; port: number; token: string; ca: Buffer | undefined; insecureSkipTLSVerify: boolean }
   /** Through the API server's node proxy (RBAC nodes/proxy). */
-  | { access: 'proxy'; kubeConfig: KubeConfig; nodeName: string };
+  | { access: 'proxy'; credentials: CredentialSource; nodeName: string };
 
 /**
  * The kubelet waits for the runtime at least its runtime request timeout (2 minutes by default),
@@ -48,13 +48,14 @@ export async function requestCheckpoint(endpoint: KubeletEndpoint, req: Checkpoi
       rejectUnauthorized: !endpoint.insecureSkipTLSVerify,
     };
   } else {
-    const server = new URL(endpoint.kubeConfig.getCurrentCluster()!.server);
+    const api = await endpoint.credentials();
+    const server = new URL(api.server);
     options = {
       host: server.hostname, port: server.port || 443, method: 'POST',
       path: `/api/v1/nodes/${encodeURIComponent(endpoint.nodeName)}/proxy${path}`,
-      headers: {},
+      headers: api.headers,
+      ...api.tls,
     };
-    await endpoint.kubeConfig.applyToHTTPSOptions(options);
   }
   const { status, body } = await post(options, clientTimeoutMs);
   if (status === 200) return parseItems(body);

@@ -1,3 +1,4 @@
+import { fromKubeConfig } from '../../src/kube/credentials.js';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,7 +25,7 @@ describe('kubelet checkpoint API', () => {
     await kubectl(['create', 'namespace', NS]).catch(() => undefined);
     await runWorkload(NS, 'proxied');
     const pod = JSON.parse(await kubectl(['get', 'pod', 'proxied', '-n', NS, '-o', 'json']));
-    const path = await requestCheckpoint({ access: 'proxy', kubeConfig: kubeConfig(), nodeName: pod.spec.nodeName },
+    const path = await requestCheckpoint({ access: 'proxy', credentials: fromKubeConfig(kubeConfig()), nodeName: pod.spec.nodeName },
       { target: { namespace: NS, podName: 'proxied', containerName: 'main' }, timeoutSeconds: 30 });
     made.push({ node: pod.spec.nodeName, path });
     expect(path).toMatch(new RegExp(`^/var/lib/kubelet/checkpoints/checkpoint-proxied_${NS}-main-\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\.tar$`));
@@ -32,7 +33,7 @@ describe('kubelet checkpoint API', () => {
 
   it('answers 404 through the proxy for a container the pod does not have', async () => {
     const pod = JSON.parse(await kubectl(['get', 'pod', 'proxied', '-n', NS, '-o', 'json']));
-    const err = await requestCheckpoint({ access: 'proxy', kubeConfig: kubeConfig(), nodeName: pod.spec.nodeName },
+    const err = await requestCheckpoint({ access: 'proxy', credentials: fromKubeConfig(kubeConfig()), nodeName: pod.spec.nodeName },
       { target: { namespace: NS, podName: 'proxied', containerName: 'nope' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeletError);
     expect((err as KubeletError).reason).toBe('KubeletNotFound');
