@@ -1,5 +1,5 @@
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../src/clock/clock.js';
+import { inCluster } from '../src/kube/credentials.js';
 import { EventRecorder } from '../src/kube/events.js';
 import { LeanKubeClient } from '../src/kube/lean-client.js';
 import { CHECKPOINT_JOB_INPUT_ENV, checkpointJobInputSchema } from '../src/jobs-contract/checkpoint-job-input.js';
@@ -19,14 +19,12 @@ if (!parsed.success) {
   process.exit(2);
 }
 const input = parsed.data;
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromCluster();
-const lean = new LeanKubeClient(kubeConfig);
+const credentials = inCluster();
+const lean = new LeanKubeClient(credentials);
 const events = new EventRecorder(lean, 'checkpoint-operator-job', log);
 const result = await runCheckpointAction({
   input,
-  kubeConfig,
-  custom: kubeConfig.makeApiClient(CustomObjectsApi),
+  credentials,
   lean,
   events,
   nodeIP: process.env.NODE_IP,

@@ -16,6 +16,8 @@ export interface DispatcherConfig {
   jobNamespace: string;
   jobImage: string | undefined;
   pushgatewayUrl: string | undefined;
+  /** A Secret in the Jobs' namespace with S3 credentials for Checkpoints that name none. */
+  s3DefaultCredentialsSecret: string;
   kubeletAccess: 'direct' | 'proxy';
   kubeletPort: number;
   /** Node directories the local backend may use; anything else is refused. */
@@ -64,6 +66,8 @@ const envSchema = z.object({
   JOB_NAMESPACE: z.string().regex(DNS_LABEL, 'JOB_NAMESPACE must be a namespace name').optional(),
   JOB_IMAGE: z.string().min(1).optional(),
   PUSHGATEWAY_URL: z.url({ protocol: /^https?$/, error: 'PUSHGATEWAY_URL must be an http(s) URL' }).optional(),
+  S3_DEFAULT_CREDENTIALS_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'S3_DEFAULT_CREDENTIALS_SECRET must be a Secret name')
+    .default('checkpoint-operator-s3-credentials'),
   KUBELET_ACCESS: z.enum(['direct', 'proxy'], { error: 'KUBELET_ACCESS must be direct or proxy' }).default('direct'),
   KUBELET_PORT: port('KUBELET_PORT', 10250),
   LOCAL_STORAGE_ROOTS: z.string().default('/var/lib/checkpoint-operator').transform((text, ctx) => {
@@ -132,6 +136,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       jobNamespace: e.JOB_NAMESPACE ?? operatorNamespace,
       jobImage: e.JOB_IMAGE,
       pushgatewayUrl: e.PUSHGATEWAY_URL,
+      s3DefaultCredentialsSecret: e.S3_DEFAULT_CREDENTIALS_SECRET,
       kubeletAccess: e.KUBELET_ACCESS,
       kubeletPort: e.KUBELET_PORT,
       localStorageRoots: e.LOCAL_STORAGE_ROOTS,

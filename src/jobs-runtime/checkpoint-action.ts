@@ -1,30 +1,27 @@
-import { createReadStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { PassThrough } from 'node:stream';
-import { type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Archive, Checkpoint } from '../api/checkpoint.js';
 import { failedStatus, succeededStatus } from '../api/checkpoint-status.js';
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../api/constants.js';
 import type { Clock } from '../clock/clock.js';
-import { ARCHIVE_MOUNT_PATH, type CheckpointJobInput } from '../jobs-contract/checkpoint-job-input.js';
+import { ARCHIVE_MOUNT_PATH, type CheckpointJobInput, S3_SECRET_DIR } from '../jobs-contract/checkpoint-job-input.js';
 import { patchCheckpointStatus } from '../kube/checkpoint-status-writer.js';
+import type { CredentialSource } from '../kube/credentials.js';
 import { isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { LeanKubeClient } from '../kube/lean-client.js';
-import { ArchiveMetadataTap } from '../kubelet/archive-metadata.js';
 import { checkArchivePath, KubeletError, type KubeletEndpoint, requestCheckpoint } from '../kubelet/checkpoint-client.js';
 import type { Logger } from '../observability/logger.js';
 import { archiveKey } from '../storage/archive-key.js';
 import type { ArchiveBackend } from '../storage/backend.js';
+import { BackendError } from '../storage/backend.js';
 import { FilesystemBackend } from '../storage/filesystem.js';
+import { storeArchive } from './store-archive.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface CheckpointActionDeps {
   input: CheckpointJobInput;
-  kubeConfig: KubeConfig;
-  custom: CustomObjectsApi;
+  credentials: CredentialSource;
   lean: LeanKubeClient;
   /** Where the Job reports its result as an Event on the Checkpoint. */
   events?: EventRecorder;
@@ -34,11 +31,13 @@ export interface CheckpointActionDeps {
   /** Where the node's kubelet checkpoint directory is visible to this process. */
   kubeletDirectory?: string;
   backend?: ArchiveBackend;
+  /** Where the per-Job S3 Secret is mounted (tests point it elsewhere). */
+  s3SecretDir?: string;
 }
 
 export type ActionResult = { outcome: 'succeeded'; archive: Archive } | { outcome: 'failed'; reason: string; message: string } | { outcome: 'skipped'; why: string };
 
-class ActionFailure extends Error {
+export class ActionFailure extends Error {
   constructor(readonly reason: string, message: string) {
     super(message);
   }
@@ -52,7 +51,7 @@ class ActionFailure extends Error {
 export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<ActionResult> {
   const { input, log } = deps;
   const ref = { namespace: input.checkpoint.namespace, name: input.checkpoint.name };
-  const current = await readCheckpoint(deps.custom, ref);
+  const current = await readCheckpoint(deps.lean, ref);
   if (!current || current.metadata.uid !== input.checkpoint.uid) return { outcome: 'skipped', why: 'the Checkpoint no longer exists' };
   if (current.status?.phase === 'Succeeded' || current.status?.phase === 'Failed') {
     return { outcome: 'skipped', why: `the Checkpoint is already ${current.status.phase}` };
@@ -64,21 +63,9 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     log.info({ node: input.nodeName, access: input.kubelet.access }, 'asking the kubelet for a checkpoint');
     kubeletPath = checkArchivePath(await requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }));
     const localPath = nodeLocal(kubeletPath, deps.kubeletDirectory);
-    const backend = deps.backend ?? backendFor(input);
+    const backend = deps.backend ?? await backendFor(input, deps.s3SecretDir ?? S3_SECRET_DIR);
     const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
-    const tap = new ArchiveMetadataTap();
-    const tee = new PassThrough();
-    const storing = backend.put(key, tee);
-    await pipeline(createReadStream(localPath), tap, tee);
-    const stored = await storing;
-    const meta = await tap.metadata().catch(async (err: Error) => {
-      await backend.delete(key);
-      throw new ActionFailure('ArchiveInvalid', `the kubelet's archive is unusable: ${err.message}`);
-    });
-    const check = await backend.stat(key);
-    if (check?.sizeBytes !== stored.sizeBytes) {
-      throw new ActionFailure('StorageVerifyFailed', `storage holds ${check?.sizeBytes ?? 'no'} bytes for ${stored.uri}, ${stored.sizeBytes} were written`);
-    }
+    const { stored, meta } = await storeArchive(localPath, backend, key);
     const archive: Archive = {
       backend: input.storage.backend,
       uri: stored.uri,
@@ -123,36 +110,39 @@ async function removeKubeletArchive(path: string, log: Logger): Promise<void> {
 }
 
 function classify(err: unknown): { reason: string; message: string } {
-  if (err instanceof KubeletError || err instanceof ActionFailure) return { reason: err.reason, message: err.message };
+  if (err instanceof KubeletError || err instanceof ActionFailure || err instanceof BackendError) return { reason: err.reason, message: err.message };
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return { reason: 'ArchiveMissing', message: `the kubelet's archive is not on the node: ${(err as Error).message}` };
   if (code === 'ENOSPC') return { reason: 'StorageFull', message: `no space left in storage: ${(err as Error).message}` };
   return { reason: 'StorageError', message: `storing the archive failed: ${(err as Error)?.message ?? String(err)}` };
 }
 
-function backendFor(input: CheckpointJobInput): ArchiveBackend {
+async function backendFor(input: CheckpointJobInput, s3SecretDir: string): Promise<ArchiveBackend> {
   switch (input.storage.backend) {
     case 'local':
       return new FilesystemBackend(ARCHIVE_MOUNT_PATH, `local://${input.storage.nodeName}${input.storage.path}`);
     case 'pvc':
       return new FilesystemBackend(ARCHIVE_MOUNT_PATH, `pvc://${input.storage.claimName}`);
     case 's3':
-      throw new ActionFailure('BackendUnavailable', 'the s3 backend is not available in this build');
+      // Loaded only when needed: the S3 SDK is most of a Job's code.
+      return import('./s3-backend-for.js').then(({ s3BackendFor }) => s3BackendFor(input.storage as Extract<typeof input.storage, { backend: 's3' }>, s3SecretDir)).catch((err: Error) => {
+        throw new ActionFailure('CredentialsUnreadable', `cannot read the S3 Secret mounted at ${s3SecretDir}: ${err.message}`);
+      });
   }
 }
 
 async function kubeletEndpoint(deps: CheckpointActionDeps): Promise<KubeletEndpoint> {
   const { input } = deps;
-  if (input.kubelet.access === 'proxy') return { access: 'proxy', kubeConfig: deps.kubeConfig, nodeName: input.nodeName };
+  if (input.kubelet.access === 'proxy') return { access: 'proxy', credentials: deps.credentials, nodeName: input.nodeName };
   if (!deps.nodeIP) throw new ActionFailure('NodeAddressUnknown', 'NODE_IP is not set: the Job cannot find its kubelet');
   const token = (await readFile(`${SA_DIR}/token`, 'utf8')).trim();
   const ca = await readFile(`${SA_DIR}/ca.crt`).catch(() => undefined);
   return { access: 'direct', host: deps.nodeIP, port: input.kubelet.port, token, ca, insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify };
 }
 
-async function readCheckpoint(custom: CustomObjectsApi, ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
+async function readCheckpoint(lean: LeanKubeClient, ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
   try {
-    return await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, ...ref }) as Checkpoint;
+    return await lean.get<Checkpoint>(`/apis/${API_GROUP}/${API_VERSION}/namespaces/${ref.namespace}/${CHECKPOINT_PLURAL}/${ref.name}`);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

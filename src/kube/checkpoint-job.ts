@@ -1,6 +1,6 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import {
-  ARCHIVE_MOUNT_PATH, CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CHECKPOINT_DIR,
+  ARCHIVE_MOUNT_PATH, CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CHECKPOINT_DIR, S3_SECRET_DIR,
 } from '../jobs-contract/checkpoint-job-input.js';
 import { jobName, ownerLabels } from './names.js';
 
@@ -16,6 +16,15 @@ export interface JobSettings {
   /** Extra env passed through to Jobs (OTEL_* and the like). */
   passThroughEnv?: Record<string, string>;
 }
+
+/**
+ * A small young generation: streamed chunks are freed by frequent scavenges instead of piling up
+ * until a major GC, which keeps a Job's RSS flat during a large upload.
+ */
+export const JOB_NODE_OPTIONS = '--max-semi-space-size=1';
+
+/** The volume of the per-Job Secret (named like the Job) holding S3 credentials and CA bundle. */
+export const S3_SECRET_VOLUME = 's3-secret';
 
 /** Bounds every Job: a stuck kubelet or storage can never keep a Job alive for ever. */
 export const CHECKPOINT_JOB_LIMITS = { backoffLimit: 1, activeDeadlineSeconds: 15 * 60, kubeletGraceSeconds: 60 } as const;
@@ -39,6 +48,9 @@ export function buildCheckpointJob(input: CheckpointJobInput, settings: JobSetti
   } else if (input.storage.backend === 'pvc') {
     volumes.push({ name: 'archive', persistentVolumeClaim: { claimName: input.storage.claimName } });
     mounts.push({ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH });
+  } else if (input.storage.credentials === 'secret' || input.storage.caBundle) {
+    volumes.push({ name: S3_SECRET_VOLUME, secret: { secretName: name, defaultMode: 0o400 } });
+    mounts.push({ name: S3_SECRET_VOLUME, mountPath: S3_SECRET_DIR, readOnly: true });
   }
   const timeout = input.kubelet.timeoutSeconds;
   const activeDeadlineSeconds = timeout
@@ -49,6 +61,7 @@ export function buildCheckpointJob(input: CheckpointJobInput, settings: JobSetti
     { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'LOG_LEVEL', value: settings.logLevel },
+    { name: 'NODE_OPTIONS', value: JOB_NODE_OPTIONS },
     ...(settings.pushgatewayUrl ? [{ name: 'PUSHGATEWAY_URL', value: settings.pushgatewayUrl }] : []),
     ...(settings.traceparent ? [{ name: 'TRACEPARENT', value: settings.traceparent }] : []),
     ...(settings.tracestate ? [{ name: 'TRACESTATE', value: settings.tracestate }] : []),

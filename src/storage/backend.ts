@@ -18,8 +18,8 @@ export interface ListedArchive {
  * `put` is all-or-nothing: until it resolves, nothing under `key` looks like a complete archive.
  */
 export interface ArchiveBackend {
-  /** Stores the stream under key, hashing on the way. */
-  put(key: string, body: Readable): Promise<StoredArchive>;
+  /** Stores the stream under key, hashing on the way; expectedBytes (when known) lets a backend size its buffers. */
+  put(key: string, body: Readable, expectedBytes?: number): Promise<StoredArchive>;
   get(key: string): Promise<Readable>;
   stat(key: string): Promise<{ sizeBytes: number } | undefined>;
   /** Deleting what is already gone succeeds. */
@@ -33,5 +33,12 @@ export function assertSafeKey(key: string): void {
   const segments = key.split('/');
   if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..') || key.includes('\0')) {
     throw new Error(`unsafe archive key: ${JSON.stringify(key)}`);
+  }
+}
+
+/** A backend failure with a Checkpoint reason (StorageAccessDenied, BucketNotFound, ...). */
+export class BackendError extends Error {
+  constructor(readonly reason: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pinnedVersions } from './binaries.js';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
+import { type S3Server, startMinio } from './minio.js';
 import { type SimulatedNodes, startSimulatedNodes } from './node/simulated-nodes.js';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
@@ -11,6 +13,10 @@ const root = join(import.meta.dirname, '../..');
 export interface LocalCluster {
   controlPlane: ControlPlane;
   nodes: SimulatedNodes | undefined;
+  /** The real S3 server (MinIO), reachable at the same endpoint from this machine and from pods. */
+  s3: S3Server | undefined;
+  /** Loopback ports reachable from pods with nothing listening yet, for servers a test starts itself. */
+  sparePodPorts: number[];
   kubeconfigPath: string;
   stop(): Promise<void>;
 }
@@ -21,8 +27,16 @@ export interface LocalClusterOptions {
   nodes?: number;
   /** Install manifests/default and wait for the operator Deployment (needs nodes). */
   operator?: boolean;
+  /** Start MinIO, expose it to pods and give the operator its credentials as its default S3 Secret (default true with nodes). */
+  s3?: boolean;
+  /** How many spare pod-reachable ports to reserve (default 0). */
+  sparePodPorts?: number;
   log?: (line: string) => void;
 }
+
+/** The operator's default S3 credentials Secret (S3_DEFAULT_CREDENTIALS_SECRET's default). */
+export const DEFAULT_S3_SECRET = 'checkpoint-operator-s3-credentials';
+export const OPERATOR_NAMESPACE = 'checkpoint-operator-system';
 
 /**
  * The local cluster used by tests, benchmarks and `npm run local`: the real control plane, the
@@ -33,8 +47,11 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const log = opts.log ?? (() => undefined);
   const controlPlane = await startControlPlane(opts.dir ? { dir: opts.dir } : {});
   let nodes: SimulatedNodes | undefined;
+  let s3: S3Server | undefined;
+  const sparePodPorts: number[] = [];
   const stop = async () => {
     await nodes?.stop();
+    await s3?.stop();
     await controlPlane.stop();
   };
   try {
@@ -45,8 +62,23 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     if ((opts.nodes ?? 2) > 0) {
       nodes = await startSimulatedNodes(controlPlane, { count: opts.nodes ?? 2, repoRoot: root, kubernetesVersion: (await pinnedVersions()).kubernetes });
       log(`nodes registered: ${nodes.nodes.map((n) => `${n.name} (${n.ip})`).join(', ')}`);
+      for (let i = 0; i < (opts.sparePodPorts ?? 0); i++) {
+        const port = await freePort();
+        await nodes.exposeToPods(port);
+        sparePodPorts.push(port);
+      }
+      if (opts.s3 ?? true) {
+        s3 = await startMinio({ dir: controlPlane.dir });
+        await nodes.exposeToPods(s3.port);
+        log(`S3 (MinIO) at ${s3.endpoint}`);
+      }
     }
     if (opts.operator) {
+      if (s3) {
+        await controlPlane.kubectl(['create', 'namespace', OPERATOR_NAMESPACE], { allowFailure: true });
+        await controlPlane.kubectl(['create', 'secret', 'generic', DEFAULT_S3_SECRET, '-n', OPERATOR_NAMESPACE,
+          `--from-literal=AWS_ACCESS_KEY_ID=${s3.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`]);
+      }
       await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root });
       log('operator built (dist/)');
       await controlPlane.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/default')]);
@@ -57,5 +89,5 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await stop();
     throw err;
   }
-  return { controlPlane, nodes, kubeconfigPath: controlPlane.kubeconfigPath, stop };
+  return { controlPlane, nodes, s3, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
 }

@@ -1,3 +1,4 @@
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLocalCluster } from './local-cluster.js';
 
 /**
@@ -26,6 +27,12 @@ spec:
 });
 await cp.kubectl(['wait', '--for=condition=Ready', 'pod/my-app-pod-0', '--timeout=60s']);
 say('sample workload running: pod default/my-app-pod-0, container main');
+if (cluster.s3) {
+  const s3 = new S3Client({ endpoint: cluster.s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: cluster.s3.accessKeyId, secretAccessKey: cluster.s3.secretAccessKey } });
+  await s3.send(new CreateBucketCommand({ Bucket: 'checkpoints' }));
+  s3.destroy();
+  say(`bucket "checkpoints" created in the local S3 (MinIO) at ${cluster.s3.endpoint}`);
+}
 process.stdout.write(`
 The operator is running. Try it:
 
@@ -33,10 +40,13 @@ The operator is running. Try it:
   alias kubectl=${cp.binaries.kubectl}
   kubectl apply -f manifests/samples/example-checkpoint-policy.yaml
   kubectl apply -f manifests/samples/checkpoint-local.yaml      # archive on the node
+  # the seed example, its S3 endpoint pointed at the local MinIO:
+  sed 's#"s3.example.com"#"${cluster.s3?.endpoint ?? 's3.example.com'}"#' manifests/samples/example-checkpoint.yaml | kubectl apply -f -
   kubectl get ckpt -w
   kubectl describe ckpt my-app-checkpoint-local
   kubectl logs -l control-plane=controller-manager -n checkpoint-operator-system
 
+S3 (MinIO): ${cluster.s3?.endpoint ?? 'not started'}, access key ${cluster.s3?.accessKeyId ?? '-'} (secret in Secret checkpoint-operator-s3-credentials)
 Cluster files (certificates, component logs, node roots): ${cp.dir}
 Ctrl-C stops everything.
 `);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { get } from 'node:https';
 import { join } from 'node:path';
 import { ensureBinaries } from './binaries.js';
 import { freePort } from './ports.js';
@@ -21,6 +22,8 @@ export interface MinioOptions {
   port?: number;
   name?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Serve HTTPS with this certificate (PEM files) instead of HTTP. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /**
@@ -35,8 +38,15 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
   const credentials = opts.credentials ?? { accessKeyId: `admin-${randomBytes(4).toString('hex')}`, secretAccessKey: randomBytes(24).toString('base64url') };
   const data = join(opts.dir, `${name}-data`);
   await mkdir(data, { recursive: true, mode: 0o700 });
+  const certs = join(opts.dir, `${name}-certs`);
+  if (opts.tls) {
+    await mkdir(certs, { recursive: true, mode: 0o700 });
+    await copyFile(opts.tls.cert, join(certs, 'public.crt'));
+    await copyFile(opts.tls.key, join(certs, 'private.key'));
+  }
   const proc = startProcess(opts.dir, name, binaries.minio, [
     'server', data, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet',
+    ...(opts.tls ? ['--certs-dir', certs] : []),
   ], {
     PATH: process.env.PATH,
     HOME: opts.dir,
@@ -46,14 +56,21 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
     MINIO_UPDATE: 'off',
     MINIO_CI_CD: '1',
   });
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const ca = opts.tls ? await readFile(opts.tls.ca) : undefined;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (proc.hasExited()) throw new Error(`minio exited (${await proc.exited}):\n${await proc.logTail()}`);
-    const res = await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined);
-    if (res?.ok) break;
+    if (await ready(`${endpoint}/minio/health/ready`, ca)) break;
     if (Date.now() > deadline) throw new Error(`minio was not ready within 60s:\n${await proc.logTail()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   return { endpoint, port, ...credentials, process: proc, stop: () => proc.stop() };
+}
+
+function ready(url: string, ca: Buffer | undefined): Promise<boolean> {
+  if (!ca) return fetch(url).then((r) => r.ok, () => false);
+  return new Promise((resolve) => {
+    get(url, { ca, timeout: 2000 }, (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
+  });
 }

@@ -66,13 +66,19 @@ export function issueServingCert(pki: Pick<ClusterPki, 'dir' | 'caCert' | 'caKey
 }
 
 /** Generates the CA, the API server's serving certificate, client identities and the ServiceAccount signing key. */
-export async function generatePki(dir: string): Promise<ClusterPki> {
-  const caKey = join(dir, 'ca.key');
-  const caCert = join(dir, 'ca.crt');
+/** A self-signed certificate authority, as `<name>.crt` and `<name>.key` in dir. */
+export async function generateCa(dir: string, name: string, cn: string): Promise<{ dir: string; caCert: string; caKey: string }> {
+  const caKey = join(dir, `${name}.key`);
+  const caCert = join(dir, `${name}.crt`);
   await ecKey(caKey);
-  await run('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=checkpoint-operator-local-ca', '-days', '3650', '-sha256',
+  await run('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', `/CN=${cn}`, '-days', '3650', '-sha256',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', caCert]);
-  const base = { dir, caCert, caKey };
+  return { dir, caCert, caKey };
+}
+
+export async function generatePki(dir: string): Promise<ClusterPki> {
+  const base = await generateCa(dir, 'ca', 'checkpoint-operator-local-ca');
+  const { caCert, caKey } = base;
   const serviceAccountKey = join(dir, 'sa.key');
   const serviceAccountPub = join(dir, 'sa.pub');
   const [apiserver, admin, controllerManager, scheduler, apiserverKubeletClient] = await Promise.all([

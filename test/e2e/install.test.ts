@@ -64,7 +64,15 @@ describe('manifests/default', () => {
     expect(await canI(MANAGER, 'create', 'jobs.batch', NS)).toBe(true);
     expect(await canI(MANAGER, 'update', 'leases.coordination.k8s.io', NS)).toBe(true);
     expect(await canI(MANAGER, 'create', 'jobs.batch', 'default')).toBe(false);
-    expect(await canI(MANAGER, 'get', 'secrets')).toBe(false);
+    // Secrets: read one by name (what a Checkpoint or policy names for S3), never list or watch
+    // them; write them only in its own namespace (the per-Job copies).
+    expect(await canI(MANAGER, 'get', 'secrets', 'default')).toBe(true);
+    expect(await canI(MANAGER, 'list', 'secrets', 'default')).toBe(false);
+    expect(await canI(MANAGER, 'watch', 'secrets')).toBe(false);
+    expect(await canI(MANAGER, 'create', 'secrets', 'default')).toBe(false);
+    expect(await canI(MANAGER, 'update', 'secrets', 'default')).toBe(false);
+    expect(await canI(MANAGER, 'create', 'secrets', NS)).toBe(true);
+    expect(await canI(MANAGER, 'list', 'secrets', NS)).toBe(false);
     expect(await canI(MANAGER, 'create', 'pods')).toBe(false);
     expect(await canI(MANAGER, 'delete', 'checkpoints.checkpoint.example.com')).toBe(false);
     expect(await canI(MANAGER, 'create', 'nodes/checkpoint')).toBe(false);

@@ -20,6 +20,7 @@ describe('dispatcher configuration', () => {
         jobNamespace: 'checkpoint-operator-system',
         jobImage: undefined,
         pushgatewayUrl: undefined,
+      s3DefaultCredentialsSecret: 'checkpoint-operator-s3-credentials',
         kubeletAccess: 'direct',
         kubeletPort: 10250,
         localStorageRoots: ['/var/lib/checkpoint-operator'],

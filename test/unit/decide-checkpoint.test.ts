@@ -81,6 +81,24 @@ describe('decideCheckpoint', () => {
     expect(d.kind === 'startJob' && JSON.stringify(d.input)).not.toContain('creds');
   });
 
+  it("plans the S3 Secrets: a Checkpoint's in its own namespace, a policy's where it says", () => {
+    const own = decide(checkpoint({ storage: { backend: 's3', s3: { bucket: 'bkt', credentialsSecretRef: { name: 'creds' }, caBundleSecretRef: { name: 'ca' } } } }));
+    expect(own.kind === 'startJob' && own.s3Secrets).toEqual({
+      credentials: { namespace: 'team-a', name: 'creds' },
+      caBundle: { namespace: 'team-a', name: 'ca', key: 'ca.crt' },
+    });
+    const fromPolicy = decide(checkpoint({ storage: { s3: { prefix: 'mine/' } }, policyRef: 'p' }), {
+      policy: policy({ storage: { backend: 's3', s3: { bucket: 'bkt', credentialsSecretRef: { name: 'shared', namespace: 'storage' } } } }),
+    });
+    expect(fromPolicy.kind === 'startJob' && fromPolicy.s3Secrets).toEqual({ credentials: { namespace: 'storage', name: 'shared' } });
+    expect(fromPolicy.kind === 'startJob' && fromPolicy.input.storage).toEqual({
+      backend: 's3', bucket: 'bkt', prefix: 'mine/', credentials: 'ambient', caBundle: false,
+    });
+    const none = decide(checkpoint({ storage: { backend: 's3', s3: { bucket: 'bkt' } } }));
+    expect(none.kind === 'startJob' && none.s3Secrets).toEqual({});
+    expect(decide(checkpoint())).not.toHaveProperty('s3Secrets');
+  });
+
   it('follows the Job once it exists', () => {
     const running = checkpoint({}, { phase: 'Running', jobName: JOB });
     expect(decide(checkpoint(), { job: { exists: true, outcome: 'running' } })).toEqual({ kind: 'markRunning', jobName: JOB });

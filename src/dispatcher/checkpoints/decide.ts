@@ -31,10 +31,19 @@ export interface DecideSettings {
   localStorageRoots: string[];
 }
 
+/**
+ * Secrets an S3 Job needs, by where they live. The dispatcher copies them into a per-Job Secret
+ * in the Jobs' namespace: a Pod can only mount Secrets of its own namespace.
+ */
+export interface S3SecretPlan {
+  credentials?: { namespace: string; name: string };
+  caBundle?: { namespace: string; name: string; key: string };
+}
+
 export type CheckpointDecision =
   | { kind: 'nothing' }
   | { kind: 'fail'; reason: string; message: string }
-  | { kind: 'startJob'; input: CheckpointJobInput; containerName: string; nodeName: string }
+  | { kind: 'startJob'; input: CheckpointJobInput; containerName: string; nodeName: string; s3Secrets?: S3SecretPlan }
   | { kind: 'markRunning'; jobName: string }
   | { kind: 'wait' }
   | { kind: 'jobFinishedWithoutResult'; reason: string; message: string };
@@ -110,6 +119,7 @@ export function decideCheckpoint(args: {
     kind: 'startJob',
     containerName: container.containerName,
     nodeName: pod.nodeName,
+    ...(storage.storage.backend === 's3' ? { s3Secrets: s3SecretPlan(storage.storage.s3, namespace) } : {}),
     input: {
       checkpoint: { namespace, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! },
       target: { namespace: target.namespace, podName: target.podName, containerName: container.containerName },
@@ -149,9 +159,23 @@ function jobStorage(storage: ResolvedStorage, nodeName: string): JobStorage {
       return { backend: 'pvc', claimName: 'claimName' in storage.pvc ? storage.pvc.claimName : policyClaimName(storage.pvc.policyName) };
     case 's3': {
       const { credentialsSecretRef: _c, caBundleSecretRef: _ca, ...s3 } = storage.s3;
-      return { backend: 's3', ...s3, prefix: s3.prefix ?? '' };
+      // The executor sets credentials and caBundle once it knows which Secrets it mounted.
+      return { backend: 's3', ...s3, prefix: s3.prefix ?? '', credentials: 'ambient', caBundle: false };
     }
   }
+}
+
+/** A Checkpoint's references name Secrets in its own namespace; a policy's say where. */
+function s3SecretPlan(s3: Extract<ResolvedStorage, { backend: 's3' }>['s3'], checkpointNamespace: string): S3SecretPlan {
+  const plan: S3SecretPlan = {};
+  if (s3.credentialsSecretRef) {
+    plan.credentials = { namespace: s3.credentialsSecretRef.namespace ?? checkpointNamespace, name: s3.credentialsSecretRef.name };
+  }
+  if (s3.caBundleSecretRef) {
+    const ref = s3.caBundleSecretRef as { namespace?: string; name: string; key?: string };
+    plan.caBundle = { namespace: ref.namespace ?? checkpointNamespace, name: ref.name, key: ref.key ?? 'ca.crt' };
+  }
+  return plan;
 }
 
 /** The claim the operator creates from a policy's pvcTemplate, in the Jobs' namespace. */

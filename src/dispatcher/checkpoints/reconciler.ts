@@ -4,16 +4,17 @@ import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_PLURAL } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
-import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
+import { buildCheckpointJob, type JobSettings, S3_SECRET_VOLUME } from '../../kube/checkpoint-job.js';
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
 import { ConflictError, isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { ResilientInformer } from '../../kube/informer.js';
-import { jobName } from '../../kube/names.js';
+import { jobName, ownerLabels } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import type { Logger } from '../../observability/logger.js';
-import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, jobFacts, type PodFacts } from './decide.js';
+import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, jobFacts, type PodFacts, type S3SecretPlan } from './decide.js';
+import { type JobSecretContent, jobSecretContent, readSecretData } from './s3-job-secret.js';
 import { ensureTemplateClaim } from './template-claim.js';
 
 export interface CheckpointReconcilerDeps {
@@ -28,6 +29,8 @@ export interface CheckpointReconcilerDeps {
   log: Logger;
   decideSettings: DecideSettings;
   jobSettings: JobSettings;
+  /** The operator's default S3 credentials Secret, in the Jobs' namespace. */
+  s3DefaultCredentialsSecret: string;
 }
 
 /** A safety net: Job and Checkpoint watches drive progress; this only catches a missed event. */
@@ -38,16 +41,26 @@ const RESYNC_RUNNING_MS = 5 * 60_000;
  * not cached), lets `decideCheckpoint` choose, then applies that one decision.
  */
 export class CheckpointReconciler {
+  /** Per-Job Secrets already deleted by this replica, so a resync does not delete them again. */
+  private readonly droppedSecrets = new Set<string>();
+
   constructor(private readonly deps: CheckpointReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileOutcome> {
     const [namespace, name] = key.split('/') as [string, string];
     const checkpoint = this.deps.checkpoints.get(name, namespace);
-    if (!checkpoint || isTerminal(checkpoint.status) || checkpoint.metadata.deletionTimestamp) return { kind: 'done' };
+    if (!checkpoint || checkpoint.metadata.deletionTimestamp) return { kind: 'done' };
+    if (isTerminal(checkpoint.status)) {
+      await this.dropJobSecret(checkpoint);
+      return { kind: 'done' };
+    }
     const log = this.deps.log.child({ namespace, name, action: 'checkpoint' });
 
     const expectedJobName = jobName('checkpoint', { namespace, name, uid: checkpoint.metadata.uid! });
-    const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace);
+    // The Job cache can lag our own create: before a Running Checkpoint's Job counts as lost,
+    // ask the API server.
+    const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace)
+      ?? (checkpoint.status?.phase === 'Running' ? await this.readJob(expectedJobName) : undefined);
     const policyRef = (checkpoint.spec as { policyRef?: unknown })?.policyRef;
     const policy = typeof policyRef === 'string' ? await this.lookUpPolicy(policyRef) : undefined;
     const pod = job ? ({ found: false } as PodFacts) : await this.lookUpPod(checkpoint);
@@ -72,13 +85,26 @@ export class CheckpointReconciler {
         return { kind: 'done' };
       case 'startJob': {
         if (decision.input.storage.backend === 'pvc') await this.ensureClaimFor(checkpoint, decision.input.storage.claimName);
-        const job = buildCheckpointJob(decision.input, this.deps.jobSettings);
+        let input = decision.input;
+        if (input.storage.backend === 's3') {
+          const content = await this.s3Secret(expectedJobName, decision.s3Secrets ?? {}, ref);
+          if (!content.ok) {
+            await this.fail(checkpoint, content.reason, content.message, now, log);
+            return { kind: 'done' };
+          }
+          input = { ...input, storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle } };
+        }
+        const job = buildCheckpointJob(input, this.deps.jobSettings);
         let created = true;
+        let jobUid: string | undefined;
         try {
-          await this.deps.lean.post(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs`, job);
+          jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs`, job)).metadata?.uid;
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
           created = false; // made by an earlier run of this reconcile: adopt it
+        }
+        if (input.storage.backend === 's3' && (input.storage.credentials === 'secret' || input.storage.caBundle)) {
+          await this.adoptJobSecret(expectedJobName, jobUid);
         }
         await patchCheckpointStatus(this.deps.lean, ref,
           runningStatus(checkpoint, { jobName: expectedJobName, nodeName: decision.nodeName, containerName: decision.containerName }, now),
@@ -91,7 +117,10 @@ export class CheckpointReconciler {
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
       }
       case 'markRunning': {
-        const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace);
+        // The Job cache can lag our own create: before a Running Checkpoint's Job counts as lost,
+    // ask the API server.
+    const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace)
+      ?? (checkpoint.status?.phase === 'Running' ? await this.readJob(expectedJobName) : undefined);
         const spec = job?.spec?.template.spec;
         await patchCheckpointStatus(this.deps.lean, ref, runningStatus(checkpoint, {
           jobName: expectedJobName,
@@ -158,6 +187,15 @@ export class CheckpointReconciler {
     };
   }
 
+  private async readJob(name: string): Promise<V1Job | undefined> {
+    try {
+      return await this.deps.lean.get<V1Job>(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs/${name}`);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   private async readCheckpoint(ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
     try {
       return await this.deps.custom.getNamespacedCustomObject({
@@ -167,6 +205,54 @@ export class CheckpointReconciler {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Writes the per-Job Secret (named like the Job) before the Job exists, so its pod never waits
+   * for it. It is immutable: a retried reconcile finds it and keeps it.
+   */
+  private async s3Secret(name: string, plan: S3SecretPlan, owner: { namespace: string; name: string }): Promise<JobSecretContent> {
+    const ns = this.deps.jobSettings.namespace;
+    const [credentials, caBundle, operatorDefault] = await Promise.all([
+      plan.credentials ? readSecretData(this.deps.lean, plan.credentials) : undefined,
+      plan.caBundle ? readSecretData(this.deps.lean, plan.caBundle) : undefined,
+      plan.credentials ? undefined : readSecretData(this.deps.lean, { namespace: ns, name: this.deps.s3DefaultCredentialsSecret }),
+    ]);
+    const content = jobSecretContent(plan, { credentials, caBundle, operatorDefault }, this.deps.s3DefaultCredentialsSecret);
+    if (!content.ok || Object.keys(content.data).length === 0) return content;
+    const checkpoint = this.deps.checkpoints.get(owner.name, owner.namespace);
+    const labels = checkpoint ? ownerLabels('checkpoint', { ...owner, uid: checkpoint.metadata.uid! }) : {};
+    try {
+      await this.deps.lean.post(`/api/v1/namespaces/${ns}/secrets`, {
+        apiVersion: 'v1', kind: 'Secret', type: 'Opaque', immutable: true,
+        metadata: { name, namespace: ns, labels },
+        data: content.data,
+      });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    return content;
+  }
+
+  /** The Job owns its Secret, so the garbage collector removes both together. */
+  private async adoptJobSecret(name: string, jobUid: string | undefined): Promise<void> {
+    const ns = this.deps.jobSettings.namespace;
+    const uid = jobUid ?? this.deps.jobs.get(name, ns)?.metadata?.uid ?? (await this.deps.lean.get<V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs/${name}`)).metadata?.uid;
+    if (!uid) return;
+    await this.deps.lean.mergePatch(`/api/v1/namespaces/${ns}/secrets/${name}`, {
+      metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: false }] },
+    }).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+  }
+
+  /** Credentials outlive their use by as little as possible: gone once the Checkpoint has a result. */
+  private async dropJobSecret(checkpoint: Checkpoint): Promise<void> {
+    const ns = this.deps.jobSettings.namespace;
+    const name = jobName('checkpoint', { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! });
+    const job = this.deps.jobs.get(name, ns);
+    if (!job?.spec?.template.spec?.volumes?.some((v) => v.name === S3_SECRET_VOLUME)) return;
+    if (this.droppedSecrets.has(name)) return;
+    await this.deps.lean.delete(`/api/v1/namespaces/${ns}/secrets/${name}`).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+    this.droppedSecrets.add(name);
   }
 
   private async ensureClaimFor(checkpoint: Checkpoint, claimName: string): Promise<void> {

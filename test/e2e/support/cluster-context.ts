@@ -5,10 +5,21 @@ declare module 'vitest' {
     kubeconfig: string;
     kubectl: string;
     clusterDir: string;
+    s3: S3Access;
+    sparePodPorts: number[];
   }
 }
 
+export interface S3Access {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
 /** What the global set-up started, for tests in other worker processes. */
-export function clusterContext(): { kubeconfig: string; kubectl: string; clusterDir: string } {
-  return { kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir') };
+export function clusterContext(): { kubeconfig: string; kubectl: string; clusterDir: string; s3: S3Access; sparePodPorts: number[] } {
+  return {
+    kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir'),
+    s3: inject('s3'), sparePodPorts: inject('sparePodPorts'),
+  };
 }

@@ -1,0 +1,33 @@
+/** What went wrong talking to S3, as a Checkpoint's one-word reason and a human message. */
+export interface StorageFailure {
+  reason: 'StorageAccessDenied' | 'BucketNotFound' | 'StorageUnreachable' | 'StorageTimeout' | 'StorageTLSError' | 'StorageError';
+  message: string;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
+/** Node's certificate verification failures (self-signed, unknown issuer, wrong host name...). */
+const TLS_CODE = /^(CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
+const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'Forbidden', 'CredentialsProviderError']);
+
+/**
+ * Maps AWS SDK and socket errors to reasons. The SDK's messages never contain the secret key;
+ * the access key id is the most they name.
+ */
+export function classifyS3Error(err: unknown, where: string): StorageFailure {
+  const e = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown };
+  const name = e?.Code ?? e?.name ?? '';
+  const code = e?.code ?? (e?.cause as { code?: string } | undefined)?.code ?? '';
+  const text = e?.message ?? String(err);
+  const status = e?.$metadata?.httpStatusCode;
+  if (name === 'NoSuchBucket') return { reason: 'BucketNotFound', message: `bucket of ${where} does not exist: ${text}` };
+  if (DENIED.has(name) || status === 403) return { reason: 'StorageAccessDenied', message: `S3 refused the credentials for ${where}: ${name || 'HTTP 403'}: ${text}` };
+  // The socket's code first: the SDK names ECONNRESET and EPIPE "TimeoutError" too.
+  if (TLS_CODE.test(code)) {
+    return { reason: 'StorageTLSError', message: `the TLS certificate of S3 at ${where} is not trusted (${code}); set caBundleSecretRef: ${text}` };
+  }
+  if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name)) return { reason: 'StorageUnreachable', message: `cannot reach S3 for ${where}: ${code || name}: ${text}` };
+  if (name === 'TimeoutError' || code === 'ETIMEDOUT' || name === 'RequestTimeout') {
+    return { reason: 'StorageTimeout', message: `S3 at ${where} stopped answering: ${text}` };
+  }
+  return { reason: 'StorageError', message: `storing to ${where} failed: ${name ? `${name}: ` : ''}${text}` };
+}
