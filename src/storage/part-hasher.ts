@@ -25,7 +25,8 @@ parentPort.on('message', (m) => {
  * a SharedArrayBuffer (see `sharedBuffer`) and left untouched until `part` resolves.
  */
 export class PartHasher {
-  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  // The thread allocates almost nothing (a digest string per part): a small heap keeps it cheap.
+  private readonly worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 } });
   private readonly waiting = new Map<number, { resolve: (v: string) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private failed: Error | undefined;

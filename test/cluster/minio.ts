@@ -55,6 +55,8 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
     MINIO_BROWSER: 'off',
     MINIO_UPDATE: 'off',
     MINIO_CI_CD: '1',
+    // A static key for MinIO's built-in KMS, so server-side encryption (SSE-S3, SSE-KMS) works.
+    MINIO_KMS_SECRET_KEY: `local-key:${randomBytes(32).toString('base64')}`,
   });
   const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const ca = opts.tls ? await readFile(opts.tls.ca) : undefined;

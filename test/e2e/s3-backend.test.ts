@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError } from '../../src/storage/backend.js';
 import { S3Backend } from '../../src/storage/s3.js';
@@ -93,6 +93,14 @@ describe('S3 backend against a real S3 server (MinIO)', () => {
 
     const nowhere = await backend({ endpoint: `http://127.0.0.1:${await freePort()}` }).put('k.tar', source(100).stream).catch((e: unknown) => e);
     expect((nowhere as BackendError).reason).toBe('StorageUnreachable');
+  });
+
+  it('asks the server to encrypt archives at rest when serverSideEncryption is set', async () => {
+    await backend({ prefix: 'sse/', serverSideEncryption: { type: 'AES256' } }).put('a.tar', source(6 * 1024 * 1024).stream);
+    const head = await admin.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'sse/a.tar' }));
+    expect(head.ServerSideEncryption).toBe('AES256');
+    await backend({ prefix: 'sse/' }).put('b.tar', source(1000).stream);
+    expect((await admin.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'sse/b.tar' }))).ServerSideEncryption).toBeUndefined();
   });
 
   it('refuses keys that would escape the prefix', async () => {
