@@ -3,7 +3,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane } from '../cluster/control-plane.js';
 import { dispatchBenchmark } from './dispatch.bench.js';
-import { type Figure, met, ratio } from './figures.js';
+import { describeTarget, type Figure, met, ratio } from './figures.js';
+import { s3UploadBenchmark } from './s3-upload.bench.js';
 
 /**
  * `npm run bench`: every figure is a ratio against a baseline measured in the same run on the
@@ -13,19 +14,25 @@ const root = join(import.meta.dirname, '../..');
 const n = Number(process.env.BENCH_CHECKPOINTS ?? 1000);
 const figures: Figure[] = [];
 
-const cp = await startControlPlane();
-try {
-  await cp.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/crd')]);
-  await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=checkpoint-operator']);
-  figures.push(...await dispatchBenchmark(cp, n));
-} finally {
-  await cp.stop();
+// BENCH_ONLY=dispatch,s3 runs a subset (the report then holds only those figures).
+const only = new Set((process.env.BENCH_ONLY ?? 'dispatch,s3').split(',').map((s) => s.trim()));
+
+if (only.has('dispatch')) {
+  const cp = await startControlPlane();
+  try {
+    await cp.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/crd')]);
+    await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=checkpoint-operator']);
+    figures.push(...await dispatchBenchmark(cp, n));
+  } finally {
+    await cp.stop();
+  }
 }
+if (only.has('s3')) figures.push(...await s3UploadBenchmark());
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 const rows = figures.map((f) => {
   const m = met(f);
-  return `| ${f.name} | ${f.value.toFixed(2)} ${f.unit} | ${f.baseline.toFixed(2)} ${f.unit} (${f.baselineName}) | ${ratio(f).toFixed(2)} | ${f.target ? (f.target.maxRatio !== undefined ? `≤ ${f.target.maxRatio}` : `≥ ${f.target.minRatio}`) : '—'} | ${m === undefined ? '—' : m ? 'yes' : 'no'} |`;
+  return `| ${f.name} | ${f.value.toFixed(2)} ${f.unit} | ${f.baseline.toFixed(2)} ${f.unit} (${f.baselineName}) | ${ratio(f).toFixed(2)} | ${describeTarget(f)} | ${m === undefined ? '—' : m ? 'yes' : 'no'} |`;
 });
 const md = `# Benchmarks
 
