@@ -55,36 +55,27 @@ build_kubernetes() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
-build_etcd() {
-  local out="$bin/etcd-$etcd"
-  if [[ -x "$out/etcd" ]]; then echo "etcd $etcd: cached in $out"; return; fi
-  local work="$cache/src/etcd-$etcd"
+# One Go main package, built through a throw-away module that requires it at a pinned version.
+# Usage: build_main <name> <version> <module> <package>
+build_main() {
+  local name=$1 version=$2 module=$3 package=$4
+  local out="$bin/$name-$version"
+  if [[ -x "$out/$name" ]]; then echo "$name $version: cached in $out"; return; fi
+  local work="$cache/src/$name-$version"
   mkdir -p "$work" "$out.tmp"
   (
     cd "$work"
-    printf 'module checkpoint-operator.local/etcd-build\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$etcd" > go.mod
+    printf 'module checkpoint-operator.local/%s-build\n\ngo 1.24\n\nrequire %s %s\n' "$name" "$module" "$version" > go.mod
     echo 'package main' > tools.go
-    echo "etcd $etcd: building"
-    go build -trimpath -ldflags "-s -w" -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3
+    echo "$name $version: building"
+    go build -trimpath -ldflags "-s -w" -o "$out.tmp/$name" "$package"
   )
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+build_etcd() { build_main etcd "$etcd" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3; }
 # MinIO publishes no semver tags, so it is pinned by its module pseudo-version.
-build_minio() {
-  local out="$bin/minio-$minio"
-  if [[ -x "$out/minio" ]]; then echo "minio $minio: cached in $out"; return; fi
-  local work="$cache/src/minio-$minio"
-  mkdir -p "$work" "$out.tmp"
-  (
-    cd "$work"
-    printf 'module checkpoint-operator.local/minio-build\n\ngo 1.24\n\nrequire github.com/minio/minio %s\n' "$minio" > go.mod
-    echo 'package main' > tools.go
-    echo "minio $minio: building"
-    go build -trimpath -ldflags "-s -w" -o "$out.tmp/minio" github.com/minio/minio
-  )
-  rm -rf "$out"; mv "$out.tmp" "$out"
-}
+build_minio() { build_main minio "$minio" github.com/minio/minio github.com/minio/minio; }
 
 want=${*:-kubernetes etcd minio}
 for w in $want; do "build_$w"; done
