@@ -11,6 +11,7 @@ import { ResilientInformer } from '../kube/informer.js';
 import { LABELS, MANAGED_BY } from '../kube/names.js';
 import { WorkQueue } from '../kube/work-queue.js';
 import type { Logger } from '../observability/logger.js';
+import type { DispatcherMetrics } from '../observability/metrics.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
 import type { DispatcherConfig } from './config.js';
 
@@ -21,6 +22,8 @@ export interface DispatcherOptions {
   log: Logger;
   clock?: Clock;
   concurrency?: number;
+  /** Prometheus metrics; none in benchmarks and tests that do not read them. */
+  metrics?: DispatcherMetrics;
 }
 
 /**
@@ -87,14 +90,33 @@ export class Dispatcher {
         pushgatewayUrl: config.pushgatewayUrl,
       },
     });
-    this.queue = new WorkQueue((key) => reconciler.reconcile(key), {
+    const metrics = options.metrics;
+    const reconcile = metrics
+      ? async (key: string) => {
+          const stop = metrics.reconcileDuration.startTimer();
+          try {
+            const outcome = await reconciler.reconcile(key);
+            stop({ result: outcome.kind === 'done' ? 'done' : 'requeue' });
+            return outcome;
+          } catch (err) {
+            stop({ result: 'error' });
+            metrics.reconcileErrors.inc();
+            throw err;
+          }
+        }
+      : (key: string) => reconciler.reconcile(key);
+    this.queue = new WorkQueue(reconcile, {
       concurrency: options.concurrency ?? 16,
       clock,
       onError: (key, err, retryInMs) => log.warn({ key, err: String((err as Error)?.message ?? err), retryInMs }, 'reconcile failed; retrying'),
     });
 
     for (const informer of this.checkpoints) {
-      informer.onChange((c, kind) => { if (kind !== 'delete') this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`); });
+      informer.onChange((c, kind) => {
+        if (kind === 'delete') { metrics?.forget(c.metadata.uid); return; }
+        metrics?.observe(c);
+        this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
+      });
     }
     this.jobs.onChange((job) => {
       const labels = job.metadata?.labels ?? {};
@@ -109,12 +131,17 @@ export class Dispatcher {
     await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start()]);
   }
 
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
   get cachesSynced(): boolean {
     return [...this.checkpoints, this.policies, this.jobs].every((i) => i.hasSynced);
   }
 
   /** Leader only: queue everything once (level-based), then follow changes. */
   startReconciling(): void {
+    this.options.metrics?.becameLeader();
     for (const informer of this.checkpoints) {
       for (const c of informer.list()) this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
     }

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { makeClients, loadKubeConfig } from '../kube/client.js';
 import { LeaderElector, kubernetesLeaseStore } from '../kube/leader-election.js';
+import { systemClock } from '../clock/clock.js';
 import { startHealthServer } from '../observability/health-server.js';
+import { DispatcherMetrics, startMetricsServer } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
 import { describeWatchScope, parseConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
@@ -43,8 +45,11 @@ try {
   log.error((err as Error).message);
   process.exit(2);
 }
-const dispatcher = new Dispatcher({ config, clients, jobImage, log });
+// Both replicas serve /metrics; only the leader counts results (see DispatcherMetrics).
+const metrics = new DispatcherMetrics({ clock: systemClock, queueDepth: (): number => dispatcher.queueDepth });
+const dispatcher: Dispatcher = new Dispatcher({ config, clients, jobImage, log, metrics });
 const health = await startHealthServer(config.healthProbePort, () => dispatcher.cachesSynced);
+const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
 await dispatcher.startCaches();
 log.info({ jobImage }, 'caches synced');
 
@@ -73,6 +78,7 @@ async function shutdown(signal: string): Promise<void> {
   await elector?.stop();
   await dispatcher.stop();
   health.close();
+  metricsServer.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,61 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runWorkload, waitForTerminal } from './support/checkpoints.js';
+import { kubectl } from './support/kube.js';
+
+const NS = 'metrics-e2e';
+const OPERATOR_NS = 'checkpoint-operator-system';
+
+/** Every replica's /metrics, scraped at its pod address as Prometheus would. */
+async function scrape(): Promise<string[]> {
+  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
+  return Promise.all(pods.items.map(async (p: { status: { podIP: string } }) => (await fetch(`http://${p.status.podIP}:8080/metrics`)).text()));
+}
+
+function sum(pages: string[], series: string): number {
+  return pages.reduce((total, page) => {
+    const line = page.split('\n').find((l) => l.startsWith(`${series} `));
+    return total + (line ? Number(line.split(' ').pop()) : 0);
+  }, 0);
+}
+
+const checkpoint = (name: string, pod: string) => `apiVersion: checkpoint.example.com/v1alpha1
+kind: Checkpoint
+metadata: { name: ${name}, namespace: ${NS} }
+spec:
+  target: { podName: ${pod} }
+  storage: { backend: local, local: { path: /var/lib/checkpoint-operator/archives } }
+`;
+
+describe('dispatcher /metrics', () => {
+  beforeAll(async () => {
+    await kubectl(['create', 'namespace', NS]).catch(() => undefined);
+    await runWorkload(NS, 'app');
+  });
+
+  it('counts one created and one failed checkpoint once across both replicas, with the seed names', async () => {
+    const before = await scrape();
+    expect(before).toHaveLength(2);
+    for (const page of before) {
+      expect(page).toContain('# TYPE checkpoint_operator_checkpoint_total counter');
+      expect(page).toContain('checkpoint_operator_restore_total{status="success"}');
+    }
+    expect(sum(before, 'checkpoint_operator_leader')).toBe(1);
+    const created = sum(before, 'checkpoint_operator_checkpoint_total{status="created"}');
+    const failed = sum(before, 'checkpoint_operator_checkpoint_total{status="failed"}');
+
+    await kubectl(['apply', '-f', '-'], checkpoint('good', 'app'));
+    await kubectl(['apply', '-f', '-'], checkpoint('bad', 'no-such-pod'));
+    expect((await waitForTerminal(NS, 'good')).status?.phase).toBe('Succeeded');
+    expect((await waitForTerminal(NS, 'bad')).status?.phase).toBe('Failed');
+
+    await expect.poll(async () => {
+      const after = await scrape();
+      return [sum(after, 'checkpoint_operator_checkpoint_total{status="created"}') - created, sum(after, 'checkpoint_operator_checkpoint_total{status="failed"}') - failed];
+    }, { timeout: 15_000 }).toEqual([1, 1]);
+    const after = await scrape();
+    const age = sum(after, 'checkpoint_operator_checkpoint_age_seconds');
+    expect(age).toBeGreaterThanOrEqual(0);
+    expect(age).toBeLessThan(120);
+    expect(sum(after, 'checkpoint_operator_reconcile_duration_seconds_count{result="done"}')).toBeGreaterThan(0);
+  });
+});
