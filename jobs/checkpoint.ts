@@ -5,12 +5,14 @@ import { LeanKubeClient } from '../src/kube/lean-client.js';
 import { CHECKPOINT_JOB_INPUT_ENV, checkpointJobInputSchema } from '../src/jobs-contract/checkpoint-job-input.js';
 import { runCheckpointAction } from '../src/jobs-runtime/checkpoint-action.js';
 import { createLogger } from '../src/observability/logger.js';
+import { pushJobRun } from '../src/observability/pushgateway.js';
 
 /**
  * The checkpoint Job. Its result lives in the Checkpoint's status, so it exits 0 once a result
  * (success or failure) is recorded; a non-zero exit means nothing could be recorded, and the
  * Job's one retry (or the dispatcher, from the Job's Failed condition) takes over.
  */
+const started = Date.now();
 const log = createLogger('checkpoint-job');
 const raw = process.env[CHECKPOINT_JOB_INPUT_ENV];
 const parsed = checkpointJobInputSchema.safeParse(raw ? JSON.parse(raw) : undefined);
@@ -32,5 +34,15 @@ const result = await runCheckpointAction({
   log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'checkpoint' }),
 });
 if (result.outcome === 'skipped') log.info(result.why);
+else if (process.env.PUSHGATEWAY_URL) {
+  await pushJobRun(process.env.PUSHGATEWAY_URL, {
+    action: 'checkpoint',
+    owner: input.checkpoint,
+    succeeded: result.outcome === 'succeeded',
+    durationSeconds: (Date.now() - started) / 1000,
+    bytes: result.outcome === 'succeeded' ? result.archive.sizeBytes : undefined,
+    finishedAt: Date.now(),
+  }, log);
+}
 await events.flush();
 process.exit(0);

@@ -12,6 +12,7 @@ import { LABELS, MANAGED_BY } from '../kube/names.js';
 import { WorkQueue } from '../kube/work-queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { DispatcherMetrics } from '../observability/metrics.js';
+import { deletePushGroup } from '../observability/pushgateway.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
 import type { DispatcherConfig } from './config.js';
 
@@ -38,6 +39,7 @@ export class Dispatcher {
   private readonly informerIndex = new Map<string, ResilientInformer<Checkpoint>>();
   private readonly lean: LeanKubeClient;
   readonly events: EventRecorder;
+  private leading = false;
 
   constructor(private readonly options: DispatcherOptions) {
     const { config, clients, log } = options;
@@ -113,7 +115,11 @@ export class Dispatcher {
 
     for (const informer of this.checkpoints) {
       informer.onChange((c, kind) => {
-        if (kind === 'delete') { metrics?.forget(c.metadata.uid); return; }
+        if (kind === 'delete') {
+          metrics?.forget(c.metadata.uid);
+          this.dropPushGroup(c);
+          return;
+        }
         metrics?.observe(c);
         this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
       });
@@ -141,6 +147,7 @@ export class Dispatcher {
 
   /** Leader only: queue everything once (level-based), then follow changes. */
   startReconciling(): void {
+    this.leading = true;
     this.options.metrics?.becameLeader();
     for (const informer of this.checkpoints) {
       for (const c of informer.list()) this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
@@ -149,6 +156,7 @@ export class Dispatcher {
   }
 
   stopReconciling(): void {
+    this.leading = false;
     this.queue.stop();
   }
 
@@ -157,6 +165,15 @@ export class Dispatcher {
     await Promise.all([...this.checkpoints.map((i) => i.stop()), this.policies.stop(), this.jobs.stop()]);
     await this.events.flush();
     await this.lean.close();
+  }
+
+  /** The Pushgateway keeps groups for ever: the leader removes a deleted Checkpoint's. */
+  private dropPushGroup(c: Checkpoint): void {
+    const url = this.options.config.pushgatewayUrl;
+    if (!url || !this.leading) return;
+    const owner = { namespace: c.metadata.namespace!, name: c.metadata.name };
+    deletePushGroup(url, 'checkpoint', owner).catch((err: Error) =>
+      this.options.log.warn({ ...owner, pushgateway: url, err: err.message }, 'could not delete the Pushgateway group'));
   }
 
   private checkpointInformerFor(namespace: string | undefined): ResilientInformer<Checkpoint> | undefined {

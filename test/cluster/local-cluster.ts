@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { pinnedVersions } from './binaries.js';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
 import { type S3Server, startMinio } from './minio.js';
+import { type PushgatewayServer, startPushgateway } from './pushgateway.js';
 import { type SimulatedNodes, startSimulatedNodes } from './node/simulated-nodes.js';
 import { freePort } from './ports.js';
 
@@ -15,6 +16,8 @@ export interface LocalCluster {
   nodes: SimulatedNodes | undefined;
   /** The real S3 server (MinIO), reachable at the same endpoint from this machine and from pods. */
   s3: S3Server | undefined;
+  /** The real Pushgateway the operator's Jobs push to (PUSHGATEWAY_URL). */
+  pushgateway: PushgatewayServer | undefined;
   /** Loopback ports reachable from pods with nothing listening yet, for servers a test starts itself. */
   sparePodPorts: number[];
   kubeconfigPath: string;
@@ -48,10 +51,12 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const controlPlane = await startControlPlane(opts.dir ? { dir: opts.dir } : {});
   let nodes: SimulatedNodes | undefined;
   let s3: S3Server | undefined;
+  let pushgateway: PushgatewayServer | undefined;
   const sparePodPorts: number[] = [];
   const stop = async () => {
     await nodes?.stop();
     await s3?.stop();
+    await pushgateway?.stop();
     await controlPlane.stop();
   };
   try {
@@ -72,6 +77,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         await nodes.exposeToPods(s3.port);
         log(`S3 (MinIO) at ${s3.endpoint}`);
       }
+      pushgateway = await startPushgateway(controlPlane.dir);
+      await nodes.exposeToPods(pushgateway.port);
+      log(`Pushgateway at ${pushgateway.url}`);
     }
     if (opts.operator) {
       if (s3) {
@@ -82,6 +90,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root });
       log('operator built (dist/)');
       await controlPlane.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/default')]);
+      if (pushgateway) {
+        await controlPlane.kubectl(['set', 'env', '-n', OPERATOR_NAMESPACE, 'deployment/checkpoint-operator', `PUSHGATEWAY_URL=${pushgateway.url}`]);
+      }
       await controlPlane.kubectl(['rollout', 'status', '-n', 'checkpoint-operator-system', 'deployment/checkpoint-operator', '--timeout=120s']);
       log('operator running: deployment/checkpoint-operator in checkpoint-operator-system');
     }
@@ -89,5 +100,5 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await stop();
     throw err;
   }
-  return { controlPlane, nodes, s3, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
+  return { controlPlane, nodes, s3, pushgateway, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
 }

@@ -17,5 +17,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     endpoint: cluster.s3!.endpoint, accessKeyId: cluster.s3!.accessKeyId, secretAccessKey: cluster.s3!.secretAccessKey,
   });
   project.provide('sparePodPorts', cluster.sparePodPorts);
+  project.provide('pushgatewayUrl', cluster.pushgateway!.url);
   return () => cluster.stop();
 }

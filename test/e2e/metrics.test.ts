@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runWorkload, waitForTerminal } from './support/checkpoints.js';
+import { clusterContext } from './support/cluster-context.js';
 import { kubectl } from './support/kube.js';
 
 const NS = 'metrics-e2e';
@@ -57,5 +58,23 @@ describe('dispatcher /metrics', () => {
     expect(age).toBeGreaterThanOrEqual(0);
     expect(age).toBeLessThan(120);
     expect(sum(after, 'checkpoint_operator_reconcile_duration_seconds_count{result="done"}')).toBeGreaterThan(0);
+  });
+
+  it("holds the Job's figures in the Pushgateway under the Checkpoint's group until the Checkpoint is deleted", async () => {
+    const good = await waitForTerminal(NS, 'good');
+    const series = async (metric: string) => {
+      const text = await (await fetch(`${clusterContext().pushgatewayUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${metric}{`) && l.includes('job="checkpoint-operator"')
+        && l.includes('action="checkpoint"') && l.includes(`namespace="${NS}"`) && l.includes('name="good"'));
+      return line === undefined ? undefined : Number(line.split(' ').pop());
+    };
+    expect(await series('checkpoint_operator_job_succeeded')).toBe(1);
+    expect(await series('checkpoint_operator_job_archive_bytes')).toBe(good.status!.archive!.sizeBytes);
+    expect(await series('checkpoint_operator_job_duration_seconds')).toBeGreaterThan(0);
+    const lastSuccess = await series('checkpoint_operator_job_last_success_timestamp_seconds');
+    expect(Math.abs(lastSuccess! - Date.parse(String(good.status!.completionTime)) / 1000)).toBeLessThan(30);
+
+    await kubectl(['delete', 'checkpoints.checkpoint.example.com', 'good', '-n', NS, '--wait=true']);
+    await expect.poll(() => series('checkpoint_operator_job_succeeded'), { timeout: 15_000 }).toBeUndefined();
   });
 });

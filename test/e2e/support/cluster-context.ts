@@ -7,6 +7,7 @@ declare module 'vitest' {
     clusterDir: string;
     s3: S3Access;
     sparePodPorts: number[];
+    pushgatewayUrl: string;
   }
 }
 
@@ -17,9 +18,9 @@ export interface S3Access {
 }
 
 /** What the global set-up started, for tests in other worker processes. */
-export function clusterContext(): { kubeconfig: string; kubectl: string; clusterDir: string; s3: S3Access; sparePodPorts: number[] } {
+export function clusterContext(): { kubeconfig: string; kubectl: string; clusterDir: string; s3: S3Access; sparePodPorts: number[]; pushgatewayUrl: string } {
   return {
     kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir'),
-    s3: inject('s3'), sparePodPorts: inject('sparePodPorts'),
+    s3: inject('s3'), sparePodPorts: inject('sparePodPorts'), pushgatewayUrl: inject('pushgatewayUrl'),
   };
 }
