@@ -13,6 +13,10 @@ export function pushGroup(action: string, owner: { namespace: string; name: stri
 
 const TIMEOUT_MS = 5000;
 
+/** What a Job pushes, each as `checkpoint_operator_job_<name>`. */
+export const JOB_METRICS = ['duration_seconds', 'succeeded', 'last_run_timestamp_seconds', 'last_success_timestamp_seconds', 'archive_bytes'] as const;
+type JobMetric = (typeof JOB_METRICS)[number];
+
 export interface JobRunFigures {
   action: string;
   owner: { namespace: string; name: string };
@@ -28,7 +32,7 @@ export interface JobRunFigures {
  */
 export async function pushJobRun(url: string, run: JobRunFigures, log: Logger): Promise<void> {
   const registry = new Registry();
-  const gauge = (name: string, help: string, value: number) => new Gauge({ name: `checkpoint_operator_job_${name}`, help, registers: [registry] }).set(value);
+  const gauge = (name: JobMetric, help: string, value: number) => new Gauge({ name: `checkpoint_operator_job_${name}`, help, registers: [registry] }).set(value);
   gauge('duration_seconds', 'Duration of the last run of this Job.', run.durationSeconds);
   gauge('succeeded', '1 if the last run succeeded, 0 if it failed.', run.succeeded ? 1 : 0);
   gauge('last_run_timestamp_seconds', 'When the last run finished (Unix time).', run.finishedAt / 1000);

@@ -23,6 +23,13 @@ async function canI(as: string, verb: string, resource: string, namespace?: stri
 }
 
 describe('manifests/default', () => {
+  it('renders the optional Prometheus Operator objects with kustomize', async () => {
+    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/prometheus')])).map((d) => d.toJS());
+    expect(rendered.map((o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'PrometheusRule/checkpoint-operator', 'ServiceMonitor/checkpoint-operator', 'ServiceMonitor/checkpoint-operator-pushgateway',
+    ]);
+  });
+
   it('renders with kustomize and holds the Deployment of the original product description', async () => {
     const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/default')])).map((d) => d.toJS());
     const deployment = rendered.find((o) => o.kind === 'Deployment');
