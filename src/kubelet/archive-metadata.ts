@@ -26,6 +26,7 @@ export class ArchiveMetadataTap extends Transform {
   private readonly tar: Extract = extract();
   private readonly files = new Map<string, Buffer>();
   private parseError: Error | undefined;
+  private haveAll = false;
   private readonly parsed: Promise<void>;
 
   constructor() {
@@ -35,7 +36,13 @@ export class ArchiveMetadataTap extends Transform {
       if (WANTED.has(name) && header.type === 'file' && (header.size ?? 0) <= SMALL_FILE_LIMIT) {
         const chunks: Buffer[] = [];
         stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-        stream.on('end', () => { this.files.set(name, Buffer.concat(chunks)); next(); });
+        stream.on('end', () => {
+          this.files.set(name, Buffer.concat(chunks));
+          // Both files are at the front of a runtime's archive: stop parsing there, and the
+          // rest (the memory pages) passes through untouched, at no parsing cost.
+          if ([...WANTED].every((w) => this.files.has(w))) this.haveAll = true;
+          next();
+        });
       } else {
         stream.on('end', next);
         stream.resume();
@@ -43,24 +50,26 @@ export class ArchiveMetadataTap extends Transform {
     });
     this.parsed = new Promise((resolve) => {
       this.tar.on('finish', () => resolve());
-      this.tar.on('error', (err: Error) => { this.parseError = err; resolve(); });
+      this.tar.on('error', (err: Error) => { if (!this.haveAll) this.parseError = err; resolve(); });
     });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.parseError) return done(null, chunk);
+    if (this.parseError || this.haveAll) return done(null, chunk);
     if (this.tar.write(chunk)) done(null, chunk);
     else this.tar.once('drain', () => done(null, chunk));
   }
 
   override _flush(done: TransformCallback): void {
-    (this.tar as unknown as { end(): void }).end(); // streamx's end() takes no chunk here
+    // A parser left mid-archive on purpose is dropped, not ended (ending it is a truncated tar).
+    if (this.haveAll) (this.tar as unknown as { destroy(): void }).destroy();
+    else (this.tar as unknown as { end(): void }).end(); // streamx's end() takes no chunk here
     done();
   }
 
   /** Resolves after the stream ended; rejects when the bytes were not a checkpoint archive. */
   async metadata(): Promise<ArchiveMetadata> {
-    await this.parsed;
+    if (!this.haveAll) await this.parsed;
     if (this.parseError) throw new Error(`not a tar archive: ${this.parseError.message}`);
     const config = this.json('config.dump');
     if (!config) throw new Error('the archive has no config.dump: not a container checkpoint');
