@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { pinnedVersions } from './binaries.js';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
 import { type S3Server, startMinio } from './minio.js';
@@ -89,10 +90,16 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       }
       await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root });
       log('operator built (dist/)');
-      await controlPlane.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/default')]);
-      if (pushgateway) {
-        await controlPlane.kubectl(['set', 'env', '-n', OPERATOR_NAMESPACE, 'deployment/checkpoint-operator', `PUSHGATEWAY_URL=${pushgateway.url}`]);
+      // The local Pushgateway's URL goes into the Deployment before it is created: changing it
+      // afterwards would roll the pods, and old and new pods on one node share its ports.
+      const rendered = parseAllDocuments((await controlPlane.kubectl(['kustomize', join(root, 'manifests/default')])).stdout);
+      for (const doc of rendered) {
+        if (doc.getIn(['kind']) !== 'Deployment' || !pushgateway) continue;
+        const env = doc.getIn(['spec', 'template', 'spec', 'containers', 0, 'env']) as { items: unknown[] } | undefined;
+        const entries = (env?.items ?? []).map((e) => (e as { toJSON(): { name: string } }).toJSON()).filter((e) => e.name !== 'PUSHGATEWAY_URL');
+        doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'env'], [...entries, { name: 'PUSHGATEWAY_URL', value: pushgateway.url }]);
       }
+      await controlPlane.kubectl(['apply', '--server-side', '-f', '-'], { input: rendered.map((d) => d.toString()).join('---\n') });
       await controlPlane.kubectl(['rollout', 'status', '-n', 'checkpoint-operator-system', 'deployment/checkpoint-operator', '--timeout=120s']);
       log('operator running: deployment/checkpoint-operator in checkpoint-operator-system');
     }

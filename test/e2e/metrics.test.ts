@@ -68,7 +68,8 @@ describe('dispatcher /metrics', () => {
         && l.includes('action="checkpoint"') && l.includes(`namespace="${NS}"`) && l.includes('name="good"'));
       return line === undefined ? undefined : Number(line.split(' ').pop());
     };
-    expect(await series('checkpoint_operator_job_succeeded')).toBe(1);
+    // The Job pushes after recording its result, so the group may trail the status briefly.
+    await expect.poll(() => series('checkpoint_operator_job_succeeded'), { timeout: 15_000 }).toBe(1);
     expect(await series('checkpoint_operator_job_archive_bytes')).toBe(good.status!.archive!.sizeBytes);
     expect(await series('checkpoint_operator_job_duration_seconds')).toBeGreaterThan(0);
     const lastSuccess = await series('checkpoint_operator_job_last_success_timestamp_seconds');
