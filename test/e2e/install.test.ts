@@ -60,7 +60,7 @@ describe('manifests/default', () => {
   });
 
   it('is accepted whole by the API server', async () => {
-    const out = await kubectl(['apply', '--server-side', '-k', join(root, 'manifests/default')]);
+    const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-k', join(root, 'manifests/default')]);
     expect(out).toContain('deployment.apps/checkpoint-operator serverside-applied');
     await kubectl(['wait', '--for=jsonpath={.metadata.name}=checkpoint-operator', '-n', NS, 'deployment/checkpoint-operator', '--timeout=30s']);
   });
