@@ -56,8 +56,15 @@ export class ArchiveMetadataTap extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.parseError || this.haveAll) return done(null, chunk);
-    if (this.tar.write(chunk)) done(null, chunk);
-    else this.tar.once('drain', () => done(null, chunk));
+    if (this.tar.write(chunk)) return done(null, chunk);
+    // A parser that fails while full never drains: the bytes must flow on all the same.
+    const release = () => {
+      this.tar.off('drain', release);
+      this.tar.off('error', release);
+      done(null, chunk);
+    };
+    this.tar.once('drain', release);
+    this.tar.once('error', release);
   }
 
   override _flush(done: TransformCallback): void {

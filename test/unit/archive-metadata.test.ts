@@ -56,6 +56,16 @@ describe('ArchiveMetadataTap', () => {
     await expect(t.metadata()).rejects.toThrow();
   });
 
+  it('passes large bytes that are not a tar through to their end, without stalling', async () => {
+    const junk = randomBytes(8 * 1024 * 1024);
+    const t = new ArchiveMetadataTap();
+    const out: Buffer[] = [];
+    const chunks = Array.from({ length: junk.length / 65536 }, (_, i) => junk.subarray(i * 65536, (i + 1) * 65536));
+    await pipeline(Readable.from(chunks), t, new Writable({ write(c, _e, cb) { out.push(c); cb(); } }));
+    expect(Buffer.concat(out).equals(junk)).toBe(true);
+    await expect(t.metadata()).rejects.toThrow();
+  });
+
   it('refuses a config.dump that is not JSON', async () => {
     const { t } = await tap(await tarOf({ 'config.dump': '{not json' }));
     await expect(t.metadata()).rejects.toThrow('config.dump in the archive is not valid JSON');
