@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local cluster and its tests use. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(openssl iproute2 util-linux ca-certificates git prometheus-pushgateway)
+packages=(openssl iproute2 util-linux ca-certificates git prometheus-pushgateway docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if ((${#missing[@]} > 0)); then

@@ -6,6 +6,7 @@ import { pinnedVersions } from './binaries.js';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
 import { type S3Server, startMinio } from './minio.js';
 import { type PushgatewayServer, startPushgateway } from './pushgateway.js';
+import { type RegistryServer, startRegistry } from './registry.js';
 import { type SimulatedNodes, startSimulatedNodes } from './node/simulated-nodes.js';
 import { freePort } from './ports.js';
 
@@ -19,6 +20,8 @@ export interface LocalCluster {
   s3: S3Server | undefined;
   /** The real Pushgateway the operator's Jobs push to (PUSHGATEWAY_URL). */
   pushgateway: PushgatewayServer | undefined;
+  /** The real OCI registry (anonymous) restores push checkpoint images to, at the same host:port from this machine and from pods. */
+  registry: RegistryServer | undefined;
   /** Loopback ports reachable from pods with nothing listening yet, for servers a test starts itself. */
   sparePodPorts: number[];
   kubeconfigPath: string;
@@ -53,11 +56,13 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   let nodes: SimulatedNodes | undefined;
   let s3: S3Server | undefined;
   let pushgateway: PushgatewayServer | undefined;
+  let registry: RegistryServer | undefined;
   const sparePodPorts: number[] = [];
   const stop = async () => {
     await nodes?.stop();
     await s3?.stop();
     await pushgateway?.stop();
+    await registry?.stop();
     await controlPlane.stop();
   };
   try {
@@ -81,6 +86,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       pushgateway = await startPushgateway(controlPlane.dir);
       await nodes.exposeToPods(pushgateway.port);
       log(`Pushgateway at ${pushgateway.url}`);
+      registry = await startRegistry({ dir: controlPlane.dir });
+      await nodes.exposeToPods(registry.port);
+      log(`OCI registry (distribution) at ${registry.host}`);
     }
     if (opts.operator) {
       if (s3) {
@@ -90,14 +98,18 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       }
       await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root });
       log('operator built (dist/)');
-      // The local Pushgateway's URL goes into the Deployment before it is created: changing it
+      // The local servers' addresses go into the Deployment before it is created: changing them
       // afterwards would roll the pods, and old and new pods on one node share its ports.
+      const local: Record<string, string> = {
+        ...(pushgateway ? { PUSHGATEWAY_URL: pushgateway.url } : {}),
+        ...(registry ? { RESTORE_IMAGE_REPOSITORY: `${registry.host}/checkpoints` } : {}),
+      };
       const rendered = parseAllDocuments((await controlPlane.kubectl(['kustomize', join(root, 'manifests/default')])).stdout);
       for (const doc of rendered) {
-        if (doc.getIn(['kind']) !== 'Deployment' || !pushgateway) continue;
+        if (doc.getIn(['kind']) !== 'Deployment') continue;
         const env = doc.getIn(['spec', 'template', 'spec', 'containers', 0, 'env']) as { items: unknown[] } | undefined;
-        const entries = (env?.items ?? []).map((e) => (e as { toJSON(): { name: string } }).toJSON()).filter((e) => e.name !== 'PUSHGATEWAY_URL');
-        doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'env'], [...entries, { name: 'PUSHGATEWAY_URL', value: pushgateway.url }]);
+        const entries = (env?.items ?? []).map((e) => (e as { toJSON(): { name: string } }).toJSON()).filter((e) => !(e.name in local));
+        doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'env'], [...entries, ...Object.entries(local).map(([name, value]) => ({ name, value }))]);
       }
       await controlPlane.kubectl(['apply', '--server-side', '-f', '-'], { input: rendered.map((d) => d.toString()).join('---\n') });
       await controlPlane.kubectl(['rollout', 'status', '-n', 'checkpoint-operator-system', 'deployment/checkpoint-operator', '--timeout=120s']);
@@ -107,5 +119,5 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await stop();
     throw err;
   }
-  return { controlPlane, nodes, s3, pushgateway, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
+  return { controlPlane, nodes, s3, pushgateway, registry, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
 }

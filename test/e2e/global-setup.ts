@@ -18,5 +18,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide('sparePodPorts', cluster.sparePodPorts);
   project.provide('pushgatewayUrl', cluster.pushgateway!.url);
+  project.provide('registryHost', cluster.registry!.host);
   return () => cluster.stop();
 }

@@ -117,7 +117,7 @@ export class KubeletApi {
     const spec = found.spec.containers.find((c) => c.name === containerName)!;
     await writeCheckpointArchive(file, {
       podName, namespace, podUid: found.metadata!.uid!, containerName,
-      containerId: running.container.containerId, image: spec.image ?? '', imageRef: `sha256:${running.container.containerId}`,
+      containerId: running.container.containerId, image: running.container.rootfsImage ?? spec.image ?? '', imageRef: `sha256:${running.container.containerId}`,
       memoryBytes: memory, createdAt: running.container.startedAt ?? now, checkpointedAt: now,
     });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [nodePath] }));

@@ -4,6 +4,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, ListWatch, PatchStrategy, setHeaderOptions, type V1Container, type V1ContainerStatus, type V1Pod, Watch } from '@kubernetes/client-node';
 import { trackChild } from '../processes.js';
+import { isCheckpointImageCandidate, pullCheckpointImage, pullSecretCredentials } from './checkpoint-image-puller.js';
 import { programFor } from './image-rules.js';
 import { MemoryCgroup, parseMemoryQuantity, peakRss } from './memory-cgroup.js';
 import { fieldValue, type Mount, VolumeManager } from './volumes.js';
@@ -26,6 +27,10 @@ export interface RunnerSettings {
 interface RunningContainer {
   name: string;
   image: string;
+  /** The pulled image's digest reference, for images pulled from a registry. */
+  imageID: string | undefined;
+  /** What the container's root filesystem comes from: its image, or for a restored container the checkpoint's. */
+  rootfsImage: string | undefined;
   containerId: string;
   restartCount: number;
   process: ChildProcess | undefined;
@@ -47,7 +52,9 @@ interface PodRuntime {
  * Runs the pods bound to one simulated node as local processes, the way a kubelet runs them in
  * containers: volumes prepared and bind-mounted at their paths in a private mount namespace,
  * env resolved, status reported through pods/status, restarts by restartPolicy, graceful
- * deletion, and a container recreated when its image changes.
+ * deletion, and a container recreated when its image changes. Checkpoint images (references by
+ * digest to a loopback registry) are pulled and checked first, as a runtime with checkpoint
+ * restore does; the restored process is the container's own program.
  */
 export class PodRunner {
   private readonly pods = new Map<string, PodRuntime>();
@@ -122,12 +129,14 @@ export class PodRunner {
     const paths = await this.volumes.prepare(rt.pod);
     for (const spec of rt.pod.spec?.containers ?? []) {
       rt.containers.set(spec.name, {
-        name: spec.name, image: spec.image ?? '', containerId: '', restartCount: 0, process: undefined, startedAt: undefined,
+        name: spec.name, image: spec.image ?? '', imageID: undefined, rootfsImage: undefined, containerId: '', restartCount: 0, process: undefined, startedAt: undefined,
         state: { waiting: { reason: 'ContainerCreating' } }, lastState: {}, exited: undefined,
       });
     }
     rt.pod.status = { ...rt.pod.status, hostIP: this.s.nodeIP, podIP: this.s.nodeIP };
-    for (const spec of rt.pod.spec?.containers ?? []) await this.launch(rt, spec, paths);
+    for (const spec of rt.pod.spec?.containers ?? []) {
+      if (await this.pullImage(rt, spec)) await this.launch(rt, spec, paths);
+    }
     await this.report(rt);
   }
 
@@ -211,13 +220,41 @@ export class PodRunner {
 
   private async recreate(rt: PodRuntime, spec: V1Container): Promise<void> {
     const c = rt.containers.get(spec.name)!;
+    // Claimed at once: pod updates arriving while the old container stops or the image is pulled
+    // must not start a second recreate.
+    c.image = spec.image ?? '';
+    c.imageID = undefined;
+    c.rootfsImage = undefined;
     const old = c.process;
     c.process = undefined;
     if (old) await killGroup(old, 2000);
     c.lastState = { terminated: { exitCode: 137, reason: 'Replaced', finishedAt: new Date(), containerID: `checkpoint-sim://${c.containerId}` } };
+    c.state = { waiting: { reason: 'ContainerCreating' } };
+    const pulled = await this.pullImage(rt, spec);
+    if (c.image !== (spec.image ?? '')) return; // a later image change took over meanwhile
+    if (!pulled) {
+      await this.report(rt);
+      return;
+    }
     c.restartCount++;
     await this.launch(rt, spec, await this.volumes.prepare(rt.pod));
     await this.report(rt);
+  }
+
+  /** Pulls a checkpoint image before its container starts; false leaves the container waiting with the kubelet's reason. */
+  private async pullImage(rt: PodRuntime, spec: V1Container): Promise<boolean> {
+    const c = rt.containers.get(spec.name)!;
+    const image = spec.image ?? '';
+    if (!isCheckpointImageCandidate(image)) return true;
+    const pulled = await pullCheckpointImage(image, await pullSecretCredentials(this.s.admin, rt.pod, image));
+    if (c.image !== image) return false; // superseded: the newer image's pull sets the state
+    if (!pulled.ok) {
+      c.state = { waiting: { reason: pulled.reason, message: pulled.message } };
+      return false;
+    }
+    c.imageID = pulled.imageID;
+    c.rootfsImage = pulled.rootfsImage;
+    return true;
   }
 
   private async terminate(rt: PodRuntime): Promise<void> {
@@ -298,7 +335,7 @@ export class PodRunner {
     if (rt.containers.size === 0) {
       for (const spec of rt.pod.spec?.containers ?? []) {
         rt.containers.set(spec.name, {
-          name: spec.name, image: spec.image ?? '', containerId: '', restartCount: 0, process: undefined, startedAt: undefined,
+          name: spec.name, image: spec.image ?? '', imageID: undefined, rootfsImage: undefined, containerId: '', restartCount: 0, process: undefined, startedAt: undefined,
           state: { waiting: { reason: 'CreateContainerConfigError', message: String((err as Error)?.message ?? err) } }, lastState: {}, exited: undefined,
         });
       }
@@ -314,7 +351,7 @@ export class PodRunner {
       return {
         name: spec.name,
         image: c?.image ?? spec.image ?? '',
-        imageID: `sha256:${createHash('sha256').update(c?.image ?? spec.image ?? '').digest('hex')}`,
+        imageID: c?.imageID ?? `sha256:${createHash('sha256').update(c?.image ?? spec.image ?? '').digest('hex')}`,
         containerID: c?.containerId ? `checkpoint-sim://${c.containerId}` : undefined,
         ready: running,
         started: running,

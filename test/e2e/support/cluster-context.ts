@@ -8,6 +8,8 @@ declare module 'vitest' {
     s3: S3Access;
     sparePodPorts: number[];
     pushgatewayUrl: string;
+    /** `127.0.0.1:<port>` of the cluster's OCI registry (anonymous), the same from pods. */
+    registryHost: string;
   }
 }
 
@@ -18,9 +20,10 @@ export interface S3Access {
 }
 
 /** What the global set-up started, for tests in other worker processes. */
-export function clusterContext(): { kubeconfig: string; kubectl: string; clusterDir: string; s3: S3Access; sparePodPorts: number[]; pushgatewayUrl: string } {
+export function clusterContext(): { kubeconfig: string; kubectl: string; clusterDir: string; s3: S3Access; sparePodPorts: number[]; pushgatewayUrl: string; registryHost: string } {
   return {
     kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir'),
     s3: inject('s3'), sparePodPorts: inject('sparePodPorts'), pushgatewayUrl: inject('pushgatewayUrl'),
+    registryHost: inject('registryHost'),
   };
 }

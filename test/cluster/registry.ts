@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { generateCa } from './pki.js';
+import { freePort } from './ports.js';
+import { type ManagedProcess, startProcess } from './processes.js';
+import { startTokenServer, type TokenServer } from './registry-token-server.js';
+
+const run = promisify(execFile);
+
+export const REGISTRY_BINARY = '/usr/bin/docker-registry';
+
+export interface RegistryServer {
+  /** `127.0.0.1:<port>`: the registry part of image references, from this machine and from pods. */
+  host: string;
+  port: number;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** Set for 'basic' and 'token' registries: the one account they accept. */
+  username?: string;
+  password?: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export interface RegistryOptions {
+  /** Directory for its data, configuration and log. */
+  dir: string;
+  /** Distinguishes several registries in one dir (default 'registry'). */
+  name?: string;
+  /** 'basic': htpasswd (bcrypt); 'token': Bearer tokens from a token server run in this process. */
+  auth?: 'none' | 'basic' | 'token';
+  /** A port chosen by the caller (one already exposed to pods, say); default a free one. */
+  port?: number;
+  /** The same for the token server of a 'token' registry, which clients are sent to. */
+  tokenServerPort?: number;
+}
+
+/**
+ * The real CNCF distribution registry (Debian's docker-registry, 2.8) on loopback, with
+ * filesystem storage and deletes enabled. It takes OCI manifests and indexes as they are
+ * pushed: 2.8 only checks that an index's manifests are in the repository.
+ */
+export async function startRegistry(opts: RegistryOptions): Promise<RegistryServer> {
+  const name = opts.name ?? 'registry';
+  const auth = opts.auth ?? 'none';
+  const home = join(opts.dir, name);
+  await mkdir(join(home, 'data'), { recursive: true, mode: 0o700 });
+  const port = opts.port ?? await freePort();
+  const account = auth === 'none' ? undefined : { username: `user-${randomBytes(3).toString('hex')}`, password: randomBytes(18).toString('base64url') };
+  let tokenServer: TokenServer | undefined;
+  const config: Record<string, unknown> = {
+    version: 0.1,
+    log: { level: 'info', accesslog: { disabled: true } },
+    storage: {
+      filesystem: { rootdirectory: join(home, 'data') },
+      delete: { enabled: true },
+      // Nothing may vanish under a test: abandoned uploads are cleaned by the test, not a timer.
+      maintenance: { uploadpurging: { enabled: false } },
+    },
+    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(24).toString('hex') },
+  };
+  if (auth === 'basic') {
+    const htpasswd = join(home, 'htpasswd');
+    // Bcrypt is the only hash distribution accepts; the password goes through stdin, not argv.
+    const hashing = run('htpasswd', ['-niB', account!.username]);
+    hashing.child.stdin!.end(`${account!.password}\n`);
+    await writeFile(htpasswd, (await hashing).stdout, { mode: 0o600 });
+    config.auth = { htpasswd: { realm: 'checkpoint-local-registry', path: htpasswd } };
+  }
+  if (auth === 'token') {
+    const signer = await generateCa(home, 'token-signer', 'checkpoint-local-registry-token-signer');
+    const service = 'checkpoint-local-registry';
+    const issuer = 'checkpoint-local-token-issuer';
+    tokenServer = await startTokenServer({
+      account: account!, service, issuer, port: opts.tokenServerPort ?? 0, key: await readFile(signer.caKey), cert: await readFile(signer.caCert, 'utf8'),
+    });
+    config.auth = { token: { realm: tokenServer.realm, service, issuer, rootcertbundle: signer.caCert } };
+  }
+  const configPath = join(home, 'config.yml');
+  await writeFile(configPath, stringify(config), { mode: 0o600 });
+  const proc = startProcess(opts.dir, name, REGISTRY_BINARY, ['serve', configPath]);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    await proc.stop();
+    await tokenServer?.close();
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.hasExited()) {
+      await tokenServer?.close();
+      throw new Error(`docker-registry exited (${await proc.exited}):\n${await proc.logTail()}`);
+    }
+    // Any answer will do: with auth, /v2/ answers 401 once it is up.
+    if (await fetch(`${url}/v2/`).then(() => true, () => false)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`docker-registry was not ready within 30s:\n${await proc.logTail()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { host: `127.0.0.1:${port}`, port, url, ...(account ?? {}), process: proc, stop };
+}
