@@ -2,7 +2,9 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { withCelRules } from './cel.js';
 import { conditionsSchema, timestampSchema } from './conditions.js';
-import { API_GROUP_VERSION, CHECKPOINT_POLICY_KIND } from './constants.js';
+import { API_GROUP_VERSION, CHECKPOINT_POLICY_KIND, RESTORE_STRATEGIES } from './constants.js';
+
+export { RESTORE_STRATEGIES };
 import { parseGoDuration } from './duration.js';
 import { CRON_SCHEDULE, DNS_LABEL, GO_DURATION, IMAGE_REPOSITORY } from './patterns.js';
 import { objectMetaSchema } from './checkpoint.js';
@@ -49,7 +51,6 @@ export const retentionSchema = z.object({
 }).describe('How long checkpoints are kept.');
 export type Retention = z.infer<typeof retentionSchema>;
 
-export const RESTORE_STRATEGIES = ['CheckpointImage'] as const;
 export const restoreSettingsSchema = z.object({
   strategy: z.enum(RESTORE_STRATEGIES).default('CheckpointImage')
     .describe('CheckpointImage: package the archive as an OCI checkpoint image and point the container at it by digest.'),

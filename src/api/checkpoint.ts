@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { withCelRules } from './cel.js';
 import { conditionsSchema, timestampSchema } from './conditions.js';
-import { API_GROUP_VERSION, CHECKPOINT_KIND } from './constants.js';
+import { API_GROUP_VERSION, CHECKPOINT_KIND, RESTORE_STRATEGIES } from './constants.js';
 import { DNS_LABEL, DNS_SUBDOMAIN } from './patterns.js';
 import { checkpointStorageSchema, storageBackendSchema } from './storage.js';
 
@@ -77,6 +77,7 @@ export type CheckpointPhase = z.infer<typeof checkpointPhaseSchema>;
 export const archiveSchema = z.object({
   backend: storageBackendSchema,
   uri: z.string().max(4096).describe('Where the archive is: s3://bucket/key, pvc://claim/path or local://node/path.'),
+  key: z.string().max(1024).optional().describe('The archive key within its backend (after an S3 prefix, under a local path or claim).'),
   sizeBytes: z.int().min(0).describe('Size of the archive in bytes.'),
   sha256: z.string().regex(/^[a-f0-9]{64}$/).describe('SHA-256 of the archive, hex.'),
   createdAt: timestampSchema,
@@ -92,8 +93,12 @@ export const RESTORE_RESULTS = ['Pending', 'Running', 'Succeeded', 'Failed'] as 
 export const restoreRecordSchema = z.object({
   podName: z.string().max(253),
   namespace: z.string().max(63),
+  podUid: z.string().max(64).optional(),
   containerName: z.string().max(63).optional(),
   result: z.enum(RESTORE_RESULTS),
+  jobName: z.string().max(63).optional().describe('The restore Job of this attempt.'),
+  request: z.string().max(253).optional().describe('The restore-from value this attempt answers.'),
+  strategy: z.enum(RESTORE_STRATEGIES).optional().describe('How the restore reaches the runtime.'),
   image: z.string().max(4096).optional().describe('Checkpoint image the container was pointed at, by digest.'),
   startTime: timestampSchema.optional(),
   completionTime: timestampSchema.optional(),

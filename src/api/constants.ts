@@ -14,3 +14,9 @@ export const RESTORE_FROM_ANNOTATION = `${API_GROUP}/restore-from`;
 export const RESTORE_STATUS_ANNOTATION = `${API_GROUP}/restore-status`;
 /** Written by the operator on the pod once a restore has been applied. */
 export const RESTORED_FROM_ANNOTATION = `${API_GROUP}/restored-from`;
+/** Written by the operator on the pod: the restore-from value its restore-status describes (each value is acted on once). */
+export const RESTORE_HANDLED_ANNOTATION = `${API_GROUP}/restore-handled`;
+/** Written by the operator on the pod: the one-word reason and message of the last restore result. */
+export const RESTORE_MESSAGE_ANNOTATION = `${API_GROUP}/restore-message`;
+/** How restores reach the runtime (see src/dispatcher/restores/strategy.ts). */
+export const RESTORE_STRATEGIES = ['CheckpointImage'] as const;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ABSOLUTE_NORMAL_PATH, DNS_LABEL } from '../api/patterns.js';
+import { ABSOLUTE_NORMAL_PATH, DNS_LABEL, IMAGE_REPOSITORY } from '../api/patterns.js';
 import { parseGoDuration } from '../api/duration.js';
 
 /** The dispatcher's configuration: environment (SPEC §4) plus command-line flags. */
@@ -18,6 +18,12 @@ export interface DispatcherConfig {
   pushgatewayUrl: string | undefined;
   /** A Secret in the Jobs' namespace with S3 credentials for Checkpoints that name none. */
   s3DefaultCredentialsSecret: string;
+  /**
+   * Restore delivery for Checkpoints whose policy has no spec.restore (or that cite none): the
+   * repository checkpoint images are pushed to, and a dockerconfigjson Secret in the Jobs'
+   * namespace to push with.
+   */
+  restoreDefaults: { imageRepository: string | undefined; pushSecret: string | undefined; insecureRegistry: boolean };
   kubeletAccess: 'direct' | 'proxy';
   kubeletPort: number;
   /** Node directories the local backend may use; anything else is refused. */
@@ -68,6 +74,9 @@ const envSchema = z.object({
   PUSHGATEWAY_URL: z.url({ protocol: /^https?$/, error: 'PUSHGATEWAY_URL must be an http(s) URL' }).optional(),
   S3_DEFAULT_CREDENTIALS_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'S3_DEFAULT_CREDENTIALS_SECRET must be a Secret name')
     .default('checkpoint-operator-s3-credentials'),
+  RESTORE_IMAGE_REPOSITORY: z.string().max(512).regex(IMAGE_REPOSITORY, 'RESTORE_IMAGE_REPOSITORY must be an image repository such as registry.example.com/checkpoints').optional(),
+  RESTORE_PUSH_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'RESTORE_PUSH_SECRET must be a Secret name').optional(),
+  RESTORE_INSECURE_REGISTRY: z.enum(['true', 'false'], { error: 'RESTORE_INSECURE_REGISTRY must be true or false' }).default('false'),
   KUBELET_ACCESS: z.enum(['direct', 'proxy'], { error: 'KUBELET_ACCESS must be direct or proxy' }).default('direct'),
   KUBELET_PORT: port('KUBELET_PORT', 10250),
   LOCAL_STORAGE_ROOTS: z.string().default('/var/lib/checkpoint-operator').transform((text, ctx) => {
@@ -137,6 +146,11 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       jobImage: e.JOB_IMAGE,
       pushgatewayUrl: e.PUSHGATEWAY_URL,
       s3DefaultCredentialsSecret: e.S3_DEFAULT_CREDENTIALS_SECRET,
+      restoreDefaults: {
+        imageRepository: e.RESTORE_IMAGE_REPOSITORY,
+        pushSecret: e.RESTORE_PUSH_SECRET,
+        insecureRegistry: e.RESTORE_INSECURE_REGISTRY === 'true',
+      },
       kubeletAccess: e.KUBELET_ACCESS,
       kubeletPort: e.KUBELET_PORT,
       localStorageRoots: e.LOCAL_STORAGE_ROOTS,

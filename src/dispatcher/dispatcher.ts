@@ -9,12 +9,19 @@ import { fromKubeConfig } from '../kube/credentials.js';
 import { LeanKubeClient } from '../kube/lean-client.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { LABELS, MANAGED_BY } from '../kube/names.js';
+import { isNotFound } from '../kube/errors.js';
 import { WorkQueue } from '../kube/work-queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { DispatcherMetrics } from '../observability/metrics.js';
 import { deletePushGroup } from '../observability/pushgateway.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
+import { RestoreReconciler } from './restores/reconciler.js';
+import { PodMetadataWatch } from '../kube/metadata-watch.js';
+import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../api/constants.js';
 import type { DispatcherConfig } from './config.js';
+
+/** Work-queue keys of restore requests: `restore:<pod namespace>/<pod name>`. */
+const RESTORE_KEY = 'restore:';
 
 export interface DispatcherOptions {
   config: DispatcherConfig;
@@ -36,6 +43,12 @@ export class Dispatcher {
   readonly policies: ResilientInformer<CheckpointPolicy>;
   readonly jobs: ResilientInformer<V1Job>;
   readonly queue: WorkQueue;
+  /** Pod metadata, for restore requests: nothing about pods is cached but the keys below. */
+  readonly podWatches: PodMetadataWatch[];
+  /** Pods carrying restore annotations, so a new leader can look at each once. */
+  private readonly restorePods = new Set<string>();
+  /** Finished Jobs whose per-Job Secret this replica has deleted; pruned when the Job goes. */
+  private readonly finishedJobSecrets = new Set<string>();
   private readonly informerIndex = new Map<string, ResilientInformer<Checkpoint>>();
   private readonly lean: LeanKubeClient;
   readonly events: EventRecorder;
@@ -73,6 +86,13 @@ export class Dispatcher {
     const checkpointsView = {
       get: (name: string, namespace?: string) => this.checkpointInformerFor(namespace)?.get(name, namespace),
     } as ResilientInformer<Checkpoint>;
+    const jobSettings = {
+      namespace: config.jobNamespace,
+      image: options.jobImage,
+      serviceAccountName: 'checkpoint-operator-job',
+      logLevel: config.logLevel,
+      pushgatewayUrl: config.pushgatewayUrl,
+    };
     const reconciler = new CheckpointReconciler({
       checkpoints: checkpointsView,
       policies: this.policies,
@@ -84,20 +104,46 @@ export class Dispatcher {
       log,
       decideSettings: { kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots },
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
-      jobSettings: {
-        namespace: config.jobNamespace,
-        image: options.jobImage,
-        serviceAccountName: 'checkpoint-operator-job',
-        logLevel: config.logLevel,
-        pushgatewayUrl: config.pushgatewayUrl,
-      },
+      jobSettings,
     });
+    this.podWatches = namespaces.map((ns) => new PodMetadataWatch({
+      kubeConfig: kc, namespace: ns, log, clock,
+      onObject: (meta, kind) => {
+        const key = `${meta.namespace}/${meta.name}`;
+        const annotations = meta.annotations ?? {};
+        if (kind === 'delete' || (annotations[RESTORE_FROM_ANNOTATION] === undefined && annotations[RESTORE_HANDLED_ANNOTATION] === undefined)) {
+          this.restorePods.delete(key);
+          return;
+        }
+        this.restorePods.add(key);
+        // A pod whose request has its result changes often (status) and needs nothing.
+        const done = annotations[RESTORE_FROM_ANNOTATION] === annotations[RESTORE_HANDLED_ANNOTATION]
+          && (annotations[RESTORE_STATUS_ANNOTATION] === 'Succeeded' || annotations[RESTORE_STATUS_ANNOTATION] === 'Failed');
+        if (!done) this.queue.add(`${RESTORE_KEY}${key}`);
+      },
+    }));
     const metrics = options.metrics;
+    const restores = new RestoreReconciler({
+      checkpoints: checkpointsView,
+      policies: this.policies,
+      jobs: this.jobs,
+      lean: this.lean,
+      core: clients.core,
+      custom: clients.custom,
+      events: this.events,
+      clock,
+      log,
+      jobSettings,
+      defaults: config.restoreDefaults,
+      s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
+      onResult: (status) => metrics?.restoreTotal.inc({ status }),
+    });
+    const route = (key: string) => (key.startsWith(RESTORE_KEY) ? restores.reconcile(key.slice(RESTORE_KEY.length)) : reconciler.reconcile(key));
     const reconcile = metrics
       ? async (key: string) => {
           const stop = metrics.reconcileDuration.startTimer();
           try {
-            const outcome = await reconciler.reconcile(key);
+            const outcome = await route(key);
             stop({ result: outcome.kind === 'done' ? 'done' : 'requeue' });
             return outcome;
           } catch (err) {
@@ -106,7 +152,7 @@ export class Dispatcher {
             throw err;
           }
         }
-      : (key: string) => reconciler.reconcile(key);
+      : route;
     this.queue = new WorkQueue(reconcile, {
       concurrency: options.concurrency ?? 16,
       clock,
@@ -122,19 +168,29 @@ export class Dispatcher {
         }
         metrics?.observe(c);
         this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
+        // A restore Job reports through the Checkpoint's record: look at its pod again.
+        for (const r of c.status?.restores ?? []) {
+          if (r.result === 'Pending' || r.result === 'Running') this.queue.add(`${RESTORE_KEY}${r.namespace}/${r.podName}`);
+        }
       });
     }
-    this.jobs.onChange((job) => {
-      const labels = job.metadata?.labels ?? {};
-      if (labels[LABELS.action] === 'checkpoint' && labels[LABELS.ownerNamespace] && labels[LABELS.ownerName]) {
-        this.queue.add(`${labels[LABELS.ownerNamespace]}/${labels[LABELS.ownerName]}`);
+    this.jobs.onChange((job, kind) => {
+      if (kind === 'delete') {
+        this.finishedJobSecrets.delete(job.metadata?.name ?? '');
+        return;
       }
+      this.dropFinishedJobSecret(job);
+      const labels = job.metadata?.labels ?? {};
+      if (!labels[LABELS.ownerNamespace] || !labels[LABELS.ownerName]) return;
+      const owner = `${labels[LABELS.ownerNamespace]}/${labels[LABELS.ownerName]}`;
+      if (labels[LABELS.action] === 'checkpoint') this.queue.add(owner);
+      else if (labels[LABELS.action] === 'restore') this.queue.add(`${RESTORE_KEY}${owner}`);
     });
   }
 
   /** Starts the caches; resolves once every one has listed. */
   async startCaches(): Promise<void> {
-    await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start()]);
+    await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start(), ...this.podWatches.map((w) => w.start())]);
   }
 
   get queueDepth(): number {
@@ -142,7 +198,7 @@ export class Dispatcher {
   }
 
   get cachesSynced(): boolean {
-    return [...this.checkpoints, this.policies, this.jobs].every((i) => i.hasSynced);
+    return [...this.checkpoints, this.policies, this.jobs, ...this.podWatches].every((i) => i.hasSynced);
   }
 
   /** Leader only: queue everything once (level-based), then follow changes. */
@@ -152,6 +208,8 @@ export class Dispatcher {
     for (const informer of this.checkpoints) {
       for (const c of informer.list()) this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
     }
+    for (const key of this.restorePods) this.queue.add(`${RESTORE_KEY}${key}`);
+    for (const job of this.jobs.list()) this.dropFinishedJobSecret(job);
     this.queue.start();
   }
 
@@ -162,9 +220,27 @@ export class Dispatcher {
 
   async stop(): Promise<void> {
     this.queue.stop();
+    for (const w of this.podWatches) w.stop();
     await Promise.all([...this.checkpoints.map((i) => i.stop()), this.policies.stop(), this.jobs.stop()]);
     await this.events.flush();
     await this.lean.close();
+  }
+
+  /**
+   * A finished Job's per-Job Secret (credentials copied for it) is deleted at once, whatever
+   * became of the request it served: a superseded restore must not leave credentials behind.
+   */
+  private dropFinishedJobSecret(job: V1Job): void {
+    const name = job.metadata?.name;
+    const finished = job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+    const ownSecret = job.spec?.template.spec?.volumes?.some((v) => v.secret?.secretName === name);
+    if (!this.leading || !name || !finished || !ownSecret || this.finishedJobSecrets.has(name)) return;
+    this.finishedJobSecrets.add(name);
+    this.lean.delete(`/api/v1/namespaces/${this.options.config.jobNamespace}/secrets/${name}`).catch((err: unknown) => {
+      if (isNotFound(err)) return;
+      this.finishedJobSecrets.delete(name);
+      this.options.log.warn({ job: name, err: String((err as Error)?.message ?? err) }, 'could not delete a finished Job\'s Secret');
+    });
   }
 
   /** The Pushgateway keeps groups for ever: the leader removes a deleted Checkpoint's. */
@@ -172,8 +248,10 @@ export class Dispatcher {
     const url = this.options.config.pushgatewayUrl;
     if (!url || !this.leading) return;
     const owner = { namespace: c.metadata.namespace!, name: c.metadata.name };
-    deletePushGroup(url, 'checkpoint', owner).catch((err: Error) =>
-      this.options.log.warn({ ...owner, pushgateway: url, err: err.message }, 'could not delete the Pushgateway group'));
+    for (const action of ['checkpoint', 'restore']) {
+      deletePushGroup(url, action, owner).catch((err: Error) =>
+        this.options.log.warn({ ...owner, action, pushgateway: url, err: err.message }, 'could not delete the Pushgateway group'));
+    }
   }
 
   private checkpointInformerFor(namespace: string | undefined): ResilientInformer<Checkpoint> | undefined {

@@ -1,12 +1,10 @@
 import { readFile, rm } from 'node:fs/promises';
-import type { Archive, Checkpoint } from '../api/checkpoint.js';
+import type { Archive } from '../api/checkpoint.js';
 import { failedStatus, succeededStatus } from '../api/checkpoint-status.js';
-import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../api/constants.js';
 import type { Clock } from '../clock/clock.js';
-import { ARCHIVE_MOUNT_PATH, type CheckpointJobInput, S3_SECRET_DIR } from '../jobs-contract/checkpoint-job-input.js';
+import { type CheckpointJobInput, S3_SECRET_DIR } from '../jobs-contract/checkpoint-job-input.js';
 import { patchCheckpointStatus } from '../kube/checkpoint-status-writer.js';
 import type { CredentialSource } from '../kube/credentials.js';
-import { isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { LeanKubeClient } from '../kube/lean-client.js';
 import { checkArchivePath, KubeletError, type KubeletEndpoint, requestCheckpoint } from '../kubelet/checkpoint-client.js';
@@ -14,7 +12,8 @@ import type { Logger } from '../observability/logger.js';
 import { archiveKey } from '../storage/archive-key.js';
 import type { ArchiveBackend } from '../storage/backend.js';
 import { BackendError } from '../storage/backend.js';
-import { FilesystemBackend } from '../storage/filesystem.js';
+import { backendFor } from './backend-for.js';
+import { eventTarget, JobFailure, readCheckpoint } from './checkpoint-object.js';
 import { storeArchive } from './store-archive.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -37,12 +36,6 @@ export interface CheckpointActionDeps {
 
 export type ActionResult = { outcome: 'succeeded'; archive: Archive } | { outcome: 'failed'; reason: string; message: string } | { outcome: 'skipped'; why: string };
 
-export class ActionFailure extends Error {
-  constructor(readonly reason: string, message: string) {
-    super(message);
-  }
-}
-
 /**
  * One checkpoint, start to finish: ask the kubelet, stream its archive into storage while hashing
  * and reading its metadata, remove the kubelet's copy, record the result. Re-running it after a
@@ -63,12 +56,13 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     log.info({ node: input.nodeName, access: input.kubelet.access }, 'asking the kubelet for a checkpoint');
     kubeletPath = checkArchivePath(await requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }));
     const localPath = nodeLocal(kubeletPath, deps.kubeletDirectory);
-    const backend = deps.backend ?? await backendFor(input, deps.s3SecretDir ?? S3_SECRET_DIR);
+    const backend = deps.backend ?? await backendFor(input.storage, deps.s3SecretDir ?? S3_SECRET_DIR);
     const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
     const { stored, meta } = await storeArchive(localPath, backend, key);
     const archive: Archive = {
       backend: input.storage.backend,
       uri: stored.uri,
+      key: stored.key,
       sizeBytes: stored.sizeBytes,
       sha256: stored.sha256,
       createdAt: new Date(deps.clock.now()).toISOString(),
@@ -97,9 +91,6 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
   }
 }
 
-function eventTarget(c: Checkpoint) {
-  return { apiVersion: c.apiVersion, kind: c.kind, namespace: c.metadata.namespace!, name: c.metadata.name, uid: c.metadata.uid };
-}
 
 function nodeLocal(kubeletPath: string, kubeletDirectory: string | undefined): string {
   return kubeletDirectory ? kubeletPath.replace('/var/lib/kubelet/checkpoints', kubeletDirectory) : kubeletPath;
@@ -110,41 +101,18 @@ async function removeKubeletArchive(path: string, log: Logger): Promise<void> {
 }
 
 function classify(err: unknown): { reason: string; message: string } {
-  if (err instanceof KubeletError || err instanceof ActionFailure || err instanceof BackendError) return { reason: err.reason, message: err.message };
+  if (err instanceof KubeletError || err instanceof JobFailure || err instanceof BackendError) return { reason: err.reason, message: err.message };
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return { reason: 'ArchiveMissing', message: `the kubelet's archive is not on the node: ${(err as Error).message}` };
   if (code === 'ENOSPC') return { reason: 'StorageFull', message: `no space left in storage: ${(err as Error).message}` };
   return { reason: 'StorageError', message: `storing the archive failed: ${(err as Error)?.message ?? String(err)}` };
 }
 
-async function backendFor(input: CheckpointJobInput, s3SecretDir: string): Promise<ArchiveBackend> {
-  switch (input.storage.backend) {
-    case 'local':
-      return new FilesystemBackend(ARCHIVE_MOUNT_PATH, `local://${input.storage.nodeName}${input.storage.path}`);
-    case 'pvc':
-      return new FilesystemBackend(ARCHIVE_MOUNT_PATH, `pvc://${input.storage.claimName}`);
-    case 's3':
-      // Loaded only when needed: the S3 SDK is most of a Job's code.
-      return import('./s3-backend-for.js').then(({ s3BackendFor }) => s3BackendFor(input.storage as Extract<typeof input.storage, { backend: 's3' }>, s3SecretDir)).catch((err: Error) => {
-        throw new ActionFailure('CredentialsUnreadable', `cannot read the S3 Secret mounted at ${s3SecretDir}: ${err.message}`);
-      });
-  }
-}
-
 async function kubeletEndpoint(deps: CheckpointActionDeps): Promise<KubeletEndpoint> {
   const { input } = deps;
   if (input.kubelet.access === 'proxy') return { access: 'proxy', credentials: deps.credentials, nodeName: input.nodeName };
-  if (!deps.nodeIP) throw new ActionFailure('NodeAddressUnknown', 'NODE_IP is not set: the Job cannot find its kubelet');
+  if (!deps.nodeIP) throw new JobFailure('NodeAddressUnknown', 'NODE_IP is not set: the Job cannot find its kubelet');
   const token = (await readFile(`${SA_DIR}/token`, 'utf8')).trim();
   const ca = await readFile(`${SA_DIR}/ca.crt`).catch(() => undefined);
   return { access: 'direct', host: deps.nodeIP, port: input.kubelet.port, token, ca, insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify };
-}
-
-async function readCheckpoint(lean: LeanKubeClient, ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
-  try {
-    return await lean.get<Checkpoint>(`/apis/${API_GROUP}/${API_VERSION}/namespaces/${ref.namespace}/${CHECKPOINT_PLURAL}/${ref.name}`);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
 }

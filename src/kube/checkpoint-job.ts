@@ -1,27 +1,11 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { buildActionJob, type JobSettings } from './action-job.js';
 import {
   ARCHIVE_MOUNT_PATH, CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CHECKPOINT_DIR, S3_SECRET_DIR,
 } from '../jobs-contract/checkpoint-job-input.js';
 import { jobName, ownerLabels } from './names.js';
 
-export interface JobSettings {
-  namespace: string;
-  image: string;
-  serviceAccountName: string;
-  logLevel: string;
-  pushgatewayUrl?: string | undefined;
-  /** W3C trace context of the reconcile that creates the Job. */
-  traceparent?: string | undefined;
-  tracestate?: string | undefined;
-  /** Extra env passed through to Jobs (OTEL_* and the like). */
-  passThroughEnv?: Record<string, string>;
-}
-
-/**
- * A small young generation: streamed chunks are freed by frequent scavenges instead of piling up
- * until a major GC, which keeps a Job's RSS flat during a large upload.
- */
-export const JOB_NODE_OPTIONS = '--max-semi-space-size=1';
+export { JOB_NODE_OPTIONS, type JobSettings } from './action-job.js';
 
 /** The volume of the per-Job Secret (named like the Job) holding S3 credentials and CA bundle. */
 export const S3_SECRET_VOLUME = 's3-secret';
@@ -56,47 +40,17 @@ export function buildCheckpointJob(input: CheckpointJobInput, settings: JobSetti
   const activeDeadlineSeconds = timeout
     ? Math.max(CHECKPOINT_JOB_LIMITS.activeDeadlineSeconds, timeout + CHECKPOINT_JOB_LIMITS.kubeletGraceSeconds)
     : CHECKPOINT_JOB_LIMITS.activeDeadlineSeconds;
-  const env = [
-    { name: CHECKPOINT_JOB_INPUT_ENV, value: JSON.stringify(input) },
-    { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
-    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'LOG_LEVEL', value: settings.logLevel },
-    { name: 'NODE_OPTIONS', value: JOB_NODE_OPTIONS },
-    ...(settings.pushgatewayUrl ? [{ name: 'PUSHGATEWAY_URL', value: settings.pushgatewayUrl }] : []),
-    ...(settings.traceparent ? [{ name: 'TRACEPARENT', value: settings.traceparent }] : []),
-    ...(settings.tracestate ? [{ name: 'TRACESTATE', value: settings.tracestate }] : []),
-    ...Object.entries(settings.passThroughEnv ?? {}).map(([k, v]) => ({ name: k, value: v })),
-  ];
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name, namespace: settings.namespace, labels },
-    spec: {
-      backoffLimit: CHECKPOINT_JOB_LIMITS.backoffLimit,
-      activeDeadlineSeconds,
-      template: {
-        metadata: { labels },
-        spec: {
-          nodeName: input.nodeName,
-          restartPolicy: 'Never',
-          serviceAccountName: settings.serviceAccountName,
-          automountServiceAccountToken: true,
-          // The kubelet writes archives as root with mode 0600; only root can read and remove them.
-          securityContext: { runAsUser: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } },
-          tolerations: [{ operator: 'Exists' }],
-          containers: [{
-            name: 'checkpoint',
-            image: settings.image,
-            command: ['/jobs/checkpoint'],
-            env,
-            volumeMounts: mounts,
-            resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '192Mi' } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-            terminationMessagePolicy: 'FallbackToLogsOnError',
-          }],
-          volumes,
-        },
-      },
-    },
-  };
+  return buildActionJob({
+    action: 'checkpoint',
+    name,
+    labels,
+    settings,
+    inputEnv: { name: CHECKPOINT_JOB_INPUT_ENV, value: JSON.stringify(input) },
+    nodeName: input.nodeName,
+    volumes,
+    mounts,
+    activeDeadlineSeconds,
+    // The kubelet writes archives as root with mode 0600; only root can read and remove them.
+    runAsRoot: true,
+  });
 }

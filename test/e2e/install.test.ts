@@ -81,6 +81,11 @@ describe('manifests/default', () => {
     expect(await canI(MANAGER, 'create', 'secrets', NS)).toBe(true);
     expect(await canI(MANAGER, 'list', 'secrets', NS)).toBe(false);
     expect(await canI(MANAGER, 'create', 'pods')).toBe(false);
+    // Restores: the pod's annotations and its container's image; never exec, delete or evict.
+    expect(await canI(MANAGER, 'patch', 'pods', 'default')).toBe(true);
+    expect(await canI(MANAGER, 'delete', 'pods', 'default')).toBe(false);
+    expect(await canI(MANAGER, 'create', 'pods/exec', 'default')).toBe(false);
+    expect(await canI(MANAGER, 'create', 'pods/eviction', 'default')).toBe(false);
     expect(await canI(MANAGER, 'delete', 'checkpoints.checkpoint.example.com')).toBe(false);
     expect(await canI(MANAGER, 'create', 'nodes/checkpoint')).toBe(false);
   });
@@ -93,6 +98,8 @@ describe('manifests/default', () => {
     expect(await canI(JOB, 'get', 'secrets')).toBe(false);
     expect(await canI(JOB, 'patch', 'checkpoints.checkpoint.example.com')).toBe(false);
     expect(await canI(JOB, 'create', 'pods/exec')).toBe(false);
+    // A restore Job prepares the image; pointing the pod at it is the dispatcher's step.
+    expect(await canI(JOB, 'patch', 'pods', 'default')).toBe(false);
   });
 
   it('lets namespace editors create Checkpoints but not policies', async () => {

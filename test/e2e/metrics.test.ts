@@ -60,12 +60,29 @@ describe('dispatcher /metrics', () => {
     expect(sum(after, 'checkpoint_operator_reconcile_duration_seconds_count{result="done"}')).toBeGreaterThan(0);
   });
 
+  it('counts one restored and one refused restore once across both replicas', async () => {
+    const before = await scrape();
+    const success = sum(before, 'checkpoint_operator_restore_total{status="success"}');
+    const failed = sum(before, 'checkpoint_operator_restore_total{status="failed"}');
+    await runWorkload(NS, 'restored');
+    await runWorkload(NS, 'refused');
+    await kubectl(['annotate', 'pod', 'restored', '-n', NS, 'checkpoint.example.com/restore-from=good']);
+    await kubectl(['annotate', 'pod', 'refused', '-n', NS, 'checkpoint.example.com/restore-from=bad']);
+    const status = async (pod: string) => JSON.parse(await kubectl(['get', 'pod', pod, '-n', NS, '-o', 'json'])).metadata.annotations['checkpoint.example.com/restore-status'];
+    await expect.poll(() => status('restored'), { timeout: 60_000 }).toBe('Succeeded');
+    await expect.poll(() => status('refused'), { timeout: 30_000 }).toBe('Failed');
+    await expect.poll(async () => {
+      const after = await scrape();
+      return [sum(after, 'checkpoint_operator_restore_total{status="success"}') - success, sum(after, 'checkpoint_operator_restore_total{status="failed"}') - failed];
+    }, { timeout: 15_000 }).toEqual([1, 1]);
+  });
+
   it("holds the Job's figures in the Pushgateway under the Checkpoint's group until the Checkpoint is deleted", async () => {
     const good = await waitForTerminal(NS, 'good');
-    const series = async (metric: string) => {
+    const series = async (metric: string, action = 'checkpoint') => {
       const text = await (await fetch(`${clusterContext().pushgatewayUrl}/metrics`)).text();
       const line = text.split('\n').find((l) => l.startsWith(`${metric}{`) && l.includes('job="checkpoint-operator"')
-        && l.includes('action="checkpoint"') && l.includes(`namespace="${NS}"`) && l.includes('name="good"'));
+        && l.includes(`action="${action}"`) && l.includes(`namespace="${NS}"`) && l.includes('name="good"'));
       return line === undefined ? undefined : Number(line.split(' ').pop());
     };
     // The Job pushes after recording its result, so the group may trail the status briefly.
@@ -75,7 +92,11 @@ describe('dispatcher /metrics', () => {
     const lastSuccess = await series('checkpoint_operator_job_last_success_timestamp_seconds');
     expect(Math.abs(lastSuccess! - Date.parse(String(good.status!.completionTime)) / 1000)).toBeLessThan(30);
 
+    // The restore Job of the test above pushed under the same Checkpoint, as action "restore".
+    await expect.poll(() => series('checkpoint_operator_job_succeeded', 'restore'), { timeout: 15_000 }).toBe(1);
+
     await kubectl(['delete', 'checkpoints.checkpoint.example.com', 'good', '-n', NS, '--wait=true']);
     await expect.poll(() => series('checkpoint_operator_job_succeeded'), { timeout: 15_000 }).toBeUndefined();
+    await expect.poll(() => series('checkpoint_operator_job_succeeded', 'restore'), { timeout: 15_000 }).toBeUndefined();
   });
 });

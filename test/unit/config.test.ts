@@ -20,7 +20,8 @@ describe('dispatcher configuration', () => {
         jobNamespace: 'checkpoint-operator-system',
         jobImage: undefined,
         pushgatewayUrl: undefined,
-      s3DefaultCredentialsSecret: 'checkpoint-operator-s3-credentials',
+        s3DefaultCredentialsSecret: 'checkpoint-operator-s3-credentials',
+        restoreDefaults: { imageRepository: undefined, pushSecret: undefined, insecureRegistry: false },
         kubeletAccess: 'direct',
         kubeletPort: 10250,
         localStorageRoots: ['/var/lib/checkpoint-operator'],
@@ -38,6 +39,15 @@ describe('dispatcher configuration', () => {
     expect(r.ok && r.config.podName).toBe('checkpoint-operator-abc');
     expect(r.ok && r.config.leaderElection.enabled).toBe(true);
     expect(r.ok && r.config.watchNamespaces).toEqual([]);
+  });
+
+  it('reads the restore defaults and refuses a malformed repository', () => {
+    const r = parseConfig(sources({ RESTORE_IMAGE_REPOSITORY: 'registry.example.com:5000/checkpoints', RESTORE_PUSH_SECRET: 'push', RESTORE_INSECURE_REGISTRY: 'true' }));
+    expect(r.ok && r.config.restoreDefaults).toEqual({ imageRepository: 'registry.example.com:5000/checkpoints', pushSecret: 'push', insecureRegistry: true });
+    const bad = parseConfig(sources({ RESTORE_IMAGE_REPOSITORY: 'https://registry/Upper Case', RESTORE_INSECURE_REGISTRY: 'yes' }));
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.message).toContain('RESTORE_IMAGE_REPOSITORY must be an image repository');
+    expect(!bad.ok && bad.message).toContain('RESTORE_INSECURE_REGISTRY must be true or false');
   });
 
   it('splits, trims and de-duplicates WATCH_NAMESPACE', () => {

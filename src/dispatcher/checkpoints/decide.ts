@@ -1,9 +1,9 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { checkpointSpecSchema, type Checkpoint, type CheckpointStatus } from '../../api/checkpoint.js';
-import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { resolveStorage, type ResolvedStorage } from '../../api/resolve-storage.js';
 import { chooseContainer, resolveTarget } from '../../api/resolve-target.js';
 import type { CheckpointJobInput, JobStorage } from '../../jobs-contract/checkpoint-job-input.js';
+import type { PolicyLookup } from '../policy-lookup.js';
 
 /** What the reconciler knows about the target pod, read live (pods are not cached). */
 export type PodFacts =
@@ -56,7 +56,7 @@ export const isTerminal = (status: CheckpointStatus | undefined) => status?.phas
  */
 export function decideCheckpoint(args: {
   checkpoint: Checkpoint;
-  policy: { name: string; found: false } | { name: string; found: true; policy: CheckpointPolicy } | undefined;
+  policy: PolicyLookup | undefined;
   pod: PodFacts;
   job: JobFacts;
   expectedJobName: string;
@@ -151,7 +151,7 @@ function decideFromJob(checkpoint: Checkpoint, job: Exclude<JobFacts, { exists: 
   }
 }
 
-function jobStorage(storage: ResolvedStorage, nodeName: string): JobStorage {
+export function jobStorage(storage: ResolvedStorage, nodeName: string): JobStorage {
   switch (storage.backend) {
     case 'local':
       return { backend: 'local', nodeName, path: storage.local.path };
@@ -166,7 +166,7 @@ function jobStorage(storage: ResolvedStorage, nodeName: string): JobStorage {
 }
 
 /** A Checkpoint's references name Secrets in its own namespace; a policy's say where. */
-function s3SecretPlan(s3: Extract<ResolvedStorage, { backend: 's3' }>['s3'], checkpointNamespace: string): S3SecretPlan {
+export function s3SecretPlan(s3: Extract<ResolvedStorage, { backend: 's3' }>['s3'], checkpointNamespace: string): S3SecretPlan {
   const plan: S3SecretPlan = {};
   if (s3.credentialsSecretRef) {
     plan.credentials = { namespace: s3.credentialsSecretRef.namespace ?? checkpointNamespace, name: s3.credentialsSecretRef.name };

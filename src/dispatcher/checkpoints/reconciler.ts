@@ -2,9 +2,9 @@ import type { CustomObjectsApi, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
-import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_PLURAL } from '../../api/constants.js';
+import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
-import { buildCheckpointJob, type JobSettings, S3_SECRET_VOLUME } from '../../kube/checkpoint-job.js';
+import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
 import { ConflictError, isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
@@ -12,6 +12,7 @@ import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { ResilientInformer } from '../../kube/informer.js';
 import { jobName, ownerLabels } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
+import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
 import type { Logger } from '../../observability/logger.js';
 import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, jobFacts, type PodFacts, type S3SecretPlan } from './decide.js';
 import { type JobSecretContent, jobSecretContent, readSecretData } from './s3-job-secret.js';
@@ -41,19 +42,13 @@ const RESYNC_RUNNING_MS = 5 * 60_000;
  * not cached), lets `decideCheckpoint` choose, then applies that one decision.
  */
 export class CheckpointReconciler {
-  /** Per-Job Secrets already deleted by this replica, so a resync does not delete them again. */
-  private readonly droppedSecrets = new Set<string>();
-
   constructor(private readonly deps: CheckpointReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileOutcome> {
     const [namespace, name] = key.split('/') as [string, string];
     const checkpoint = this.deps.checkpoints.get(name, namespace);
     if (!checkpoint || checkpoint.metadata.deletionTimestamp) return { kind: 'done' };
-    if (isTerminal(checkpoint.status)) {
-      await this.dropJobSecret(checkpoint);
-      return { kind: 'done' };
-    }
+    if (isTerminal(checkpoint.status)) return { kind: 'done' };
     const log = this.deps.log.child({ namespace, name, action: 'checkpoint' });
 
     const expectedJobName = jobName('checkpoint', { namespace, name, uid: checkpoint.metadata.uid! });
@@ -154,18 +149,10 @@ export class CheckpointReconciler {
     }, type, reason, message);
   }
 
-  /** Cache first; a miss is confirmed live, so a policy applied together with its Checkpoint is found. */
-  private async lookUpPolicy(name: string): Promise<{ name: string; found: false } | { name: string; found: true; policy: CheckpointPolicy }> {
-    const cached = this.deps.policies.get(name);
-    if (cached) return { name, found: true, policy: cached };
-    try {
-      const policy = await this.deps.custom.getClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_POLICY_PLURAL, name });
-      return { name, found: true, policy: policy as CheckpointPolicy };
-    } catch (err) {
-      if (isNotFound(err)) return { name, found: false };
-      throw err;
-    }
+  private lookUpPolicy(name: string): Promise<PolicyLookup> {
+    return lookUpPolicy(this.deps.policies, this.deps.custom, name);
   }
+
 
   private async lookUpPod(checkpoint: Checkpoint): Promise<PodFacts> {
     const target = checkpoint.spec?.target;
@@ -242,17 +229,6 @@ export class CheckpointReconciler {
     await this.deps.lean.mergePatch(`/api/v1/namespaces/${ns}/secrets/${name}`, {
       metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: false }] },
     }).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
-  }
-
-  /** Credentials outlive their use by as little as possible: gone once the Checkpoint has a result. */
-  private async dropJobSecret(checkpoint: Checkpoint): Promise<void> {
-    const ns = this.deps.jobSettings.namespace;
-    const name = jobName('checkpoint', { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! });
-    const job = this.deps.jobs.get(name, ns);
-    if (!job?.spec?.template.spec?.volumes?.some((v) => v.name === S3_SECRET_VOLUME)) return;
-    if (this.droppedSecrets.has(name)) return;
-    await this.deps.lean.delete(`/api/v1/namespaces/${ns}/secrets/${name}`).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
-    this.droppedSecrets.add(name);
   }
 
   private async ensureClaimFor(checkpoint: Checkpoint, claimName: string): Promise<void> {

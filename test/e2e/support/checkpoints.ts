@@ -42,7 +42,7 @@ export async function eventsFor(namespace: string, name: string): Promise<{ type
 }
 
 /** A workload pod the simulated nodes run (any image runs its command on the host). */
-export function workloadPod(namespace: string, name: string, opts: { containers?: string[]; annotations?: Record<string, string>; nodeName?: string } = {}): string {
+export function workloadPod(namespace: string, name: string, opts: { containers?: string[]; annotations?: Record<string, string>; nodeName?: string; imagePullSecrets?: string[] } = {}): string {
   const containers = (opts.containers ?? ['main']).map((c) => `  - { name: ${c}, image: registry.example.com/sample-app:1.0, command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 1; done'] }`).join('\n');
   const annotations = Object.entries(opts.annotations ?? {}).map(([k, v]) => `    ${k}: "${v}"`).join('\n');
   return `apiVersion: v1
@@ -52,7 +52,7 @@ metadata:
   namespace: ${namespace}
 ${annotations ? `  annotations:\n${annotations}\n` : ''}spec:
   terminationGracePeriodSeconds: 2
-${opts.nodeName ? `  nodeName: ${opts.nodeName}\n` : ''}  containers:
+${opts.nodeName ? `  nodeName: ${opts.nodeName}\n` : ''}${opts.imagePullSecrets ? `  imagePullSecrets: [${opts.imagePullSecrets.map((n) => `{ name: ${n} }`).join(', ')}]\n` : ''}  containers:
 ${containers}
 `;
 }

@@ -1,0 +1,88 @@
+import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { JobAction } from './names.js';
+
+export interface JobSettings {
+  namespace: string;
+  image: string;
+  serviceAccountName: string;
+  logLevel: string;
+  pushgatewayUrl?: string | undefined;
+  /** W3C trace context of the reconcile that creates the Job. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+  /** Extra env passed through to Jobs (OTEL_* and the like). */
+  passThroughEnv?: Record<string, string>;
+}
+
+/**
+ * A small young generation: streamed chunks are freed by frequent scavenges instead of piling up
+ * until a major GC, which keeps a Job's RSS flat during a large upload.
+ */
+export const JOB_NODE_OPTIONS = '--max-semi-space-size=1';
+
+/**
+ * The shape every action Job shares: one container running `/jobs/<action>`, never restarted in
+ * place (one retry by the Job controller), bounded in time and memory, as locked down as the
+ * action allows. The caller brings the input env, volumes and placement.
+ */
+export function buildActionJob(args: {
+  action: JobAction;
+  name: string;
+  labels: Record<string, string>;
+  settings: JobSettings;
+  inputEnv: V1EnvVar;
+  nodeName: string | undefined;
+  volumes: V1Volume[];
+  mounts: V1VolumeMount[];
+  activeDeadlineSeconds: number;
+  /** Root for Jobs that read files the kubelet wrote as root with mode 0600. */
+  runAsRoot: boolean;
+  ttlSecondsAfterFinished?: number;
+}): V1Job {
+  const { settings } = args;
+  const env: V1EnvVar[] = [
+    args.inputEnv,
+    { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'LOG_LEVEL', value: settings.logLevel },
+    { name: 'NODE_OPTIONS', value: JOB_NODE_OPTIONS },
+    ...(settings.pushgatewayUrl ? [{ name: 'PUSHGATEWAY_URL', value: settings.pushgatewayUrl }] : []),
+    ...(settings.traceparent ? [{ name: 'TRACEPARENT', value: settings.traceparent }] : []),
+    ...(settings.tracestate ? [{ name: 'TRACESTATE', value: settings.tracestate }] : []),
+    ...Object.entries(settings.passThroughEnv ?? {}).map(([k, v]) => ({ name: k, value: v })),
+  ];
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: args.name, namespace: settings.namespace, labels: args.labels },
+    spec: {
+      backoffLimit: 1,
+      activeDeadlineSeconds: args.activeDeadlineSeconds,
+      ...(args.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: args.ttlSecondsAfterFinished } : {}),
+      template: {
+        metadata: { labels: args.labels },
+        spec: {
+          ...(args.nodeName ? { nodeName: args.nodeName } : {}),
+          restartPolicy: 'Never',
+          serviceAccountName: settings.serviceAccountName,
+          automountServiceAccountToken: true,
+          securityContext: args.runAsRoot
+            ? { runAsUser: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } }
+            : { runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          tolerations: [{ operator: 'Exists' }],
+          containers: [{
+            name: args.action,
+            image: settings.image,
+            command: [`/jobs/${args.action}`],
+            env,
+            volumeMounts: args.mounts,
+            resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '192Mi' } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+          }],
+          volumes: args.volumes,
+        },
+      },
+    },
+  };
+}

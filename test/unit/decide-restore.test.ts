@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import type { Checkpoint, RestoreRecord } from '../../src/api/checkpoint.js';
+import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
+import { decideRestore, RESTORE_TIMEOUT_MS, type RestoreDefaults, type RestorePodFacts } from '../../src/dispatcher/restores/decide.js';
+import type { JobFacts } from '../../src/dispatcher/checkpoints/decide.js';
+import { restoreJobName } from '../../src/kube/restore-job.js';
+
+const SHA = 'a'.repeat(64);
+const DIGEST = `sha256:${'b'.repeat(64)}`;
+const IMAGE = `registry.example.com/checkpoints@${DIGEST}`;
+const NOW = Date.parse('2026-11-26T12:00:00Z');
+const defaults: RestoreDefaults = { imageRepository: 'registry.example.com/checkpoints', pushSecret: undefined, insecureRegistry: false };
+
+function pod(annotations: Record<string, string>, over: Partial<RestorePodFacts> = {}): RestorePodFacts {
+  return {
+    namespace: 'team-a', name: 'web-0', uid: 'pod-uid', resourceVersion: '7', nodeName: 'node-b', deleting: false, annotations, imagePullSecrets: [],
+    containers: [{ name: 'app', image: 'busybox' }, { name: 'side', image: 'busybox' }],
+    statuses: [{ name: 'app', imageID: 'sha256:old', running: true, waitingReason: undefined, waitingMessage: undefined }],
+    ...over,
+  };
+}
+
+function checkpoint(over: { phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed'; backend?: 'local' | 's3'; restores?: RestoreRecord[]; policyRef?: string } = {}): Checkpoint {
+  const backend = over.backend ?? 's3';
+  return {
+    apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'Checkpoint',
+    metadata: { name: 'snap', namespace: 'team-a', uid: 'ckpt-uid' },
+    spec: {
+      target: { podName: 'web-0', containerName: 'app' },
+      ...(over.policyRef ? { policyRef: over.policyRef } : {}),
+      storage: backend === 's3'
+        ? { backend: 's3', s3: { endpoint: 'minio:9000', bucket: 'b', prefix: 'p/' } }
+        : { backend: 'local', local: { path: '/var/lib/checkpoint-operator/a' } },
+    },
+    status: {
+      phase: over.phase ?? 'Succeeded',
+      containerName: 'app',
+      ...((over.phase ?? 'Succeeded') === 'Succeeded'
+        ? {
+            archive: {
+              backend, sizeBytes: 10, sha256: SHA, createdAt: '2026-11-26T11:00:00Z',
+              uri: backend === 's3' ? 's3://b/p/team-a/snap/ckpt-uid/checkpoint-web-0_team-a-app-20261126T110000Z.tar' : 'local://node-a/var/lib/checkpoint-operator/a/team-a/snap/ckpt-uid/checkpoint-web-0_team-a-app-20261126T110000Z.tar',
+              key: 'team-a/snap/ckpt-uid/checkpoint-web-0_team-a-app-20261126T110000Z.tar',
+              ...(backend === 'local' ? { nodeName: 'node-a' } : {}),
+            },
+          }
+        : {}),
+      ...(over.restores ? { restores: over.restores } : {}),
+    },
+  };
+}
+
+function policy(spec: CheckpointPolicy['spec']): { name: string; found: true; policy: CheckpointPolicy } {
+  return { name: 'p', found: true, policy: { apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'CheckpointPolicy', metadata: { name: 'p' }, spec } };
+}
+
+const POD = { namespace: 'team-a', name: 'web-0', uid: 'pod-uid' };
+const JOB = restoreJobName(POD, 'snap', 'ckpt-uid', 0);
+const inFlight = (status: string) => ({
+  'checkpoint.example.com/restore-from': 'snap', 'checkpoint.example.com/restore-handled': 'snap', 'checkpoint.example.com/restore-status': status,
+});
+const record = (over: Partial<RestoreRecord> = {}): RestoreRecord => ({
+  podName: 'web-0', namespace: 'team-a', podUid: 'pod-uid', request: 'snap', containerName: 'app', result: 'Running', jobName: JOB, startTime: new Date(NOW - 60_000).toISOString(), ...over,
+});
+
+const decide = (p: RestorePodFacts, c: Checkpoint | undefined, extra: { policy?: Parameters<typeof decideRestore>[0]['policy']; job?: JobFacts; defaults?: RestoreDefaults; now?: number } = {}) =>
+  decideRestore({ pod: p, checkpoint: c, policy: extra.policy, job: extra.job ?? { exists: false }, defaults: extra.defaults ?? defaults, jobNamespace: 'ops', now: extra.now ?? NOW });
+
+describe('decideRestore: a new request', () => {
+  const ask = { 'checkpoint.example.com/restore-from': 'snap' };
+
+  it('starts a Job on the pod node that pushes a tagged image for an S3 archive', () => {
+    const d = decide(pod(ask), checkpoint());
+    expect(d.kind).toBe('startJob');
+    if (d.kind !== 'startJob') return;
+    expect(d.nodeName).toBe('node-b');
+    expect(d.registrySecret).toBeUndefined();
+    expect(d.s3Secrets).toEqual({});
+    expect(d.input).toMatchObject({
+      jobName: JOB, request: 'snap', containerName: 'app',
+      checkpoint: { namespace: 'team-a', name: 'snap', uid: 'ckpt-uid' },
+      pod: { namespace: 'team-a', name: 'web-0', uid: 'pod-uid' },
+      archive: { key: 'team-a/snap/ckpt-uid/checkpoint-web-0_team-a-app-20261126T110000Z.tar', sizeBytes: 10, sha256: SHA },
+      storage: { backend: 's3', bucket: 'b', prefix: 'p/', endpoint: 'minio:9000' },
+      registry: { repository: 'registry.example.com/checkpoints', insecure: false, credentials: 'anonymous' },
+    });
+    expect(d.input.registry.tag).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/);
+  });
+
+  it('runs the Job where a local archive is, not where the pod is', () => {
+    const d = decide(pod(ask), checkpoint({ backend: 'local' }));
+    expect(d).toMatchObject({ kind: 'startJob', nodeName: 'node-a', input: { storage: { backend: 'local', nodeName: 'node-a', path: '/var/lib/checkpoint-operator/a' } } });
+  });
+
+  it("takes the repository and push Secret from the Checkpoint's policy over the defaults", () => {
+    const d = decide(pod(ask), checkpoint({ policyRef: 'p' }), {
+      policy: policy({ restore: { strategy: 'CheckpointImage', imageRepository: 'reg.internal:5000/ckpt', insecureRegistry: true, pushSecretRef: { namespace: 'infra', name: 'push' } } }),
+      defaults: { ...defaults, pushSecret: 'default-push' },
+    });
+    expect(d).toMatchObject({ kind: 'startJob', registrySecret: { namespace: 'infra', name: 'push' }, input: { registry: { repository: 'reg.internal:5000/ckpt', insecure: true, credentials: 'secret' } } });
+  });
+
+  it("uses the operator's push Secret with the operator's repository", () => {
+    const d = decide(pod(ask), checkpoint(), { defaults: { ...defaults, pushSecret: 'default-push' } });
+    expect(d).toMatchObject({ kind: 'startJob', registrySecret: { namespace: 'ops', name: 'default-push' }, input: { registry: { credentials: 'secret' } } });
+  });
+
+  it.each([
+    ['InvalidRequest', pod({ 'checkpoint.example.com/restore-from': '../etc/passwd' }), checkpoint(), {}],
+    ['InvalidRequest', pod({ 'checkpoint.example.com/restore-from': 'Snap With Spaces' }), checkpoint(), {}],
+    ['CheckpointNotFound', pod(ask), undefined, {}],
+    ['CheckpointNotReady', pod(ask), checkpoint({ phase: 'Failed' }), {}],
+    ['CheckpointNotReady', pod(ask), checkpoint({ phase: 'Pending' }), {}],
+    ['CheckpointNotReady', pod(ask), checkpoint({ phase: 'Running' }), {}],
+    ['ContainerNotInPod', pod(ask, { containers: [{ name: 'other', image: 'x' }] }), checkpoint(), {}],
+    ['PodTerminating', pod(ask, { deleting: true }), checkpoint(), {}],
+    ['PodNotScheduled', pod(ask, { nodeName: undefined }), checkpoint(), {}],
+    ['PolicyNotFound', pod(ask), checkpoint({ policyRef: 'p' }), { policy: { name: 'p', found: false as const } }],
+    ['RestoreNotConfigured', pod(ask), checkpoint(), { defaults: { ...defaults, imageRepository: undefined } }],
+    ['PullSecretNotInPod', pod(ask), checkpoint({ policyRef: 'p' }), { policy: policy({ restore: { strategy: 'CheckpointImage', imageRepository: 'r.example/c', insecureRegistry: false, pullSecretName: 'pull' } }) }],
+  ])('refuses with %s and names the reason', (reason, p, c, extra) => {
+    const d = decide(p, c, extra);
+    expect(d).toMatchObject({ kind: 'refuse', reason, request: p.annotations['checkpoint.example.com/restore-from'] });
+    expect(d.kind === 'refuse' && d.message.length).toBeGreaterThan(10);
+  });
+
+  it('makes a request asked for again after a finished attempt a new attempt with a new Job', () => {
+    const d = decide(pod(ask), checkpoint({ restores: [record({ result: 'Failed' }), record({ podUid: 'other-pod', jobName: 'x' })] }));
+    expect(d).toMatchObject({ kind: 'startJob', input: { jobName: restoreJobName(POD, 'snap', 'ckpt-uid', 1) } });
+    // A step of the same attempt retried (its record not finished yet) keeps its Job.
+    expect(decide(pod(ask), checkpoint({ restores: [record({ result: 'Pending' })] }))).toMatchObject({ kind: 'startJob', input: { jobName: JOB } });
+  });
+
+  it('acts on another value even after a finished restore', () => {
+    const p = pod({ ...inFlight('Succeeded'), 'checkpoint.example.com/restore-from': 'snap-2' });
+    expect(decide(p, undefined)).toMatchObject({ kind: 'refuse', reason: 'CheckpointNotFound', request: 'snap-2' });
+  });
+});
+
+describe('decideRestore: one value is acted on once', () => {
+  it.each(['Succeeded', 'Failed'])('does nothing for a request already %s', (status) => {
+    expect(decide(pod(inFlight(status)), checkpoint())).toEqual({ kind: 'nothing' });
+  });
+
+  it('forgets the handled value once the request annotation is removed, and ignores pods without one', () => {
+    expect(decide(pod({ 'checkpoint.example.com/restore-handled': 'snap', 'checkpoint.example.com/restore-status': 'Succeeded' }), checkpoint())).toEqual({ kind: 'forget' });
+    expect(decide(pod({}), undefined)).toEqual({ kind: 'nothing' });
+  });
+});
+
+describe('decideRestore: in flight', () => {
+  it('marks the restore Running once its Job runs, then waits', () => {
+    expect(decide(pod(inFlight('Pending')), checkpoint({ restores: [record({ result: 'Pending' })] }), { job: { exists: true, outcome: 'running' } }))
+      .toEqual({ kind: 'markRunning', request: 'snap', jobName: JOB });
+    expect(decide(pod(inFlight('Running')), checkpoint({ restores: [record()] }), { job: { exists: true, outcome: 'running' } }).kind).toBe('wait');
+  });
+
+  it('points the container at the pushed image by digest', () => {
+    const d = decide(pod(inFlight('Running')), checkpoint({ restores: [record({ image: IMAGE })] }), { job: { exists: true, outcome: 'complete' } });
+    expect(d).toEqual({ kind: 'pointContainer', request: 'snap', jobName: JOB, containerName: 'app', image: IMAGE });
+  });
+
+  it('succeeds once the container runs from that digest, and waits until then', () => {
+    const c = checkpoint({ restores: [record({ image: IMAGE })] });
+    const pointed = { containers: [{ name: 'app', image: IMAGE }] };
+    expect(decide(pod(inFlight('Running'), { ...pointed, statuses: [{ name: 'app', imageID: 'sha256:old', running: true, waitingReason: undefined, waitingMessage: undefined }] }), c).kind).toBe('wait');
+    expect(decide(pod(inFlight('Running'), { ...pointed, statuses: [{ name: 'app', imageID: IMAGE, running: true, waitingReason: undefined, waitingMessage: undefined }] }), c))
+      .toMatchObject({ kind: 'succeed', image: IMAGE, containerName: 'app' });
+  });
+
+  it('fails with the node\'s reason when the kubelet cannot use the image', () => {
+    const c = checkpoint({ restores: [record({ image: IMAGE })] });
+    const p = pod(inFlight('Running'), { containers: [{ name: 'app', image: IMAGE }], statuses: [{ name: 'app', imageID: undefined, running: false, waitingReason: 'CreateContainerError', waitingMessage: 'layer digest mismatch' }] });
+    const d = decide(p, c);
+    expect(d).toMatchObject({ kind: 'fail', reason: 'NodeRejectedImage' });
+    expect(d.kind === 'fail' && d.message).toContain('layer digest mismatch');
+  });
+
+  it.each([
+    ['ChecksumMismatch', checkpoint({ restores: [record({ result: 'Failed', reason: 'ChecksumMismatch', message: 'sha256 differs' })] }), { exists: true, outcome: 'complete' } as JobFacts, NOW],
+    ['JobFailed', checkpoint({ restores: [record()] }), { exists: true, outcome: 'failed', reason: 'BackoffLimitExceeded', message: 'x' } as JobFacts, NOW],
+    ['JobDeadlineExceeded', checkpoint({ restores: [record()] }), { exists: true, outcome: 'failed', reason: 'DeadlineExceeded', message: 'x' } as JobFacts, NOW],
+    ['JobResultMissing', checkpoint({ restores: [record()] }), { exists: true, outcome: 'complete' } as JobFacts, NOW],
+    ['JobLost', checkpoint({ restores: [record()] }), { exists: false } as JobFacts, NOW],
+    ['RestoreTimedOut', checkpoint({ restores: [record()] }), { exists: true, outcome: 'running' } as JobFacts, NOW + RESTORE_TIMEOUT_MS],
+    ['CheckpointDeleted', undefined, { exists: false } as JobFacts, NOW],
+    ['RecordLost', checkpoint(), { exists: false } as JobFacts, NOW],
+  ])('fails with %s', (reason, c, job, now) => {
+    expect(decide(pod(inFlight('Running')), c, { job, now })).toMatchObject({ kind: 'fail', reason, request: 'snap' });
+  });
+});
