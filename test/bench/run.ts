@@ -5,6 +5,7 @@ import { startControlPlane } from '../cluster/control-plane.js';
 import { dispatchBenchmark } from './dispatch.bench.js';
 import { describeTarget, type Figure, met, ratio } from './figures.js';
 import { jobStartupBenchmark } from './job-startup.bench.js';
+import { restoreBenchmark } from './restore.bench.js';
 import { s3UploadBenchmark } from './s3-upload.bench.js';
 
 /**
@@ -15,8 +16,8 @@ const root = join(import.meta.dirname, '../..');
 const n = Number(process.env.BENCH_CHECKPOINTS ?? 1000);
 const figures: Figure[] = [];
 
-// BENCH_ONLY=dispatch,s3,startup runs a subset (the report then holds only those figures).
-const only = new Set((process.env.BENCH_ONLY ?? 'dispatch,s3,startup').split(',').map((s) => s.trim()));
+// BENCH_ONLY=dispatch,s3,startup,restore runs a subset (the report then holds only those figures).
+const only = new Set((process.env.BENCH_ONLY ?? 'dispatch,s3,startup,restore').split(',').map((s) => s.trim()));
 
 if (only.has('dispatch')) {
   const cp = await startControlPlane();
@@ -30,6 +31,7 @@ if (only.has('dispatch')) {
 }
 if (only.has('s3')) figures.push(...await s3UploadBenchmark());
 if (only.has('startup')) figures.push(...await jobStartupBenchmark());
+if (only.has('restore')) figures.push(...await restoreBenchmark());
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 const rows = figures.map((f) => {

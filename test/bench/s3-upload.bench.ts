@@ -4,32 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { build } from 'esbuild';
 import { startMinio } from '../cluster/minio.js';
 import { writeCheckpointArchive } from '../cluster/node/checkpoint-archive.js';
 import { adminS3, createBucket } from '../e2e/support/s3.js';
 import { JOB_NODE_OPTIONS } from '../../src/kube/checkpoint-job.js';
 import type { Figure } from './figures.js';
+import { bareNodePeakRss, bundle, median, MiB, type WorkerResult } from './workers/bundle.js';
 
 const run = promisify(execFile);
-const here = import.meta.dirname;
-const MiB = 2 ** 20;
-
-interface WorkerResult { ms: number; bytes: number; peakRssBytes: number }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** Bundles a worker the way tsup bundles a Job: one ESM file, dependencies included. */
-async function bundle(entry: string, outdir: string): Promise<string> {
-  const outfile = join(outdir, `${entry}.mjs`);
-  await build({
-    entryPoints: [join(here, 'workers', `${entry}.ts`)], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node22',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
-  return outfile;
-}
-
 /**
  * S3 data path: a 1 GiB checkpoint archive uploaded to MinIO by the Job's own code (metadata
  * tap, sha256, multipart with per-part SHA-256 checksums, HEAD check) against a plain multipart
@@ -69,7 +51,7 @@ export async function s3UploadBenchmark(opts: { sizeBytes?: number; rounds?: num
       ours.push(await worker(operator, `ours-${i}`));
       process.stderr.write(`s3 round ${i + 1}: reference ${(archive.sizeBytes / MiB / (refs[i]!.ms / 1000)).toFixed(0)} MiB/s, operator ${(archive.sizeBytes / MiB / (ours[i]!.ms / 1000)).toFixed(0)} MiB/s, operator peak RSS ${(ours[i]!.peakRssBytes / MiB).toFixed(0)} MiB (reference ${(refs[i]!.peakRssBytes / MiB).toFixed(0)} MiB)\n`);
     }
-    const bare = Number(/VmHWM:\s+(\d+) kB/.exec((await run(process.execPath, ['-e', "process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8'))"])).stdout)?.[1]) * 1024;
+    const bare = await bareNodePeakRss();
     const throughput = (r: WorkerResult) => archive.sizeBytes / MiB / (r.ms / 1000);
     return [
       {
