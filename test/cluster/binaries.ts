@@ -10,6 +10,8 @@ export interface Binaries {
   kubectl: string;
   etcd: string;
   minio: string;
+  /** Jaeger v2: the OTLP trace receiver tests query. */
+  jaeger: string;
 }
 
 const here = import.meta.dirname;
@@ -22,7 +24,7 @@ export async function pinnedVersions(): Promise<PinnedVersions> {
   return JSON.parse(await readFile(join(here, 'versions.json'), 'utf8'));
 }
 
-export interface PinnedVersions { kubernetes: string; etcd: string; minio: string }
+export interface PinnedVersions { kubernetes: string; etcd: string; minio: string; jaeger: string }
 
 function pathsFor(v: PinnedVersions): Binaries {
   const k8s = join(cacheDir(), 'bin', `kubernetes-${v.kubernetes}`);
@@ -33,6 +35,7 @@ function pathsFor(v: PinnedVersions): Binaries {
     kubectl: join(k8s, 'kubectl'),
     etcd: join(cacheDir(), 'bin', `etcd-${v.etcd}`, 'etcd'),
     minio: join(cacheDir(), 'bin', `minio-${v.minio}`, 'minio'),
+    jaeger: join(cacheDir(), 'bin', `jaeger-${v.jaeger}`, 'jaeger'),
   };
 }
 

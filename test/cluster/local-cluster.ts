@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { pinnedVersions } from './binaries.js';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
 import { type S3Server, startMinio } from './minio.js';
+import { type OtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 import { type PushgatewayServer, startPushgateway } from './pushgateway.js';
 import { type RegistryServer, startRegistry } from './registry.js';
 import { type SimulatedNodes, startSimulatedNodes } from './node/simulated-nodes.js';
@@ -22,6 +23,8 @@ export interface LocalCluster {
   pushgateway: PushgatewayServer | undefined;
   /** The real OCI registry (anonymous) restores push checkpoint images to, at the same host:port from this machine and from pods. */
   registry: RegistryServer | undefined;
+  /** A real OTLP/HTTP trace receiver (Jaeger, in memory), at the same endpoint from this machine and from pods; query it with otlp.trace(). */
+  otlp: OtlpReceiver | undefined;
   /** Loopback ports reachable from pods with nothing listening yet, for servers a test starts itself. */
   sparePodPorts: number[];
   kubeconfigPath: string;
@@ -57,12 +60,14 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   let s3: S3Server | undefined;
   let pushgateway: PushgatewayServer | undefined;
   let registry: RegistryServer | undefined;
+  let otlp: OtlpReceiver | undefined;
   const sparePodPorts: number[] = [];
   const stop = async () => {
     await nodes?.stop();
     await s3?.stop();
     await pushgateway?.stop();
     await registry?.stop();
+    await otlp?.stop();
     await controlPlane.stop();
   };
   try {
@@ -89,6 +94,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       registry = await startRegistry({ dir: controlPlane.dir });
       await nodes.exposeToPods(registry.port);
       log(`OCI registry (distribution) at ${registry.host}`);
+      otlp = await startOtlpReceiver({ dir: controlPlane.dir });
+      await nodes.exposeToPods(otlp.port);
+      log(`OTLP trace receiver (Jaeger) at ${otlp.endpoint}, query API at ${otlp.queryUrl}`);
     }
     if (opts.operator) {
       if (s3) {
@@ -103,6 +111,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       const local: Record<string, string> = {
         ...(pushgateway ? { PUSHGATEWAY_URL: pushgateway.url } : {}),
         ...(registry ? { RESTORE_IMAGE_REPOSITORY: `${registry.host}/checkpoints` } : {}),
+        ...(otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint } : {}),
       };
       const rendered = parseAllDocuments((await controlPlane.kubectl(['kustomize', join(root, 'manifests/default')])).stdout);
       for (const doc of rendered) {
@@ -119,5 +128,5 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await stop();
     throw err;
   }
-  return { controlPlane, nodes, s3, pushgateway, registry, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
+  return { controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
 }

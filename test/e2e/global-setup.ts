@@ -19,5 +19,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('sparePodPorts', cluster.sparePodPorts);
   project.provide('pushgatewayUrl', cluster.pushgateway!.url);
   project.provide('registryHost', cluster.registry!.host);
+  project.provide('otlpEndpoint', cluster.otlp!.endpoint);
+  project.provide('otlpQueryUrl', cluster.otlp!.queryUrl);
+  project.provide('pushgatewayPid', cluster.pushgateway!.process.pid);
+  project.provide('otlpPid', cluster.otlp!.process.pid);
   return () => cluster.stop();
 }

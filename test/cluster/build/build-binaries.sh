@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the real control-plane programs the local cluster runs (kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, etcd, minio) from their Go modules, at the versions pinned in
-# test/cluster/versions.json, into a cache reused across runs. Nothing built here is committed.
+# Builds the real programs the local cluster runs (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl, etcd, minio, and Jaeger as the trace receiver) from their Go modules,
+# at the versions pinned in test/cluster/versions.json, into a cache reused across runs. Nothing
+# built here is committed.
 #
 # k8s.io/kubernetes cannot be `go install`ed directly: its go.mod replaces every k8s.io/*
 # staging module with a local path. A throw-away wrapper module requires it and maps each of
@@ -14,6 +15,7 @@ ver() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$versions"; }
 k8s=$(ver kubernetes)
 etcd=$(ver etcd)
 minio=$(ver minio)
+jaeger=$(ver jaeger)
 cache=${CHECKPOINT_OPERATOR_CACHE:-$HOME/.cache/checkpoint-operator}
 bin="$cache/bin"
 mkdir -p "$bin"
@@ -76,6 +78,8 @@ build_main() {
 build_etcd() { build_main etcd "$etcd" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3; }
 # MinIO publishes no semver tags, so it is pinned by its module pseudo-version.
 build_minio() { build_main minio "$minio" github.com/minio/minio github.com/minio/minio; }
+# Jaeger v2 (an OpenTelemetry Collector distribution) ships from the module's v1 tags.
+build_jaeger() { build_main jaeger "$jaeger" github.com/jaegertracing/jaeger github.com/jaegertracing/jaeger/cmd/jaeger; }
 
-want=${*:-kubernetes etcd minio}
+want=${*:-kubernetes etcd minio jaeger}
 for w in $want; do "build_$w"; done
