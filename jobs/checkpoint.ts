@@ -6,6 +6,7 @@ import { CHECKPOINT_JOB_INPUT_ENV, checkpointJobInputSchema } from '../src/jobs-
 import { runCheckpointAction } from '../src/jobs-runtime/checkpoint-action.js';
 import { createLogger } from '../src/observability/logger.js';
 import { pushJobRun } from '../src/observability/pushgateway.js';
+import { startTracing, withRemoteParent, withSpan } from '../src/observability/tracing.js';
 
 /**
  * The checkpoint Job. Its result lives in the Checkpoint's status, so it exits 0 once a result
@@ -21,18 +22,24 @@ if (!parsed.success) {
   process.exit(2);
 }
 const input = parsed.data;
+const tracing = await startTracing('checkpoint-operator-job').catch((err: Error) => {
+  log.warn({ err: err.message }, 'could not start tracing; continuing without it');
+  return undefined;
+});
 const credentials = inCluster();
 const lean = new LeanKubeClient(credentials);
 const events = new EventRecorder(lean, 'checkpoint-operator-job', log);
-const result = await runCheckpointAction({
-  input,
-  credentials,
-  lean,
-  events,
-  nodeIP: process.env.NODE_IP,
-  clock: systemClock,
-  log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'checkpoint' }),
-});
+// The dispatcher's reconcile span is this Job's parent (TRACEPARENT), so one trace covers both.
+const result = await withRemoteParent({ traceparent: process.env.TRACEPARENT, tracestate: process.env.TRACESTATE }, () =>
+  withSpan('checkpoint job', { 'k8s.namespace.name': input.checkpoint.namespace, checkpoint: input.checkpoint.name, node: input.nodeName }, () => runCheckpointAction({
+    input,
+    credentials,
+    lean,
+    events,
+    nodeIP: process.env.NODE_IP,
+    clock: systemClock,
+    log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'checkpoint' }),
+  })));
 if (result.outcome === 'skipped') log.info(result.why);
 else if (process.env.PUSHGATEWAY_URL) {
   await pushJobRun(process.env.PUSHGATEWAY_URL, {
@@ -45,4 +52,5 @@ else if (process.env.PUSHGATEWAY_URL) {
   }, log);
 }
 await events.flush();
+await tracing?.shutdown();
 process.exit(0);

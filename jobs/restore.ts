@@ -6,6 +6,7 @@ import { RESTORE_JOB_INPUT_ENV, restoreJobInputSchema } from '../src/jobs-contra
 import { runRestoreAction } from '../src/jobs-runtime/restore-action.js';
 import { createLogger } from '../src/observability/logger.js';
 import { pushJobRun } from '../src/observability/pushgateway.js';
+import { startTracing, withRemoteParent, withSpan } from '../src/observability/tracing.js';
 
 /**
  * The restore Job. Its result lives in the Checkpoint's restore record, so it exits 0 once a
@@ -21,15 +22,21 @@ if (!parsed.success) {
   process.exit(2);
 }
 const input = parsed.data;
+const tracing = await startTracing('checkpoint-operator-job').catch((err: Error) => {
+  log.warn({ err: err.message }, 'could not start tracing; continuing without it');
+  return undefined;
+});
 const lean = new LeanKubeClient(inCluster());
 const events = new EventRecorder(lean, 'checkpoint-operator-job', log);
-const result = await runRestoreAction({
-  input,
-  lean,
-  events,
-  clock: systemClock,
-  log: log.child({ namespace: input.pod.namespace, name: input.pod.name, checkpoint: input.checkpoint.name, action: 'restore' }),
-});
+// The dispatcher's reconcile span is this Job's parent (TRACEPARENT), so one trace covers both.
+const result = await withRemoteParent({ traceparent: process.env.TRACEPARENT, tracestate: process.env.TRACESTATE }, () =>
+  withSpan('restore job', { 'k8s.namespace.name': input.pod.namespace, pod: input.pod.name, checkpoint: input.checkpoint.name }, () => runRestoreAction({
+    input,
+    lean,
+    events,
+    clock: systemClock,
+    log: log.child({ namespace: input.pod.namespace, name: input.pod.name, checkpoint: input.checkpoint.name, action: 'restore' }),
+  })));
 if (result.outcome === 'skipped') log.info(result.why);
 else if (process.env.PUSHGATEWAY_URL) {
   await pushJobRun(process.env.PUSHGATEWAY_URL, {
@@ -42,4 +49,5 @@ else if (process.env.PUSHGATEWAY_URL) {
   }, log);
 }
 await events.flush();
+await tracing?.shutdown();
 process.exit(0);

@@ -14,6 +14,7 @@ import { WorkQueue } from '../kube/work-queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { DispatcherMetrics } from '../observability/metrics.js';
 import { deletePushGroup } from '../observability/pushgateway.js';
+import { tracingEnvForJobs, withSpan } from '../observability/tracing.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
 import { RestoreReconciler } from './restores/reconciler.js';
 import { PodMetadataWatch } from '../kube/metadata-watch.js';
@@ -92,6 +93,7 @@ export class Dispatcher {
       serviceAccountName: 'checkpoint-operator-job',
       logLevel: config.logLevel,
       pushgatewayUrl: config.pushgatewayUrl,
+      passThroughEnv: tracingEnvForJobs(),
     };
     const reconciler = new CheckpointReconciler({
       checkpoints: checkpointsView,
@@ -138,7 +140,14 @@ export class Dispatcher {
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
       onResult: (status) => metrics?.restoreTotal.inc({ status }),
     });
-    const route = (key: string) => (key.startsWith(RESTORE_KEY) ? restores.reconcile(key.slice(RESTORE_KEY.length)) : reconciler.reconcile(key));
+    // One span per reconcile: the Jobs it creates continue its trace (TRACEPARENT).
+    const route = (key: string) => {
+      const restore = key.startsWith(RESTORE_KEY);
+      const objectKey = restore ? key.slice(RESTORE_KEY.length) : key;
+      const [namespace, name] = objectKey.split('/');
+      return withSpan(restore ? 'reconcile restore' : 'reconcile checkpoint', { 'k8s.namespace.name': namespace, name, action: restore ? 'restore' : 'checkpoint' },
+        () => (restore ? restores.reconcile(objectKey) : reconciler.reconcile(objectKey)));
+    };
     const reconcile = metrics
       ? async (key: string) => {
           const stop = metrics.reconcileDuration.startTimer();

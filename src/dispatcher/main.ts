@@ -6,6 +6,7 @@ import { systemClock } from '../clock/clock.js';
 import { startHealthServer } from '../observability/health-server.js';
 import { DispatcherMetrics, startMetricsServer } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
+import { startTracing } from '../observability/tracing.js';
 import { describeWatchScope, parseConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
 import { resolveJobImage } from './job-image.js';
@@ -37,6 +38,12 @@ const log = createLogger('dispatcher', config.logLevel);
 log.info({ watchNamespaces: config.watchNamespaces, operatorNamespace: config.operatorNamespace, jobNamespace: config.jobNamespace, podName: config.podName },
   `${config.operatorName} starting: ${describeWatchScope(config)}`);
 
+// Tracing is an aid: a broken exporter set-up is reported and the operator runs without it.
+const tracing = await startTracing(config.operatorName).catch((err: Error) => {
+  log.error({ err: err.message }, 'could not start tracing; continuing without it');
+  return undefined;
+});
+if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
 const clients = makeClients(loadKubeConfig());
 let jobImage: string;
 try {
@@ -77,6 +84,7 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal }, 'shutting down');
   await elector?.stop();
   await dispatcher.stop();
+  await tracing?.shutdown();
   health.close();
   metricsServer.close();
   process.exit(0);

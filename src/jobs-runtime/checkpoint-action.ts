@@ -9,6 +9,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { LeanKubeClient } from '../kube/lean-client.js';
 import { checkArchivePath, KubeletError, type KubeletEndpoint, requestCheckpoint } from '../kubelet/checkpoint-client.js';
 import type { Logger } from '../observability/logger.js';
+import { withSpan } from '../observability/tracing.js';
 import { archiveKey } from '../storage/archive-key.js';
 import type { ArchiveBackend } from '../storage/backend.js';
 import { BackendError } from '../storage/backend.js';
@@ -54,11 +55,12 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
   try {
     const endpoint = await kubeletEndpoint(deps);
     log.info({ node: input.nodeName, access: input.kubelet.access }, 'asking the kubelet for a checkpoint');
-    kubeletPath = checkArchivePath(await requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }));
+    kubeletPath = checkArchivePath(await withSpan('kubelet checkpoint', { node: input.nodeName, access: input.kubelet.access, container: input.target.containerName },
+      () => requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds })));
     const localPath = nodeLocal(kubeletPath, deps.kubeletDirectory);
     const backend = deps.backend ?? await backendFor(input.storage, deps.s3SecretDir ?? S3_SECRET_DIR);
     const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
-    const { stored, meta } = await storeArchive(localPath, backend, key);
+    const { stored, meta } = await withSpan('store archive', { backend: input.storage.backend, key }, () => storeArchive(localPath, backend, key));
     const archive: Archive = {
       backend: input.storage.backend,
       uri: stored.uri,
@@ -76,14 +78,14 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     // Succeeded Checkpoint never leaves process memory behind on the node.
     await removeKubeletArchive(localPath, log);
     kubeletPath = undefined;
-    await patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now())));
+    await withSpan('write status', { phase: 'Succeeded' }, () => patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now()))));
     log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
     deps.events?.record(eventTarget(current), 'Normal', 'ArchiveStored', `stored ${archive.sizeBytes} bytes at ${archive.uri} (sha256 ${archive.sha256})`);
     return { outcome: 'succeeded', archive };
   } catch (err) {
     const { reason, message } = classify(err);
     log.error({ reason }, message);
-    await patchCheckpointStatus(deps.lean, ref, failedStatus(current, reason, message, new Date(deps.clock.now())));
+    await withSpan('write status', { phase: 'Failed', reason }, () => patchCheckpointStatus(deps.lean, ref, failedStatus(current, reason, message, new Date(deps.clock.now()))));
     deps.events?.record(eventTarget(current), 'Warning', reason, message);
     return { outcome: 'failed', reason, message };
   } finally {

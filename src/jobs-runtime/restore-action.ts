@@ -8,6 +8,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { LeanKubeClient } from '../kube/lean-client.js';
 import { upsertRestoreRecord } from '../kube/restore-records.js';
 import type { Logger } from '../observability/logger.js';
+import { withSpan } from '../observability/tracing.js';
 import { credentialsForRegistry } from '../oci/docker-config.js';
 import { parseRepository } from '../oci/image-reference.js';
 import { CheckpointImageError, pushCheckpointImage } from '../oci/push-checkpoint-image.js';
@@ -50,10 +51,10 @@ export async function runRestoreAction(deps: RestoreActionDeps): Promise<Restore
     return { outcome: 'skipped', why: `this restore attempt already has a result (${existing.result})` };
   }
   const now = () => new Date(deps.clock.now()).toISOString();
-  const write = (fields: Partial<RestoreRecord>) => upsertRestoreRecord(deps.lean, ref, input.jobName, (r) => ({
+  const write = (fields: Partial<RestoreRecord>) => withSpan('write restore record', { result: fields.result, reason: fields.reason }, () => upsertRestoreRecord(deps.lean, ref, input.jobName, (r) => ({
     podName: input.pod.name, namespace: input.pod.namespace, podUid: input.pod.uid, containerName: input.containerName, request: input.request,
     ...r, startTime: r?.startTime ?? now(), result: r?.result ?? 'Running', ...fields,
-  }));
+  })));
   try {
     const archive = current.status?.archive;
     if (!archive || archive.sha256 !== input.archive.sha256 || archive.uri !== input.archive.uri) {
@@ -73,16 +74,15 @@ export async function runRestoreAction(deps: RestoreActionDeps): Promise<Restore
     }
     const client = new RegistryClient({ repository: input.registry.repository, insecure: input.registry.insecure, ...(credentials ? { credentials } : {}) });
     log.info({ uri: input.archive.uri, repository: input.registry.repository }, 'fetching the archive and pushing the checkpoint image');
-    const stream = await backend.get(input.archive.key);
-    const pushed = await pushCheckpointImage({
+    const pushed = await withSpan('fetch, verify and push image', { uri: input.archive.uri, repository: input.registry.repository, bytes: input.archive.sizeBytes }, async () => pushCheckpointImage({
       client,
-      archive: stream,
+      archive: await backend.get(input.archive.key),
       expected: { sizeBytes: input.archive.sizeBytes, sha256: input.archive.sha256 },
       containerName: input.containerName,
       fileName: basename(input.archive.key),
       createdAt: input.archive.createdAt,
       tag: input.registry.tag,
-    }).finally(() => client.close());
+    }).finally(() => client.close()));
     const image = pushed.reference;
     const message = `checkpoint image ${image} pushed; the archive's ${input.archive.sizeBytes} bytes matched sha256 ${input.archive.sha256}`;
     await write({ result: 'Running', image, reason: 'ImagePushed', message });

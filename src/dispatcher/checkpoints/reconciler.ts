@@ -14,6 +14,7 @@ import { jobName, ownerLabels } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
 import type { Logger } from '../../observability/logger.js';
+import { activeTraceContext } from '../../observability/tracing.js';
 import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, jobFacts, type PodFacts, type S3SecretPlan } from './decide.js';
 import { type JobSecretContent, jobSecretContent, readSecretData } from './s3-job-secret.js';
 import { ensureTemplateClaim } from './template-claim.js';
@@ -89,7 +90,7 @@ export class CheckpointReconciler {
           }
           input = { ...input, storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle } };
         }
-        const job = buildCheckpointJob(input, this.deps.jobSettings);
+        const job = buildCheckpointJob(input, { ...this.deps.jobSettings, ...activeTraceContext() });
         let created = true;
         let jobUid: string | undefined;
         try {

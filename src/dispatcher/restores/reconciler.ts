@@ -18,6 +18,7 @@ import { upsertRestoreRecord } from '../../kube/restore-records.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
 import type { Logger } from '../../observability/logger.js';
+import { activeTraceContext } from '../../observability/tracing.js';
 import { jobFacts } from '../checkpoints/decide.js';
 import { jobSecretContent, readSecretData } from '../checkpoints/s3-job-secret.js';
 import { currentAttempt, decideRestore, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
@@ -169,7 +170,7 @@ export class RestoreReconciler {
     let created = true;
     let jobUid: string | undefined;
     try {
-      jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs`, buildRestoreJob(input, this.deps.jobSettings, keys, decision.nodeName))).metadata?.uid;
+      jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs`, buildRestoreJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, keys, decision.nodeName))).metadata?.uid;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       created = false;
