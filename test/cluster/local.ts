@@ -44,9 +44,15 @@ The operator is running. Try it:
   sed 's#"s3.example.com"#"${cluster.s3?.endpoint ?? 's3.example.com'}"#' manifests/samples/example-checkpoint.yaml | kubectl apply -f -
   kubectl get ckpt -w
   kubectl describe ckpt my-app-checkpoint-local
+  # restore the pod from a Succeeded Checkpoint (the image goes to the local registry):
+  kubectl annotate pod my-app-pod-0 checkpoint.example.com/restore-from=my-app-checkpoint-local
+  kubectl get pod my-app-pod-0 -o jsonpath='{.metadata.annotations}'; echo
   kubectl logs -l control-plane=controller-manager -n checkpoint-operator-system
 
 S3 (MinIO): ${cluster.s3?.endpoint ?? 'not started'}, access key ${cluster.s3?.accessKeyId ?? '-'} (secret in Secret checkpoint-operator-s3-credentials)
+OCI registry (checkpoint images): ${cluster.registry ? `http://${cluster.registry.host}/v2/checkpoints/tags/list` : 'not started'}
+Traces (Jaeger query API): ${cluster.otlp ? `${cluster.otlp.queryUrl}/api/traces?service=checkpoint-operator` : 'not started'}
+Pushgateway: ${cluster.pushgateway?.url ?? 'not started'}
 Cluster files (certificates, component logs, node roots): ${cp.dir}
 Ctrl-C stops everything.
 `);
