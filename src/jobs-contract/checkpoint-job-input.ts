@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { DNS_LABEL } from '../api/patterns.js';
 
 /** Where a node-pinned Job finds the storage volume the dispatcher mounted for it. */
@@ -18,7 +19,13 @@ export const S3_SECRET_KEYS = {
   caBundle: 'ca.crt',
 } as const;
 
-const objectRef = z.object({ namespace: z.string().regex(DNS_LABEL), name: z.string().min(1), uid: z.string().min(1) });
+// zod/mini rather than zod: a Job validates one small object at start-up, and the full build
+// (every method on every schema, every locale) took most of a Job's start-up to load. Messages
+// stay those of the full build.
+z.config(en());
+
+const nonEmpty = () => z.string().check(z.minLength(1));
+const objectRef = z.object({ namespace: z.string().check(z.regex(DNS_LABEL)), name: nonEmpty(), uid: nonEmpty() });
 
 const jobStorageSchema = z.discriminatedUnion('backend', [
   /** local and pvc are both a directory the Job sees at ARCHIVE_MOUNT_PATH. */
@@ -26,17 +33,17 @@ const jobStorageSchema = z.discriminatedUnion('backend', [
   z.object({ backend: z.literal('pvc'), claimName: z.string() }),
   z.object({
     backend: z.literal('s3'),
-    endpoint: z.string().optional(),
+    endpoint: z.optional(z.string()),
     bucket: z.string(),
-    prefix: z.string().default(''),
-    region: z.string().optional(),
-    forcePathStyle: z.boolean().optional(),
-    insecure: z.boolean().optional(),
-    serverSideEncryption: z.object({ type: z.enum(['AES256', 'aws:kms']), kmsKeyId: z.string().optional() }).optional(),
+    prefix: z._default(z.string(), ''),
+    region: z.optional(z.string()),
+    forcePathStyle: z.optional(z.boolean()),
+    insecure: z.optional(z.boolean()),
+    serverSideEncryption: z.optional(z.object({ type: z.enum(['AES256', 'aws:kms']), kmsKeyId: z.optional(z.string()) })),
     /** secret: keys in S3_SECRET_DIR; ambient: the SDK's default chain (workload identity, instance role). */
-    credentials: z.enum(['secret', 'ambient']).default('ambient'),
+    credentials: z._default(z.enum(['secret', 'ambient']), 'ambient'),
     /** A CA bundle is at S3_SECRET_DIR/ca.crt. */
-    caBundle: z.boolean().default(false),
+    caBundle: z._default(z.boolean(), false),
   }),
 ]);
 export type JobStorage = z.infer<typeof jobStorageSchema>;
@@ -48,12 +55,12 @@ export type JobStorage = z.infer<typeof jobStorageSchema>;
 export const checkpointJobInputSchema = z.object({
   checkpoint: objectRef,
   target: z.object({ namespace: z.string(), podName: z.string(), containerName: z.string() }),
-  nodeName: z.string().min(1),
+  nodeName: nonEmpty(),
   kubelet: z.object({
     access: z.enum(['direct', 'proxy']),
-    port: z.int().min(1).max(65535),
-    timeoutSeconds: z.int().min(1).optional(),
-    insecureSkipTLSVerify: z.boolean().default(false),
+    port: z.int().check(z.minimum(1), z.maximum(65535)),
+    timeoutSeconds: z.optional(z.int().check(z.minimum(1))),
+    insecureSkipTLSVerify: z._default(z.boolean(), false),
   }),
   storage: jobStorageSchema,
 });

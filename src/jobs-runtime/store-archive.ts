@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { type ArchiveMetadata, ArchiveMetadataTap } from '../kubelet/archive-metadata.js';
+import type { ArchiveMetadata } from '../kubelet/archive-metadata.js';
 import { type ArchiveBackend, BackendError, type StoredArchive } from '../storage/backend.js';
 
 /**
@@ -10,6 +10,9 @@ import { type ArchiveBackend, BackendError, type StoredArchive } from '../storag
  * storage. Memory stays bounded by the backend's buffers whatever the archive's size.
  */
 export async function storeArchive(path: string, backend: ArchiveBackend, key: string): Promise<{ stored: StoredArchive; meta: ArchiveMetadata }> {
+  // Loaded here rather than at start-up: the tar parser is only needed once the kubelet has
+  // written an archive, and a Job that finds nothing to do never needs it.
+  const { ArchiveMetadataTap } = await import('../kubelet/archive-metadata.js');
   const tap = new ArchiveMetadataTap();
   const { size } = await stat(path);
   const storing = backend.put(key, tap, size);

@@ -1,4 +1,3 @@
-import { Gauge, Pushgateway, Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
 /**
@@ -12,6 +11,16 @@ export function pushGroup(action: string, owner: { namespace: string; name: stri
 }
 
 const TIMEOUT_MS = 5000;
+
+/**
+ * prom-client is loaded on first use, not at start-up: a Job pushes once, at its end, and only
+ * when a Pushgateway is configured, while loading it would delay every Job's first request.
+ * It is CommonJS: `default` is its exports object in Node and in the bundles alike (a bundle's
+ * chunk for it exports nothing else).
+ */
+async function loadPromClient(): Promise<typeof import('prom-client')> {
+  return (await import('prom-client')).default;
+}
 
 /** What a Job pushes, each as `checkpoint_operator_job_<name>`. */
 export const JOB_METRICS = ['duration_seconds', 'succeeded', 'last_run_timestamp_seconds', 'last_success_timestamp_seconds', 'archive_bytes'] as const;
@@ -31,14 +40,15 @@ export interface JobRunFigures {
  * whose result is already recorded; it is logged instead.
  */
 export async function pushJobRun(url: string, run: JobRunFigures, log: Logger): Promise<void> {
-  const registry = new Registry();
-  const gauge = (name: JobMetric, help: string, value: number) => new Gauge({ name: `checkpoint_operator_job_${name}`, help, registers: [registry] }).set(value);
-  gauge('duration_seconds', 'Duration of the last run of this Job.', run.durationSeconds);
-  gauge('succeeded', '1 if the last run succeeded, 0 if it failed.', run.succeeded ? 1 : 0);
-  gauge('last_run_timestamp_seconds', 'When the last run finished (Unix time).', run.finishedAt / 1000);
-  if (run.succeeded) gauge('last_success_timestamp_seconds', 'When the last successful run finished (Unix time).', run.finishedAt / 1000);
-  if (run.bytes !== undefined) gauge('archive_bytes', 'Bytes the last run stored or read.', run.bytes);
   try {
+    const { Gauge, Pushgateway, Registry } = await loadPromClient();
+    const registry = new Registry();
+    const gauge = (name: JobMetric, help: string, value: number) => new Gauge({ name: `checkpoint_operator_job_${name}`, help, registers: [registry] }).set(value);
+    gauge('duration_seconds', 'Duration of the last run of this Job.', run.durationSeconds);
+    gauge('succeeded', '1 if the last run succeeded, 0 if it failed.', run.succeeded ? 1 : 0);
+    gauge('last_run_timestamp_seconds', 'When the last run finished (Unix time).', run.finishedAt / 1000);
+    if (run.succeeded) gauge('last_success_timestamp_seconds', 'When the last successful run finished (Unix time).', run.finishedAt / 1000);
+    if (run.bytes !== undefined) gauge('archive_bytes', 'Bytes the last run stored or read.', run.bytes);
     await new Pushgateway(url, { timeout: TIMEOUT_MS }, registry).push(pushGroup(run.action, run.owner));
   } catch (err) {
     log.warn({ pushgateway: url, err: (err as Error).message }, 'could not push metrics to the Pushgateway');
@@ -47,5 +57,6 @@ export async function pushJobRun(url: string, run: JobRunFigures, log: Logger): 
 
 /** Removes an object's group; a group that is already gone counts as removed. */
 export async function deletePushGroup(url: string, action: string, owner: { namespace: string; name: string }): Promise<void> {
+  const { Pushgateway, Registry } = await loadPromClient();
   await new Pushgateway(url, { timeout: TIMEOUT_MS }, new Registry()).delete(pushGroup(action, owner));
 }
