@@ -70,7 +70,8 @@ export const checkpointSpecSchema = withCelRules(
 ).describe('What to checkpoint and where to store it.');
 export type CheckpointSpec = z.infer<typeof checkpointSpecSchema>;
 
-export const CHECKPOINT_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
+/** Deleting: the Checkpoint is being deleted and its archive is being removed (or cannot be yet: see reason). */
+export const CHECKPOINT_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Deleting'] as const;
 export const checkpointPhaseSchema = z.enum(CHECKPOINT_PHASES);
 export type CheckpointPhase = z.infer<typeof checkpointPhaseSchema>;
 

@@ -20,3 +20,9 @@ export const RESTORE_HANDLED_ANNOTATION = `${API_GROUP}/restore-handled`;
 export const RESTORE_MESSAGE_ANNOTATION = `${API_GROUP}/restore-message`;
 /** How restores reach the runtime (see src/dispatcher/restores/strategy.ts). */
 export const RESTORE_STRATEGIES = ['CheckpointImage'] as const;
+
+/**
+ * On every Checkpoint the operator has acted on: deleting the Checkpoint first removes its archive
+ * (a cleanup Job), unless its policy retains archives.
+ */
+export const ARCHIVE_FINALIZER = `${API_GROUP}/archive-cleanup`;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-export type JobAction = 'checkpoint' | 'restore' | 'cleanup';
+export type JobAction = 'checkpoint' | 'restore' | 'cleanup' | 'sweep';
 
 const MAX_NAME = 63;
 
