@@ -20,10 +20,23 @@ export interface JobSettings {
  */
 export const JOB_NODE_OPTIONS = '--max-semi-space-size=1';
 
+/** The user and group a non-root Job runs as. */
+const JOB_USER = 65532;
+
+/**
+ * The mode of a Secret volume's files: owner-only for a root Job. A non-root Job cannot open a
+ * 0400 file, because Secret files belong to root whatever the pod's user; it gets group read,
+ * the group being the Job's own (fsGroup below).
+ */
+export function secretFileMode(runAsRoot: boolean): number {
+  return runAsRoot ? 0o400 : 0o440;
+}
+
 /**
  * The shape every action Job shares: one container running `/jobs/<action>`, never restarted in
- * place (one retry by the Job controller), bounded in time and memory, as locked down as the
- * action allows. The caller brings the input env, volumes and placement.
+ * place (a failed pod is replaced by the Job controller up to backoffLimit times, once by
+ * default), bounded in time and memory, as locked down as the action allows. The caller brings
+ * the input env, volumes and placement.
  */
 export function buildActionJob(args: {
   action: JobAction;
@@ -38,6 +51,8 @@ export function buildActionJob(args: {
   /** Root for Jobs that read files the kubelet wrote as root with mode 0600. */
   runAsRoot: boolean;
   ttlSecondsAfterFinished?: number;
+  /** Pod retries by the Job controller (its backoff doubles from 10 s, capped at 6 min); default 1. */
+  backoffLimit?: number;
 }): V1Job {
   const { settings } = args;
   const env: V1EnvVar[] = [
@@ -56,7 +71,7 @@ export function buildActionJob(args: {
     kind: 'Job',
     metadata: { name: args.name, namespace: settings.namespace, labels: args.labels },
     spec: {
-      backoffLimit: 1,
+      backoffLimit: args.backoffLimit ?? 1,
       activeDeadlineSeconds: args.activeDeadlineSeconds,
       ...(args.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: args.ttlSecondsAfterFinished } : {}),
       template: {
@@ -68,7 +83,8 @@ export function buildActionJob(args: {
           automountServiceAccountToken: true,
           securityContext: args.runAsRoot
             ? { runAsUser: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } }
-            : { runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+            // fsGroup: Secret volume files are owned by root, so the group is how a non-root Job reads them.
+            : { runAsUser: JOB_USER, runAsGroup: JOB_USER, fsGroup: JOB_USER, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
           tolerations: [{ operator: 'Exists' }],
           containers: [{
             name: args.action,

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 export interface EventTarget {
   apiVersion: string;
   kind: string;
+  /** '' for a cluster-scoped object. */
   namespace: string;
   name: string;
   uid?: string | undefined;
@@ -62,13 +63,16 @@ export class EventRecorder {
 
   private async send(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string, now: Date): Promise<void> {
     const involvedObject: V1ObjectReference = {
-      apiVersion: target.apiVersion, kind: target.kind, namespace: target.namespace, name: target.name, uid: target.uid,
+      apiVersion: target.apiVersion, kind: target.kind, ...(target.namespace ? { namespace: target.namespace } : {}), name: target.name, uid: target.uid,
     };
+    // A cluster-scoped object's Events live in "default", as client-go records them; the empty
+    // involvedObject.namespace is what `kubectl describe` selects them by.
+    const namespace = target.namespace || 'default';
     try {
-      await this.client.post(`/api/v1/namespaces/${target.namespace}/events`, {
+      await this.client.post(`/api/v1/namespaces/${namespace}/events`, {
         apiVersion: 'v1',
         kind: 'Event',
-        metadata: { generateName: `${target.name}.`, namespace: target.namespace },
+        metadata: { generateName: `${target.name}.`, namespace },
         involvedObject,
         type,
         reason,

@@ -18,7 +18,7 @@ const IDLE_SOCKET_MS = 30_000;
 /** No answer for this long means a stuck connection, not a slow server. */
 const REQUEST_TIMEOUT_MS = 300_000;
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** One connection pool per set of TLS credentials; a replaced pool closes once its requests end. */
 interface Pool {
@@ -61,12 +61,18 @@ export class LeanKubeClient {
     return this.request<T>('POST', path, body, 'application/json');
   }
 
+  /** Replaces an object; with metadata.resourceVersion set, only the version the caller read. */
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body, 'application/json');
+  }
+
   mergePatch<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PATCH', path, body, 'application/merge-patch+json');
   }
 
-  delete<T>(path: string): Promise<T> {
-    return this.request<T>('DELETE', path);
+  /** options: a DeleteOptions body, e.g. with preconditions, so only the object decided on is deleted. */
+  delete<T>(path: string, options?: unknown): Promise<T> {
+    return options === undefined ? this.request<T>('DELETE', path) : this.request<T>('DELETE', path, options, 'application/json');
   }
 
   /** Lets requests in flight finish, then closes every connection. */

@@ -22,3 +22,11 @@ export function ownerOfKey(key: string): { namespace: string; name: string; uid:
   const m = /^([^/]+)\/([^/]+)\/([^/]+)\/[^/]+\.tar$/.exec(key);
   return m ? { namespace: m[1]!, name: m[2]!, uid: m[3]! } : undefined;
 }
+
+/**
+ * The prefix under which every archive of one Checkpoint lies, and nothing of any other: the
+ * trailing slash keeps `ns/app/uid` from matching `ns/app/uid2`.
+ */
+export function archivePrefix(checkpoint: { namespace: string; name: string; uid: string }): string {
+  return `${checkpoint.namespace}/${checkpoint.name}/${checkpoint.uid}/`;
+}

@@ -24,8 +24,15 @@ export interface ArchiveBackend {
   stat(key: string): Promise<{ sizeBytes: number } | undefined>;
   /** Deleting what is already gone succeeds. */
   delete(key: string): Promise<void>;
+  /** Complete archives only: what an interrupted write left behind is not listed. */
   list(prefix: string): AsyncIterable<ListedArchive>;
   uri(key: string): string;
+  /**
+   * Removes what interrupted writes left under prefix, where the backend can see it (the
+   * filesystem's hidden temporary files); returns how many were removed. Only for a prefix nothing
+   * writes to any more, such as a deleted Checkpoint's: a write in progress there would fail.
+   */
+  removeIncomplete?(prefix: string): Promise<number>;
 }
 
 /** A key is relative, slash-separated, with no empty, `.` or `..` segment. */

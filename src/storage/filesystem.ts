@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ArchiveBackend, assertSafeKey, type ListedArchive, type StoredArchive } from './backend.js';
@@ -60,7 +60,43 @@ export class FilesystemBackend implements ArchiveBackend {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.pathOf(key), { force: true });
+    const path = this.pathOf(key);
+    await rm(path, { force: true });
+    await this.pruneEmptyParents(dirname(path));
+  }
+
+  /**
+   * A Job killed mid-write never reaches its own clean-up, and leaves a hidden temporary file
+   * holding part of an archive (process memory) that list() does not show.
+   */
+  async removeIncomplete(prefix: string): Promise<number> {
+    const start = prefix === '' ? this.root : this.pathOf(prefix.replace(/\/+$/, ''));
+    const dirs = new Set<string>();
+    let removed = 0;
+    for await (const path of walk(start, true)) {
+      if (!basename(path).includes(PARTIAL)) continue;
+      await rm(path, { force: true });
+      dirs.add(dirname(path));
+      removed++;
+    }
+    for (const dir of dirs) await this.pruneEmptyParents(dir);
+    return removed;
+  }
+
+  /**
+   * Removes directories the last archive left empty, up to (never including) the root, so
+   * deleted Checkpoints leave no trail of `<namespace>/<name>/<uid>` directories. It stops at the
+   * first directory that is not empty; a concurrent write re-creates what it needs (mkdir -p).
+   * Best effort: a directory that stays behind is untidy, not a failure of the delete.
+   */
+  private async pruneEmptyParents(dir: string): Promise<void> {
+    for (let d = dir; d.startsWith(this.root + sep); d = dirname(d)) {
+      try {
+        await rmdir(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return;
+      }
+    }
   }
 
   async *list(prefix: string): AsyncIterable<ListedArchive> {
@@ -81,7 +117,8 @@ export class FilesystemBackend implements ArchiveBackend {
   }
 }
 
-async function* walk(dir: string): AsyncIterable<string> {
+/** Files under dir, depth first; temporary files of writes in progress only when asked for. */
+async function* walk(dir: string, withPartial = false): AsyncIterable<string> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -90,9 +127,9 @@ async function* walk(dir: string): AsyncIterable<string> {
     throw err;
   }
   for (const e of entries) {
-    if (e.name.includes(PARTIAL)) continue;
+    if (!withPartial && e.name.includes(PARTIAL)) continue;
     const path = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(path);
+    if (e.isDirectory()) yield* walk(path, withPartial);
     else if (e.isFile()) yield path;
   }
 }

@@ -29,5 +29,5 @@ export function classifyS3Error(err: unknown, where: string): StorageFailure {
   if (name === 'TimeoutError' || code === 'ETIMEDOUT' || name === 'RequestTimeout') {
     return { reason: 'StorageTimeout', message: `S3 at ${where} stopped answering: ${text}` };
   }
-  return { reason: 'StorageError', message: `storing to ${where} failed: ${name ? `${name}: ` : ''}${text}` };
+  return { reason: 'StorageError', message: `S3 request for ${where} failed: ${name ? `${name}: ` : ''}${text}` };
 }

@@ -170,9 +170,10 @@ export class S3Backend implements ArchiveBackend {
   async *list(prefix: string): AsyncIterable<ListedArchive> {
     let token: string | undefined;
     do {
+      // Wrapped like every other request, so a caller sees StorageUnreachable, not an SDK error.
       const page = await this.client.send(new ListObjectsV2Command({
         Bucket: this.s.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}),
-      }));
+      })).catch((err: unknown) => { throw this.wrap(err, prefix); });
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.prefix)) continue;
         yield { key: o.Key.slice(this.prefix.length), sizeBytes: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };

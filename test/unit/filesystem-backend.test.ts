@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -55,6 +55,34 @@ describe('FilesystemBackend', () => {
     await backend.delete(key);
     await backend.delete(key);
     expect(await backend.stat(key)).toBeUndefined();
+  });
+
+  it('removes the directories a deleted archive leaves empty, never the root or a neighbour', async () => {
+    const backend = new FilesystemBackend(root, 'pvc://claim');
+    const sibling = 'team-a/c2/uid-2/checkpoint-x_team-a-app-20261125T030000Z.tar';
+    await backend.put(key, Readable.from([Buffer.from('a')]));
+    await backend.put(sibling, Readable.from([Buffer.from('b')]));
+    await backend.delete(key);
+    expect(await readdir(join(root, 'team-a'))).toEqual(['c2']);
+    await backend.delete(sibling);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('hides the temporary files of interrupted writes from list, and removes them on request', async () => {
+    const backend = new FilesystemBackend(root, 'pvc://claim');
+    await backend.put(key, Readable.from([Buffer.from('a')]));
+    await writeFile(join(root, 'team-a/c1/uid-1/.checkpoint-y.tar.partial-00ff00ff'), 'half');
+    await mkdir(join(root, 'team-b/c9/uid-9'), { recursive: true });
+    await writeFile(join(root, 'team-b/c9/uid-9/.checkpoint-z.tar.partial-00ff00ff'), 'other');
+    const listed = [];
+    for await (const o of backend.list('team-a/c1/uid-1/')) listed.push(o.key);
+    expect(listed).toEqual([key]);
+    expect(await backend.removeIncomplete('team-a/c1/uid-1/')).toBe(1);
+    expect(await readdir(join(root, 'team-a/c1/uid-1'))).toEqual([key.split('/').pop()]);
+    expect(await readdir(join(root, 'team-b/c9/uid-9'))).toHaveLength(1);
+    await backend.delete(key);
+    expect(await readdir(root)).toEqual(['team-b']);
+    expect(await backend.removeIncomplete('team-c/none/uid/')).toBe(0);
   });
 
   it.each(['../escape.tar', 'a/../../b.tar', '/abs/path.tar', 'a//b.tar', './a.tar', ''])('refuses the key %j', async (bad) => {

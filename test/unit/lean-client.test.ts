@@ -66,6 +66,7 @@ describe('LeanKubeClient', () => {
       await client.post('/api/v1/namespaces/a/events', { kind: 'Event', message: 'é' });
       await client.mergePatch('/apis/g/v1/namespaces/a/things/x/status', { status: { phase: 'Running' } });
       await client.delete('/api/v1/namespaces/a/secrets/s');
+      await client.delete('/apis/g/v1/namespaces/a/things/x', { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: 'u1' } });
     } finally {
       await client.close();
     }
@@ -74,7 +75,11 @@ describe('LeanKubeClient', () => {
       'POST /api/v1/namespaces/a/events',
       'PATCH /apis/g/v1/namespaces/a/things/x/status',
       'DELETE /api/v1/namespaces/a/secrets/s',
+      'DELETE /apis/g/v1/namespaces/a/things/x',
     ]);
+    expect(seen[3]!.body).toBe('');
+    expect(seen[4]!.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(seen[4]!.body)).toEqual({ kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: 'u1' } });
     expect(seen.every((s) => s.headers.authorization === 'Bearer t1' && s.headers.accept === 'application/json')).toBe(true);
     expect(seen[1]!.headers['content-type']).toBe('application/json');
     expect(JSON.parse(seen[1]!.body)).toEqual({ kind: 'Event', message: 'é' });
