@@ -1,0 +1,17 @@
+import * as z from 'zod/mini';
+import { checkpointJobInputSchema } from './checkpoint-job-input.js';
+
+/**
+ * What the dispatcher tells a cleanup Job, as one JSON env var: whose archives to delete and where
+ * they live. `key` is the archive the Checkpoint recorded (status.archive.key), when it recorded
+ * one; the Job also deletes whatever else lies under the Checkpoint's own prefix, since a
+ * Checkpoint deleted while its checkpoint Job ran may have an archive stored but never recorded.
+ */
+export const cleanupJobInputSchema = z.object({
+  checkpoint: checkpointJobInputSchema.shape.checkpoint,
+  storage: checkpointJobInputSchema.shape.storage,
+  key: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+});
+export type CleanupJobInput = z.infer<typeof cleanupJobInputSchema>;
+
+export const CLEANUP_JOB_INPUT_ENV = 'CLEANUP_JOB_INPUT';
