@@ -33,7 +33,7 @@ const maxAgeSchema = withCelRules(
   }],
 ).describe("Delete checkpoints older than this Go-style duration ('72h', '30m').");
 
-export const retentionSchema = z.object({
+export const retentionSchema = withCelRules(z.object({
   maxCount: z.int().min(1).max(10000).optional()
     .describe('Keep at most this many succeeded checkpoints per target container.'),
   maxAge: maxAgeSchema.optional(),
@@ -48,7 +48,14 @@ export const retentionSchema = z.object({
     .describe('Delete: removing a Checkpoint deletes its archive. Retain: the archive stays in storage.'),
   deleteOrphans: z.boolean().default(false)
     .describe('Delete archives in storage that no Checkpoint owns (otherwise they are only reported).'),
-}).describe('How long checkpoints are kept.');
+}), [{
+  // Retained archives have no Checkpoint any more: deleting orphans would delete them too.
+  rule: "!(has(self.reclaimPolicy) && self.reclaimPolicy == 'Retain' && has(self.deleteOrphans) && self.deleteOrphans)",
+  message: 'deleteOrphans would delete the archives reclaimPolicy: Retain keeps; choose one',
+  fieldPath: '.deleteOrphans',
+  reason: 'FieldValueForbidden',
+  check: (v) => !(v.reclaimPolicy === 'Retain' && v.deleteOrphans),
+}]).describe('How long checkpoints are kept.');
 export type Retention = z.infer<typeof retentionSchema>;
 
 export const restoreSettingsSchema = z.object({

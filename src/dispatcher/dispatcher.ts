@@ -8,21 +8,26 @@ import { EventRecorder } from '../kube/events.js';
 import { fromKubeConfig } from '../kube/credentials.js';
 import { LeanKubeClient } from '../kube/lean-client.js';
 import { ResilientInformer } from '../kube/informer.js';
-import { LABELS, MANAGED_BY } from '../kube/names.js';
+import { JOB_SERVICE_ACCOUNTS, LABELS, MANAGED_BY } from '../kube/names.js';
 import { isNotFound } from '../kube/errors.js';
 import { WorkQueue } from '../kube/work-queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { DispatcherMetrics } from '../observability/metrics.js';
 import { deletePushGroup } from '../observability/pushgateway.js';
 import { tracingEnvForJobs, withSpan } from '../observability/tracing.js';
+import { BusyContainers } from './checkpoints/busy-containers.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
 import { RestoreReconciler } from './restores/reconciler.js';
+import { PolicyReconciler } from './policies/reconciler.js';
+import { sweepPushOwner } from '../jobs-contract/sweep-job-input.js';
 import { PodMetadataWatch } from '../kube/metadata-watch.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../api/constants.js';
 import type { DispatcherConfig } from './config.js';
 
 /** Work-queue keys of restore requests: `restore:<pod namespace>/<pod name>`. */
 const RESTORE_KEY = 'restore:';
+/** Work-queue keys of policies: `policy:<name>`. */
+const POLICY_KEY = 'policy:';
 
 export interface DispatcherOptions {
   config: DispatcherConfig;
@@ -51,6 +56,7 @@ export class Dispatcher {
   /** Finished Jobs whose per-Job Secret this replica has deleted; pruned when the Job goes. */
   private readonly finishedJobSecrets = new Set<string>();
   private readonly informerIndex = new Map<string, ResilientInformer<Checkpoint>>();
+  private readonly busyContainers: BusyContainers;
   private readonly lean: LeanKubeClient;
   readonly events: EventRecorder;
   private leading = false;
@@ -84,13 +90,18 @@ export class Dispatcher {
       list: () => clients.batch.listNamespacedJob({ namespace: config.jobNamespace, labelSelector: selector }),
     });
 
+    this.busyContainers = new BusyContainers((key) => {
+      const [namespace, name] = key.split('/') as [string, string];
+      const c = this.checkpointInformerFor(namespace)?.get(name, namespace);
+      return c !== undefined && !c.metadata.deletionTimestamp && c.status?.phase !== 'Succeeded' && c.status?.phase !== 'Failed';
+    }, (key) => this.queue.add(key));
     const checkpointsView = {
       get: (name: string, namespace?: string) => this.checkpointInformerFor(namespace)?.get(name, namespace),
     } as ResilientInformer<Checkpoint>;
     const jobSettings = {
       namespace: config.jobNamespace,
       image: options.jobImage,
-      serviceAccountName: 'checkpoint-operator-job',
+      serviceAccountName: JOB_SERVICE_ACCOUNTS.checkpoint,
       logLevel: config.logLevel,
       pushgatewayUrl: config.pushgatewayUrl,
       passThroughEnv: tracingEnvForJobs(),
@@ -107,6 +118,8 @@ export class Dispatcher {
       decideSettings: { kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots },
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
       jobSettings,
+      busy: this.busyContainers,
+      onCheckpointReleased: (archive) => options.metrics?.checkpointDeletions.inc({ archive }),
     });
     this.podWatches = namespaces.map((ns) => new PodMetadataWatch({
       kubeConfig: kc, namespace: ns, log, clock,
@@ -140,8 +153,16 @@ export class Dispatcher {
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
       onResult: (status) => metrics?.restoreTotal.inc({ status }),
     });
+    const policyReconciler = new PolicyReconciler({
+      policies: this.policies, lean: this.lean, events: this.events, clock, log,
+      jobSettings, sweepServiceAccount: JOB_SERVICE_ACCOUNTS.sweep, s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
+    });
     // One span per reconcile: the Jobs it creates continue its trace (TRACEPARENT).
     const route = (key: string) => {
+      if (key.startsWith(POLICY_KEY)) {
+        const name = key.slice(POLICY_KEY.length);
+        return withSpan('reconcile policy', { name, action: 'policy' }, () => policyReconciler.reconcile(name));
+      }
       const restore = key.startsWith(RESTORE_KEY);
       const objectKey = restore ? key.slice(RESTORE_KEY.length) : key;
       const [namespace, name] = objectKey.split('/');
@@ -170,6 +191,7 @@ export class Dispatcher {
 
     for (const informer of this.checkpoints) {
       informer.onChange((c, kind) => {
+        this.busyContainers.observe(c, kind === 'delete');
         if (kind === 'delete') {
           metrics?.forget(c.metadata.uid);
           this.dropPushGroup(c);
@@ -183,6 +205,13 @@ export class Dispatcher {
         }
       });
     }
+    this.policies.onChange((policy, kind) => {
+      if (kind === 'delete') {
+        this.dropSweepPushGroup(policy.metadata.name);
+        return;
+      }
+      this.queue.add(`${POLICY_KEY}${policy.metadata.name}`);
+    });
     this.jobs.onChange((job, kind) => {
       if (kind === 'delete') {
         this.finishedJobSecrets.delete(job.metadata?.name ?? '');
@@ -192,7 +221,7 @@ export class Dispatcher {
       const labels = job.metadata?.labels ?? {};
       if (!labels[LABELS.ownerNamespace] || !labels[LABELS.ownerName]) return;
       const owner = `${labels[LABELS.ownerNamespace]}/${labels[LABELS.ownerName]}`;
-      if (labels[LABELS.action] === 'checkpoint') this.queue.add(owner);
+      if (labels[LABELS.action] === 'checkpoint' || labels[LABELS.action] === 'cleanup') this.queue.add(owner);
       else if (labels[LABELS.action] === 'restore') this.queue.add(`${RESTORE_KEY}${owner}`);
     });
   }
@@ -218,6 +247,7 @@ export class Dispatcher {
       for (const c of informer.list()) this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
     }
     for (const key of this.restorePods) this.queue.add(`${RESTORE_KEY}${key}`);
+    for (const policy of this.policies.list()) this.queue.add(`${POLICY_KEY}${policy.metadata.name}`);
     for (const job of this.jobs.list()) this.dropFinishedJobSecret(job);
     this.queue.start();
   }
@@ -257,10 +287,17 @@ export class Dispatcher {
     const url = this.options.config.pushgatewayUrl;
     if (!url || !this.leading) return;
     const owner = { namespace: c.metadata.namespace!, name: c.metadata.name };
-    for (const action of ['checkpoint', 'restore']) {
+    for (const action of ['checkpoint', 'restore', 'cleanup']) {
       deletePushGroup(url, action, owner).catch((err: Error) =>
         this.options.log.warn({ ...owner, action, pushgateway: url, err: err.message }, 'could not delete the Pushgateway group'));
     }
+  }
+
+  private dropSweepPushGroup(policyName: string): void {
+    const url = this.options.config.pushgatewayUrl;
+    if (!url || !this.leading) return;
+    deletePushGroup(url, 'sweep', sweepPushOwner(policyName)).catch((err: Error) =>
+      this.options.log.warn({ name: policyName, action: 'sweep', pushgateway: url, err: err.message }, 'could not delete the Pushgateway group'));
   }
 
   private checkpointInformerFor(namespace: string | undefined): ResilientInformer<Checkpoint> | undefined {

@@ -26,6 +26,8 @@ export const LABELS = {
   ownerNamespace: 'checkpoint.example.com/owner-namespace',
   ownerName: 'checkpoint.example.com/owner-name',
   ownerUid: 'checkpoint.example.com/owner-uid',
+  /** The CheckpointPolicy a claim or sweep belongs to (see policyLabelValue). */
+  policy: 'checkpoint.example.com/policy',
 } as const;
 
 export const MANAGED_BY = 'checkpoint-operator';
@@ -41,3 +43,10 @@ export function ownerLabels(action: JobAction, owner: { namespace: string; name:
     [LABELS.ownerUid]: owner.uid,
   };
 }
+
+/** The identities the operator's Jobs run as (manifests/rbac), each allowed only what its action needs. */
+export const JOB_SERVICE_ACCOUNTS = {
+  checkpoint: 'checkpoint-operator-job',
+  cleanup: 'checkpoint-operator-cleanup',
+  sweep: 'checkpoint-operator-sweep',
+} as const;

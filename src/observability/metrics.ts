@@ -35,6 +35,11 @@ export class DispatcherMetrics {
     name: `${PREFIX}reconcile_duration_seconds`, help: 'Time spent in one reconcile, by outcome (done, requeue, error).',
     labelNames: ['result'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry],
   });
+  readonly checkpointDeletions = new Counter({
+    name: `${PREFIX}checkpoint_deletions_total`,
+    help: 'Deleted Checkpoints (by hand or by retention) let go, by what became of the archive: deleted, retained (reclaimPolicy Retain) or none (nothing was stored).',
+    labelNames: ['archive'] as const, registers: [this.registry],
+  });
   readonly reconcileErrors = new Counter({
     name: `${PREFIX}reconcile_errors_total`, help: 'Reconciles that failed and were retried with backoff.', registers: [this.registry],
   });
@@ -44,6 +49,7 @@ export class DispatcherMetrics {
       this.checkpointTotal.inc({ status }, 0);
     }
     for (const status of ['success', 'failed']) this.restoreTotal.inc({ status }, 0);
+    for (const archive of ['deleted', 'retained', 'none']) this.checkpointDeletions.inc({ archive }, 0);
     const self = this;
     new Gauge({
       name: `${PREFIX}checkpoint_age_seconds`,

@@ -106,6 +106,18 @@ describe('checkpoint end to end', () => {
     expect(input.target).toEqual({ namespace: NS, podName: 'my-app-pod-0', containerName: 'main' });
   });
 
+  it('checkpoints one container one Job at a time, so Checkpoints asked for together each keep their own archive', async () => {
+    const names = ['together-1', 'together-2', 'together-3'];
+    await apply(names.map((n) => checkpointYaml(n, `  target:\n    podName: my-app-pod-0\n    containerName: sidecar\n${LOCAL}`)).join('\n---\n'));
+    const done = await Promise.all(names.map((n) => waitForTerminal(NS, n)));
+    for (const c of done) expect(c.status?.phase, c.status?.message).toBe('Succeeded');
+    const files = await Promise.all(done.map((c) => archiveFileOf(c.status!.archive!.uri)));
+    for (const [i, file] of files.entries()) expect(await sha256File(file)).toBe(done[i]!.status!.archive!.sha256);
+    // Never two at once: each Job started after the previous one had finished.
+    const spans = done.map((c) => [Date.parse(c.status!.startTime!), Date.parse(c.status!.completionTime!)] as const).sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+  });
+
   it('runs the Job on the pod node, as the Job ServiceAccount, bounded', async () => {
     const c = await getCheckpoint(NS, 'defaults');
     const job = JSON.parse(await kubectl(['get', 'job', c.status!.jobName!, '-n', OPERATOR_NS, '-o', 'json']));

@@ -7,6 +7,8 @@ const root = join(import.meta.dirname, '../..');
 const NS = 'checkpoint-operator-system';
 const MANAGER = `system:serviceaccount:${NS}:checkpoint-operator-controller-manager`;
 const JOB = `system:serviceaccount:${NS}:checkpoint-operator-job`;
+const CLEANUP = `system:serviceaccount:${NS}:checkpoint-operator-cleanup`;
+const SWEEP = `system:serviceaccount:${NS}:checkpoint-operator-sweep`;
 
 /** resource may name a subresource as `resource/subresource` (kubectl alone would read it as a name). */
 async function canI(as: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
@@ -100,6 +102,26 @@ describe('manifests/default', () => {
     expect(await canI(JOB, 'create', 'pods/exec')).toBe(false);
     // A restore Job prepares the image; pointing the pod at it is the dispatcher's step.
     expect(await canI(JOB, 'patch', 'pods', 'default')).toBe(false);
+  });
+
+  it('lets cleanup Jobs report on Checkpoints and nothing else', async () => {
+    expect(await canI(CLEANUP, 'get', 'checkpoints.checkpoint.example.com')).toBe(true);
+    expect(await canI(CLEANUP, 'patch', 'checkpoints.checkpoint.example.com/status')).toBe(true);
+    expect(await canI(CLEANUP, 'delete', 'checkpoints.checkpoint.example.com')).toBe(false);
+    expect(await canI(CLEANUP, 'create', 'nodes/checkpoint')).toBe(false);
+    expect(await canI(CLEANUP, 'get', 'secrets')).toBe(false);
+  });
+
+  it('lets sweep Jobs list and delete Checkpoints and write policy status, but not create or change them', async () => {
+    expect(await canI(SWEEP, 'list', 'checkpoints.checkpoint.example.com')).toBe(true);
+    expect(await canI(SWEEP, 'delete', 'checkpoints.checkpoint.example.com', 'default')).toBe(true);
+    expect(await canI(SWEEP, 'patch', 'checkpointpolicies.checkpoint.example.com/status')).toBe(true);
+    expect(await canI(SWEEP, 'create', 'checkpoints.checkpoint.example.com', 'default')).toBe(false);
+    expect(await canI(SWEEP, 'patch', 'checkpoints.checkpoint.example.com', 'default')).toBe(false);
+    expect(await canI(SWEEP, 'patch', 'checkpoints.checkpoint.example.com/status', 'default')).toBe(false);
+    expect(await canI(SWEEP, 'patch', 'checkpointpolicies.checkpoint.example.com')).toBe(false);
+    expect(await canI(SWEEP, 'create', 'nodes/checkpoint')).toBe(false);
+    expect(await canI(SWEEP, 'get', 'secrets')).toBe(false);
   });
 
   it('lets namespace editors create Checkpoints but not policies', async () => {

@@ -34,6 +34,12 @@ describe('decideCheckpoint', () => {
     });
   });
 
+  it('waits while another Checkpoint is checkpointing the same container, and only that container', () => {
+    const heldBy = (container: string) => (container === 'team-a/web-0/app' ? 'team-a/other' : undefined);
+    expect(decide(checkpoint(), { containerHeldBy: heldBy })).toEqual({ kind: 'waitForContainer', container: 'team-a/web-0/app', holder: 'team-a/other' });
+    expect(decide(checkpoint({ target: { podName: 'web-0', containerName: 'side' } }), { containerHeldBy: heldBy })).toMatchObject({ kind: 'startJob', containerName: 'side' });
+  });
+
   it('passes the timeout to the kubelet call', () => {
     const d = decide(checkpoint({ timeoutSeconds: 30 }));
     expect(d.kind === 'startJob' && d.input.kubelet.timeoutSeconds).toBe(30);

@@ -4,6 +4,7 @@ import { resolveStorage, type ResolvedStorage } from '../../api/resolve-storage.
 import { chooseContainer, resolveTarget } from '../../api/resolve-target.js';
 import type { CheckpointJobInput, JobStorage } from '../../jobs-contract/checkpoint-job-input.js';
 import type { PolicyLookup } from '../policy-lookup.js';
+import { containerKey } from './busy-containers.js';
 
 /** What the reconciler knows about the target pod, read live (pods are not cached). */
 export type PodFacts =
@@ -46,6 +47,7 @@ export type CheckpointDecision =
   | { kind: 'startJob'; input: CheckpointJobInput; containerName: string; nodeName: string; s3Secrets?: S3SecretPlan }
   | { kind: 'markRunning'; jobName: string }
   | { kind: 'wait' }
+  | { kind: 'waitForContainer'; container: string; holder: string }
   | { kind: 'jobFinishedWithoutResult'; reason: string; message: string };
 
 export const isTerminal = (status: CheckpointStatus | undefined) => status?.phase === 'Succeeded' || status?.phase === 'Failed';
@@ -61,6 +63,8 @@ export function decideCheckpoint(args: {
   job: JobFacts;
   expectedJobName: string;
   settings: DecideSettings;
+  /** The other Checkpoint (`namespace/name`) checkpointing a container right now, if any. */
+  containerHeldBy?: (container: string) => string | undefined;
 }): CheckpointDecision {
   const { checkpoint, policy, pod, job, settings } = args;
   if (isTerminal(checkpoint.status)) return { kind: 'nothing' };
@@ -115,6 +119,9 @@ export function decideCheckpoint(args: {
       message: `container ${container.containerName} of pod ${target.namespace}/${target.podName} is not running (pod phase ${pod.phase ?? 'unknown'})`,
     };
   }
+  const busyKey = containerKey(target.namespace, target.podName, container.containerName);
+  const holder = args.containerHeldBy?.(busyKey);
+  if (holder) return { kind: 'waitForContainer', container: busyKey, holder };
   return {
     kind: 'startJob',
     containerName: container.containerName,
@@ -183,7 +190,7 @@ export function policyClaimName(policyName: string): string {
   return `checkpoint-archives-${policyName}`.slice(0, 253);
 }
 
-function isUnderRoots(path: string, roots: string[]): boolean {
+export function isUnderRoots(path: string, roots: string[]): boolean {
   return roots.some((root) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`));
 }
 

@@ -2,22 +2,24 @@ import type { CustomObjectsApi, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
-import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
+import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
 import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
-import { ConflictError, isAlreadyExists, isNotFound } from '../../kube/errors.js';
+import { ConflictError, isAlreadyExists, isConflict, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { ResilientInformer } from '../../kube/informer.js';
-import { jobName, ownerLabels } from '../../kube/names.js';
+import { JOB_SERVICE_ACCOUNTS, jobName, ownerLabels } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
 import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, jobFacts, type PodFacts, type S3SecretPlan } from './decide.js';
-import { type JobSecretContent, jobSecretContent, readSecretData } from './s3-job-secret.js';
+import { adoptJobSecret, ensureS3JobSecret } from './s3-job-secret.js';
+import { CheckpointCleanup } from './cleanup-reconciler.js';
 import { ensureTemplateClaim } from './template-claim.js';
+import { type BusyContainers, containerKey } from './busy-containers.js';
 
 export interface CheckpointReconcilerDeps {
   checkpoints: ResilientInformer<Checkpoint>;
@@ -33,24 +35,48 @@ export interface CheckpointReconcilerDeps {
   jobSettings: JobSettings;
   /** The operator's default S3 credentials Secret, in the Jobs' namespace. */
   s3DefaultCredentialsSecret: string;
+  /** Containers being checkpointed right now: one Job per container at a time. */
+  busy: BusyContainers;
+  /** Told once per deleted Checkpoint let go, with what became of its archive. */
+  onCheckpointReleased?: (archive: 'deleted' | 'retained' | 'none') => void;
 }
 
 /** A safety net: Job and Checkpoint watches drive progress; this only catches a missed event. */
 const RESYNC_RUNNING_MS = 5 * 60_000;
+/** A Checkpoint waiting for its container is queued again when the container comes free; this is the net under that. */
+const RESYNC_WAITING_MS = 30_000;
 
 /**
  * Reconciles one Checkpoint: gathers facts (caches first; the target pod read live, since pods are
  * not cached), lets `decideCheckpoint` choose, then applies that one decision.
  */
 export class CheckpointReconciler {
-  constructor(private readonly deps: CheckpointReconcilerDeps) {}
+  private readonly cleanup: CheckpointCleanup;
+
+  constructor(private readonly deps: CheckpointReconcilerDeps) {
+    this.cleanup = new CheckpointCleanup({
+      jobs: deps.jobs, lean: deps.lean, events: deps.events, now: () => new Date(deps.clock.now()),
+      jobSettings: { ...deps.jobSettings, serviceAccountName: JOB_SERVICE_ACCOUNTS.cleanup }, s3DefaultCredentialsSecret: deps.s3DefaultCredentialsSecret,
+      localStorageRoots: deps.decideSettings.localStorageRoots, lookUpPolicy: (name) => this.lookUpPolicy(name),
+      ...(deps.onCheckpointReleased ? { onReleased: deps.onCheckpointReleased } : {}),
+    });
+  }
 
   async reconcile(key: string): Promise<ReconcileOutcome> {
     const [namespace, name] = key.split('/') as [string, string];
-    const checkpoint = this.deps.checkpoints.get(name, namespace);
-    if (!checkpoint || checkpoint.metadata.deletionTimestamp) return { kind: 'done' };
-    if (isTerminal(checkpoint.status)) return { kind: 'done' };
+    const cached = this.deps.checkpoints.get(name, namespace);
+    if (!cached) return { kind: 'done' };
+    if (cached.metadata.deletionTimestamp) return this.cleanup.reconcile(cached, this.deps.log.child({ namespace, name, action: 'cleanup' }));
+    // Checkpoints that may have an archive carry the finalizer (older ones get it here too).
+    const mayHaveArchive = Boolean(cached.status?.archive || cached.status?.jobName);
+    if (isTerminal(cached.status)) {
+      // A claim made from a stale view of a Checkpoint that had already finished.
+      this.deps.busy.release(key);
+      if (mayHaveArchive) await this.ensureFinalizer(cached);
+      return { kind: 'done' };
+    }
     const log = this.deps.log.child({ namespace, name, action: 'checkpoint' });
+    const checkpoint = cached;
 
     const expectedJobName = jobName('checkpoint', { namespace, name, uid: checkpoint.metadata.uid! });
     // The Job cache can lag our own create: before a Running Checkpoint's Job counts as lost,
@@ -63,27 +89,43 @@ export class CheckpointReconciler {
 
     const decision = decideCheckpoint({
       checkpoint, policy, pod, job: jobFacts(job), expectedJobName, settings: this.deps.decideSettings,
+      containerHeldBy: (container) => this.deps.busy.heldByOther(container, key),
     });
+    // Claimed in the same turn as the check above, so no other reconcile can start a second Job.
+    if (decision.kind === 'startJob') {
+      const target = decision.input.target;
+      this.deps.busy.claim(containerKey(target.namespace, target.podName, target.containerName), key);
+    }
     if (decision.kind !== 'nothing' && decision.kind !== 'wait') log.debug({ decision: decision.kind }, 'decided');
     return this.apply(checkpoint, decision, expectedJobName, log);
   }
 
-  private async apply(checkpoint: Checkpoint, decision: CheckpointDecision, expectedJobName: string, log: Logger): Promise<ReconcileOutcome> {
+  private async apply(checkpointAsDecided: Checkpoint, decision: CheckpointDecision, expectedJobName: string, log: Logger): Promise<ReconcileOutcome> {
     const now = new Date(this.deps.clock.now());
+    let checkpoint = checkpointAsDecided;
     const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name };
     switch (decision.kind) {
       case 'nothing':
         return { kind: 'done' };
       case 'wait':
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
+      case 'waitForContainer':
+        this.deps.busy.wait(decision.container, `${ref.namespace}/${ref.name}`);
+        log.debug({ container: decision.container, holder: decision.holder }, 'waiting for the container\'s current checkpoint to finish');
+        return { kind: 'requeueAfter', ms: RESYNC_WAITING_MS };
       case 'fail':
         await this.fail(checkpoint, decision.reason, decision.message, now, log);
         return { kind: 'done' };
       case 'startJob': {
+        // Before the Job exists: whatever it stores is then always cleaned up with the Checkpoint.
+        checkpoint = await this.ensureFinalizer(checkpoint);
         if (decision.input.storage.backend === 'pvc') await this.ensureClaimFor(checkpoint, decision.input.storage.claimName);
         let input = decision.input;
         if (input.storage.backend === 's3') {
-          const content = await this.s3Secret(expectedJobName, decision.s3Secrets ?? {}, ref);
+          const content = await ensureS3JobSecret(this.deps.lean, {
+            namespace: this.deps.jobSettings.namespace, name: expectedJobName, plan: decision.s3Secrets ?? {},
+            defaultSecretName: this.deps.s3DefaultCredentialsSecret, labels: ownerLabels('checkpoint', { ...ref, uid: checkpoint.metadata.uid! }),
+          });
           if (!content.ok) {
             await this.fail(checkpoint, content.reason, content.message, now, log);
             return { kind: 'done' };
@@ -96,11 +138,14 @@ export class CheckpointReconciler {
         try {
           jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs`, job)).metadata?.uid;
         } catch (err) {
-          if (!isAlreadyExists(err)) throw err;
+          if (!isAlreadyExists(err)) {
+            this.deps.busy.release(`${ref.namespace}/${ref.name}`);
+            throw err;
+          }
           created = false; // made by an earlier run of this reconcile: adopt it
         }
         if (input.storage.backend === 's3' && (input.storage.credentials === 'secret' || input.storage.caBundle)) {
-          await this.adoptJobSecret(expectedJobName, jobUid);
+          await adoptJobSecret(this.deps.lean, this.deps.jobSettings.namespace, expectedJobName, jobUid);
         }
         await patchCheckpointStatus(this.deps.lean, ref,
           runningStatus(checkpoint, { jobName: expectedJobName, nodeName: decision.nodeName, containerName: decision.containerName }, now),
@@ -113,10 +158,7 @@ export class CheckpointReconciler {
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
       }
       case 'markRunning': {
-        // The Job cache can lag our own create: before a Running Checkpoint's Job counts as lost,
-    // ask the API server.
-    const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace)
-      ?? (checkpoint.status?.phase === 'Running' ? await this.readJob(expectedJobName) : undefined);
+        const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace);
         const spec = job?.spec?.template.spec;
         await patchCheckpointStatus(this.deps.lean, ref, runningStatus(checkpoint, {
           jobName: expectedJobName,
@@ -133,6 +175,24 @@ export class CheckpointReconciler {
         await this.fail(live, decision.reason, decision.message, now, log);
         return { kind: 'done' };
       }
+    }
+  }
+
+  /**
+   * Adds the archive-cleanup finalizer; returns the Checkpoint as it now is (a newer
+   * resourceVersion, which later status writes are guarded by).
+   */
+  private async ensureFinalizer(checkpoint: Checkpoint): Promise<Checkpoint> {
+    const finalizers = checkpoint.metadata.finalizers ?? [];
+    if (finalizers.includes(ARCHIVE_FINALIZER)) return checkpoint;
+    try {
+      return await this.deps.lean.mergePatch<Checkpoint>(
+        `/apis/${API_GROUP}/${API_VERSION}/namespaces/${checkpoint.metadata.namespace}/${CHECKPOINT_PLURAL}/${checkpoint.metadata.name}`,
+        { metadata: { finalizers: [...finalizers, ARCHIVE_FINALIZER], resourceVersion: checkpoint.metadata.resourceVersion } },
+      );
+    } catch (err) {
+      if (isConflict(err)) throw new ConflictError(`Checkpoint ${checkpoint.metadata.namespace}/${checkpoint.metadata.name} changed while being updated`);
+      throw err;
     }
   }
 
@@ -193,43 +253,6 @@ export class CheckpointReconciler {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-  }
-
-  /**
-   * Writes the per-Job Secret (named like the Job) before the Job exists, so its pod never waits
-   * for it. It is immutable: a retried reconcile finds it and keeps it.
-   */
-  private async s3Secret(name: string, plan: S3SecretPlan, owner: { namespace: string; name: string }): Promise<JobSecretContent> {
-    const ns = this.deps.jobSettings.namespace;
-    const [credentials, caBundle, operatorDefault] = await Promise.all([
-      plan.credentials ? readSecretData(this.deps.lean, plan.credentials) : undefined,
-      plan.caBundle ? readSecretData(this.deps.lean, plan.caBundle) : undefined,
-      plan.credentials ? undefined : readSecretData(this.deps.lean, { namespace: ns, name: this.deps.s3DefaultCredentialsSecret }),
-    ]);
-    const content = jobSecretContent(plan, { credentials, caBundle, operatorDefault }, this.deps.s3DefaultCredentialsSecret);
-    if (!content.ok || Object.keys(content.data).length === 0) return content;
-    const checkpoint = this.deps.checkpoints.get(owner.name, owner.namespace);
-    const labels = checkpoint ? ownerLabels('checkpoint', { ...owner, uid: checkpoint.metadata.uid! }) : {};
-    try {
-      await this.deps.lean.post(`/api/v1/namespaces/${ns}/secrets`, {
-        apiVersion: 'v1', kind: 'Secret', type: 'Opaque', immutable: true,
-        metadata: { name, namespace: ns, labels },
-        data: content.data,
-      });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-    return content;
-  }
-
-  /** The Job owns its Secret, so the garbage collector removes both together. */
-  private async adoptJobSecret(name: string, jobUid: string | undefined): Promise<void> {
-    const ns = this.deps.jobSettings.namespace;
-    const uid = jobUid ?? this.deps.jobs.get(name, ns)?.metadata?.uid ?? (await this.deps.lean.get<V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs/${name}`)).metadata?.uid;
-    if (!uid) return;
-    await this.deps.lean.mergePatch(`/api/v1/namespaces/${ns}/secrets/${name}`, {
-      metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: false }] },
-    }).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
   }
 
   private async ensureClaimFor(checkpoint: Checkpoint, claimName: string): Promise<void> {

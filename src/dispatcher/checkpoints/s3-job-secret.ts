@@ -1,6 +1,6 @@
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1Job, V1Secret } from '@kubernetes/client-node';
 import { S3_SECRET_KEYS } from '../../jobs-contract/checkpoint-job-input.js';
-import { isNotFound } from '../../kube/errors.js';
+import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { S3SecretPlan } from './decide.js';
 
@@ -61,4 +61,44 @@ export async function readSecretData(lean: LeanKubeClient, ref: { namespace: str
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/**
+ * Writes the per-Job Secret (named like the Job) before the Job exists, so its pod never waits
+ * for it. It is immutable: a retried reconcile finds it and keeps it.
+ */
+export async function ensureS3JobSecret(lean: LeanKubeClient, args: {
+  namespace: string;
+  name: string;
+  plan: S3SecretPlan;
+  defaultSecretName: string;
+  labels: Record<string, string>;
+}): Promise<JobSecretContent> {
+  const { namespace: ns, plan } = args;
+  const [credentials, caBundle, operatorDefault] = await Promise.all([
+    plan.credentials ? readSecretData(lean, plan.credentials) : undefined,
+    plan.caBundle ? readSecretData(lean, plan.caBundle) : undefined,
+    plan.credentials ? undefined : readSecretData(lean, { namespace: ns, name: args.defaultSecretName }),
+  ]);
+  const content = jobSecretContent(plan, { credentials, caBundle, operatorDefault }, args.defaultSecretName);
+  if (!content.ok || Object.keys(content.data).length === 0) return content;
+  try {
+    await lean.post(`/api/v1/namespaces/${ns}/secrets`, {
+      apiVersion: 'v1', kind: 'Secret', type: 'Opaque', immutable: true,
+      metadata: { name: args.name, namespace: ns, labels: args.labels },
+      data: content.data,
+    });
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+  return content;
+}
+
+/** The Job owns its Secret, so the garbage collector removes both together. */
+export async function adoptJobSecret(lean: LeanKubeClient, namespace: string, name: string, jobUid: string | undefined): Promise<void> {
+  const uid = jobUid ?? (await lean.get<V1Job>(`/apis/batch/v1/namespaces/${namespace}/jobs/${name}`)).metadata?.uid;
+  if (!uid) return;
+  await lean.mergePatch(`/api/v1/namespaces/${namespace}/secrets/${name}`, {
+    metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: false }] },
+  }).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
 }

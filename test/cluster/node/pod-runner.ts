@@ -110,7 +110,7 @@ export class PodRunner {
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
       const runtime: PodRuntime = { pod, containers: new Map(), startTime: new Date(), terminating: false, finished: false };
       this.pods.set(uid, runtime);
-      void this.startPod(runtime).catch((err) => this.reportFailure(runtime, err));
+      void this.startPod(runtime).catch((err) => this.retryStart(runtime, err, 1));
       return;
     }
     rt.pod = pod;
@@ -328,6 +328,20 @@ export class PodRunner {
       }
     }
     return env;
+  }
+
+  /**
+   * A pod whose set-up failed (a volume, a Secret, its token) is tried again with backoff for as
+   * long as it exists, as the kubelet does on each pod sync: right after a pod is bound, the API
+   * server's node authorizer may not yet let this node read what the pod needs.
+   */
+  private async retryStart(rt: PodRuntime, err: unknown, attempt: number): Promise<void> {
+    await this.reportFailure(rt, err);
+    if ([...rt.containers.values()].some((c) => c.process)) return; // partly started: leave it as it is
+    await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** (attempt - 1), 10_000)));
+    if (this.stopped || rt.terminating || this.pods.get(rt.pod.metadata!.uid!) !== rt) return;
+    rt.containers.clear();
+    await this.startPod(rt).catch((next) => this.retryStart(rt, next, attempt + 1));
   }
 
   private async reportFailure(rt: PodRuntime, err: unknown): Promise<void> {

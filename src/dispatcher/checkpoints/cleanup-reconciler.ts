@@ -1,0 +1,139 @@
+import type { V1Job } from '@kubernetes/client-node';
+import type { Checkpoint, CheckpointStatus } from '../../api/checkpoint.js';
+import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
+import type { JobSettings } from '../../kube/action-job.js';
+import { buildCleanupJob, cleanupJobName } from '../../kube/cleanup-job.js';
+import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
+import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
+import type { EventRecorder } from '../../kube/events.js';
+import type { ResilientInformer } from '../../kube/informer.js';
+import type { LeanKubeClient } from '../../kube/lean-client.js';
+import { jobName, ownerLabels } from '../../kube/names.js';
+import type { ReconcileOutcome } from '../../kube/work-queue.js';
+import type { Logger } from '../../observability/logger.js';
+import { activeTraceContext } from '../../observability/tracing.js';
+import type { PolicyLookup } from '../policy-lookup.js';
+import { type CleanupDecision, decideCleanup } from './decide-cleanup.js';
+import { jobFacts } from './decide.js';
+import { adoptJobSecret, ensureS3JobSecret } from './s3-job-secret.js';
+
+export interface CheckpointCleanupDeps {
+  jobs: ResilientInformer<V1Job>;
+  lean: LeanKubeClient;
+  events: EventRecorder;
+  now: () => Date;
+  jobSettings: JobSettings;
+  s3DefaultCredentialsSecret: string;
+  localStorageRoots: string[];
+  lookUpPolicy: (name: string) => Promise<PolicyLookup>;
+  /** Told once per Checkpoint let go, with what became of its archive. */
+  onReleased?: (archive: 'deleted' | 'retained' | 'none') => void;
+}
+
+/** How soon a held deletion is looked at again when no watch event will say the obstacle went. */
+const HOLD_RECHECK_MS = 60_000;
+const RETRY_AFTER_FAILED_JOB_MS = 30_000;
+
+/**
+ * The deletion half of a Checkpoint's life: while the archive-cleanup finalizer is on it, the
+ * archive is deleted by a cleanup Job (pinned to the archive's node for local), and only once
+ * that Job completed does the finalizer go. Every wait is visible as phase Deleting with a reason.
+ */
+export class CheckpointCleanup {
+  constructor(private readonly deps: CheckpointCleanupDeps) {}
+
+  async reconcile(checkpoint: Checkpoint, log: Logger): Promise<ReconcileOutcome> {
+    const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! };
+    const ns = this.deps.jobSettings.namespace;
+    const cleanupName = cleanupJobName(ref);
+    const checkpointJob = checkpoint.status?.jobName ? this.deps.jobs.get(jobName('checkpoint', ref), ns) : undefined;
+    const cleanupJob = this.deps.jobs.get(cleanupName, ns);
+    const policyRef = checkpoint.spec?.policyRef;
+    const policy = typeof policyRef === 'string' ? await this.deps.lookUpPolicy(policyRef) : undefined;
+    const decision = decideCleanup({
+      checkpoint, policy, checkpointJob: jobFacts(checkpointJob), cleanupJob: jobFacts(cleanupJob), localStorageRoots: this.deps.localStorageRoots,
+    });
+    return this.apply(checkpoint, decision, cleanupName, log);
+  }
+
+  private async apply(checkpoint: Checkpoint, decision: CleanupDecision, cleanupName: string, log: Logger): Promise<ReconcileOutcome> {
+    const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! };
+    const ns = this.deps.jobSettings.namespace;
+    switch (decision.kind) {
+      case 'nothing':
+        return { kind: 'done' };
+      case 'hold':
+        if (checkpoint.status?.phase !== 'Deleting' || checkpoint.status.reason !== decision.reason) {
+          await this.setDeleting(checkpoint, decision.reason, decision.message);
+          log.warn({ reason: decision.reason }, `deletion waits: ${decision.message}`);
+          this.event(checkpoint, 'Warning', decision.reason, `deletion waits: ${decision.message}`);
+        }
+        return { kind: 'requeueAfter', ms: decision.recheckMs ?? HOLD_RECHECK_MS };
+      case 'release': {
+        await this.removeFinalizer(checkpoint);
+        log.info({ archive: decision.archive }, `finalizer removed: ${decision.why}`);
+        this.deps.onReleased?.(decision.archive);
+        if (decision.archive === 'retained') this.event(checkpoint, 'Normal', 'ArchiveRetained', `${checkpoint.status?.archive?.uri ?? 'the archive'} stays in storage: ${decision.why}`);
+        return { kind: 'done' };
+      }
+      case 'retryJob':
+        log.warn(`${decision.message}; starting it again`);
+        await this.deps.lean.delete(`/apis/batch/v1/namespaces/${ns}/jobs/${cleanupName}`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' })
+          .catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+        return { kind: 'requeueAfter', ms: RETRY_AFTER_FAILED_JOB_MS };
+      case 'startJob': {
+        let input = decision.input;
+        let secretKeys: string[] = [];
+        if (input.storage.backend === 's3') {
+          const content = await ensureS3JobSecret(this.deps.lean, {
+            namespace: ns, name: cleanupName, plan: decision.s3Secrets ?? {},
+            defaultSecretName: this.deps.s3DefaultCredentialsSecret, labels: ownerLabels('cleanup', ref),
+          });
+          if (!content.ok) {
+            await this.setDeleting(checkpoint, content.reason, content.message);
+            this.event(checkpoint, 'Warning', content.reason, `deletion waits: ${content.message}`);
+            return { kind: 'requeueAfter', ms: HOLD_RECHECK_MS };
+          }
+          secretKeys = Object.keys(content.data);
+          input = { ...input, storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle } };
+        }
+        const job = buildCleanupJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, secretKeys, cleanupName);
+        let jobUid: string | undefined;
+        try {
+          jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs`, job)).metadata?.uid;
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+        }
+        if (secretKeys.length > 0) await adoptJobSecret(this.deps.lean, ns, cleanupName, jobUid);
+        await this.setDeleting(checkpoint, 'DeletingArchive', `Job ${ns}/${cleanupName} is deleting ${checkpoint.status?.archive?.uri ?? 'what the checkpoint Job stored'}`);
+        if (jobUid) log.info({ job: cleanupName, node: decision.nodeName }, 'cleanup Job created');
+        return { kind: 'requeueAfter', ms: HOLD_RECHECK_MS };
+      }
+    }
+  }
+
+  private async setDeleting(checkpoint: Checkpoint, reason: string, message: string): Promise<void> {
+    const status: CheckpointStatus = { phase: 'Deleting', reason, message };
+    await patchCheckpointStatus(this.deps.lean, { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name }, status);
+  }
+
+  /** A merge patch of the whole list, guarded by resourceVersion: other finalizers are kept. */
+  private async removeFinalizer(checkpoint: Checkpoint): Promise<void> {
+    const finalizers = (checkpoint.metadata.finalizers ?? []).filter((f) => f !== ARCHIVE_FINALIZER);
+    try {
+      await this.deps.lean.mergePatch(`/apis/${API_GROUP}/${API_VERSION}/namespaces/${checkpoint.metadata.namespace}/${CHECKPOINT_PLURAL}/${checkpoint.metadata.name}`, {
+        metadata: { finalizers: finalizers.length > 0 ? finalizers : null, resourceVersion: checkpoint.metadata.resourceVersion },
+      });
+    } catch (err) {
+      // A conflict is thrown: the queue retries with the newer object from the cache.
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  private event(checkpoint: Checkpoint, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.deps.events.record({
+      apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: checkpoint.metadata.namespace!,
+      name: checkpoint.metadata.name, uid: checkpoint.metadata.uid,
+    }, type, reason, message);
+  }
+}

@@ -1,0 +1,61 @@
+import { type CheckpointPolicy, DEFAULT_SWEEP_SCHEDULE, isValidCronSchedule } from '../../api/checkpoint-policy.js';
+import type { JobStorage } from '../../jobs-contract/checkpoint-job-input.js';
+import { nextRunTime, sweepCronJobName } from '../../kube/sweep-cronjob.js';
+import { policyClaimName, type S3SecretPlan, s3SecretPlan } from '../checkpoints/decide.js';
+
+/** What a policy should have in the cluster, and what its status should say. */
+export type PolicyDecision =
+  | {
+      kind: 'sweep';
+      cronJobName: string;
+      schedule: string;
+      timeZone: string | undefined;
+      suspend: boolean;
+      /** The storage the sweep lists for orphans: pvc and s3 only. */
+      storage: JobStorage | undefined;
+      s3Secrets: S3SecretPlan | undefined;
+      /** A claim to create from the policy's pvcTemplate. */
+      templateClaim: string | undefined;
+      nextSweepTime: Date | undefined;
+    }
+  | { kind: 'noSweep'; templateClaim: string | undefined; why: string }
+  | { kind: 'invalid'; reason: string; message: string; templateClaim: string | undefined };
+
+/**
+ * Decides a policy's sweep from its spec alone. A policy with no limit (neither maxCount nor
+ * maxAge) has nothing to sweep, so it gets no CronJob; one with limits gets one on its schedule.
+ */
+export function decidePolicy(policy: CheckpointPolicy, operatorNamespace: string, now: number): PolicyDecision {
+  const storage = policy.spec.storage;
+  const templateClaim = storage?.backend === 'pvc' && storage.pvcTemplate && !storage.pvc?.claimName ? policyClaimName(policy.metadata.name) : undefined;
+  const retention = policy.spec.retention;
+  if (!retention || (retention.maxCount === undefined && retention.maxAge === undefined)) {
+    return { kind: 'noSweep', templateClaim, why: 'the policy sets no retention limit (maxCount or maxAge)' };
+  }
+  const schedule = retention.schedule ?? DEFAULT_SWEEP_SCHEDULE;
+  // The CRD checks the shape; cron-parser, which the operator schedules with, has the last word.
+  if (!isValidCronSchedule(schedule)) {
+    return { kind: 'invalid', reason: 'InvalidSchedule', message: `spec.retention.schedule ${JSON.stringify(schedule)} is not a cron expression cron-parser accepts`, templateClaim };
+  }
+  let sweepStorage: JobStorage | undefined;
+  let s3Secrets: S3SecretPlan | undefined;
+  if (storage?.backend === 'pvc') {
+    const claimName = storage.pvc?.claimName ?? (storage.pvcTemplate ? policyClaimName(policy.metadata.name) : undefined);
+    if (claimName) sweepStorage = { backend: 'pvc', claimName };
+  } else if (storage?.backend === 's3' && storage.s3?.bucket) {
+    const { credentialsSecretRef: _c, caBundleSecretRef: _ca, ...s3 } = storage.s3;
+    sweepStorage = { backend: 's3', ...s3, bucket: storage.s3.bucket, prefix: s3.prefix ?? '', credentials: 'ambient', caBundle: false };
+    s3Secrets = s3SecretPlan({ ...storage.s3, bucket: storage.s3.bucket }, operatorNamespace);
+  }
+  return {
+    kind: 'sweep',
+    cronJobName: sweepCronJobName(policy.metadata.name),
+    schedule,
+    timeZone: retention.timeZone,
+    suspend: retention.suspend ?? false,
+    storage: sweepStorage,
+    s3Secrets,
+    templateClaim,
+    nextSweepTime: retention.suspend ? undefined : nextRunTime(schedule, retention.timeZone, now),
+  };
+}

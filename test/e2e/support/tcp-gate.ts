@@ -1,0 +1,58 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP pass-through on loopback that holds every connection until it is opened: a client behind
+ * it sees an API server that accepts connections and answers nothing, as one does while it is
+ * starting or overloaded. TLS passes through untouched.
+ */
+export class TcpGate {
+  private open = false;
+  private readonly held: Socket[] = [];
+  private readonly sockets = new Set<Socket>();
+  private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {}
+
+  /** port: where to listen (a port pods can reach, for a gate in front of something pods use); 0 picks one. */
+  static async start(target: { host: string; port: number }, port = 0): Promise<TcpGate> {
+    const server = createServer();
+    const gate = new TcpGate(server, target);
+    server.on('connection', (socket) => gate.accept(socket));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return gate;
+  }
+
+  get port(): number {
+    return (this.server.address() as { port: number }).port;
+  }
+
+  /** Lets held and later connections through. */
+  release(): void {
+    this.open = true;
+    for (const socket of this.held.splice(0)) this.forward(socket);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    if (this.open) this.forward(socket);
+    else {
+      socket.pause();
+      this.held.push(socket);
+    }
+  }
+
+  private forward(socket: Socket): void {
+    const upstream = createConnection(this.target);
+    this.sockets.add(upstream);
+    upstream.on('close', () => { this.sockets.delete(upstream); socket.destroy(); });
+    upstream.on('error', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+    socket.pipe(upstream).pipe(socket);
+    socket.resume();
+  }
+}
