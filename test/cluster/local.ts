@@ -1,37 +1,46 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLocalCluster } from './local-cluster.js';
+import { deploySampleWorkload, walkthrough } from './walkthrough.js';
 
 /**
  * `npm run local`: brings up the local cluster — control plane, CRDs, two simulated nodes, the
- * operator installed from manifests/default — deploys a sample workload, prints how to reach it,
- * and stays up until Ctrl-C, which tears everything down.
+ * operator installed from manifests/default — walks through a checkpoint, a retention sweep and a
+ * restore of a sample workload, prints how to reach everything, and stays up until Ctrl-C, which
+ * tears everything down. `--no-walkthrough` skips the tour; `--exit-after-walkthrough` stops
+ * after it (exit code 1 if it failed).
  */
 const started = Date.now();
 const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 say('starting the local cluster (real etcd, kube-apiserver, controller-manager, scheduler; simulated nodes)…');
 const cluster = await startLocalCluster({ operator: true, log: say });
 const cp = cluster.controlPlane;
-await cp.kubectl(['apply', '-f', '-'], {
-  input: `apiVersion: v1
-kind: Pod
-metadata:
-  name: my-app-pod-0
-  namespace: default
-spec:
-  terminationGracePeriodSeconds: 2
-  containers:
-  - name: main
-    image: registry.example.com/sample-app:1.0
-    command: [sh, -c, 'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 1; done']
-`,
-});
-await cp.kubectl(['wait', '--for=condition=Ready', 'pod/my-app-pod-0', '--timeout=60s']);
-say('sample workload running: pod default/my-app-pod-0, container main');
+
 if (cluster.s3) {
   const s3 = new S3Client({ endpoint: cluster.s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: cluster.s3.accessKeyId, secretAccessKey: cluster.s3.secretAccessKey } });
   await s3.send(new CreateBucketCommand({ Bucket: 'checkpoints' }));
   s3.destroy();
   say(`bucket "checkpoints" created in the local S3 (MinIO) at ${cluster.s3.endpoint}`);
+}
+// The tour: checkpoint, retention, restore, with what happened and where things are.
+const kubectl = async (args: string[], input?: string) => (await cp.kubectl(args, input === undefined ? {} : { input })).stdout;
+await deploySampleWorkload(kubectl);
+say('sample workload running: pod default/my-app-pod-0, container main');
+if (!process.argv.includes('--no-walkthrough')) {
+  say('walk-through: checkpoint, retention sweep, restore');
+  try {
+    await walkthrough({ kubectl, say, clusterDir: cp.dir });
+    say('walk-through done');
+  } catch (err) {
+    say(`walk-through failed: ${(err as Error).message}`);
+    if (process.argv.includes('--exit-after-walkthrough')) {
+      await cluster.stop();
+      process.exit(1);
+    }
+  }
+}
+if (process.argv.includes('--exit-after-walkthrough')) {
+  await cluster.stop();
+  process.exit(0);
 }
 process.stdout.write(`
 The operator is running. Try it:
