@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ArchiveBackend, assertSafeKey, type ListedArchive, type StoredArchive } from './backend.js';
 import { HashingPassThrough } from './hashing.js';
 
 const PARTIAL = '.partial-';
+/** Files stat()ed at once while listing. */
+const STAT_BATCH = 32;
 
 /**
  * Archives as files under a directory: the node directory of the `local` backend, or the mounted
@@ -73,7 +75,7 @@ export class FilesystemBackend implements ArchiveBackend {
     const start = prefix === '' ? this.root : this.pathOf(prefix.replace(/\/+$/, ''));
     const dirs = new Set<string>();
     let removed = 0;
-    for await (const path of walk(start, true)) {
+    for (const path of await filesUnder(start, true)) {
       if (!basename(path).includes(PARTIAL)) continue;
       await rm(path, { force: true });
       dirs.add(dirname(path));
@@ -101,10 +103,17 @@ export class FilesystemBackend implements ArchiveBackend {
 
   async *list(prefix: string): AsyncIterable<ListedArchive> {
     const start = prefix === '' ? this.root : this.pathOf(prefix.replace(/\/+$/, ''));
-    for await (const path of walk(start)) {
-      const s = await stat(path).catch(() => undefined);
-      if (!s?.isFile()) continue;
-      yield { key: relative(this.root, path).split(sep).join('/'), sizeBytes: s.size, lastModified: s.mtime };
+    const paths = await filesUnder(start);
+    // Every path is under the root (paths are joined onto it): its key is what follows.
+    const base = this.root.endsWith(sep) ? this.root : this.root + sep;
+    // A few stats at a time rather than one: a sweep lists every archive of the volume.
+    for (let i = 0; i < paths.length; i += STAT_BATCH) {
+      const batch = paths.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(batch.map((path) => stat(path).catch(() => undefined)));
+      for (const [j, s] of stats.entries()) {
+        if (!s?.isFile()) continue;
+        yield { key: batch[j]!.slice(base.length).split(sep).join('/'), sizeBytes: s.size, lastModified: s.mtime };
+      }
     }
   }
 
@@ -117,21 +126,54 @@ export class FilesystemBackend implements ArchiveBackend {
   }
 }
 
-/** Files under dir, depth first; temporary files of writes in progress only when asked for. */
-async function* walk(dir: string, withPartial = false): AsyncIterable<string> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  for (const e of entries) {
-    if (!withPartial && e.name.includes(PARTIAL)) continue;
-    const path = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(path, withPartial);
-    else if (e.isFile()) yield path;
-  }
+/** Directories read at once while listing. */
+const READ_CONCURRENCY = 8;
+
+/**
+ * Files under dir, temporary files of writes in progress only when asked for. A few directories
+ * are read at a time, not one: a sweep lists every archive of the volume, a directory each. Not
+ * readdir's own recursive mode, which follows symbolic links (out of the root, or round in
+ * circles). A directory that goes away meanwhile (a concurrent delete prunes emptied ones) is
+ * skipped.
+ */
+async function filesUnder(dir: string, withPartial = false): Promise<string[]> {
+  const files: string[] = [];
+  const dirs = [dir];
+  let reading = 0;
+  let failure: { error: unknown } | undefined;
+  let waiting: (() => void)[] = [];
+  const wake = () => {
+    const w = waiting;
+    waiting = [];
+    for (const resume of w) resume();
+  };
+  const reader = async (): Promise<void> => {
+    for (;;) {
+      const d = failure ? undefined : dirs.pop();
+      if (d === undefined) {
+        // Nothing queued: done once no read in progress can queue more.
+        if (reading === 0) return wake();
+        await new Promise<void>((resume) => waiting.push(resume));
+        continue;
+      }
+      reading++;
+      try {
+        for (const e of await readdir(d, { withFileTypes: true })) {
+          if (!withPartial && e.name.includes(PARTIAL)) continue;
+          if (e.isDirectory()) dirs.push(join(d, e.name));
+          else if (e.isFile()) files.push(join(d, e.name));
+        }
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= { error };
+      } finally {
+        reading--;
+        wake();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: READ_CONCURRENCY }, reader));
+  if (failure) throw failure.error;
+  return files;
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -31,6 +31,12 @@ export interface S3Settings {
  */
 export const S3_PART_SIZE = 5 * 1024 * 1024;
 export const S3_CONCURRENCY = 4;
+/**
+ * Connections per backend: enough for the retention sweep's deletes (16 in flight, see
+ * sweep-action.ts) plus a spare; an upload opens only as many as it has parts in flight, since
+ * connections are made on demand. With fewer, the sweep's requests queue for a free socket.
+ */
+const MAX_SOCKETS = 18;
 const MAX_PARTS = 10_000;
 
 /** The smallest part size (a MiB multiple, at least S3_PART_SIZE) that fits the archive in S3's part limit, with room to spare. */
@@ -68,9 +74,9 @@ export class S3Backend implements ArchiveBackend {
     config.requestHandler = new NodeHttpHandler({
       connectionTimeout: 10_000,
       requestTimeout: 60_000,
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: S3_CONCURRENCY + 2 }),
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
       httpsAgent: new HttpsAgent({
-        keepAlive: true, maxSockets: S3_CONCURRENCY + 2, ...(s.caBundle ? { ca: s.caBundle } : {}), rejectUnauthorized: !s.insecure,
+        keepAlive: true, maxSockets: MAX_SOCKETS, ...(s.caBundle ? { ca: s.caBundle } : {}), rejectUnauthorized: !s.insecure,
       }),
     });
     this.client = new S3Client(config);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -83,6 +83,29 @@ describe('FilesystemBackend', () => {
     await backend.delete(key);
     expect(await readdir(root)).toEqual(['team-b']);
     expect(await backend.removeIncomplete('team-c/none/uid/')).toBe(0);
+  });
+
+  it('lists every archive of many directories, never through a symbolic link', async () => {
+    const backend = new FilesystemBackend(root, 'pvc://claim');
+    const keys = Array.from({ length: 50 }, (_, i) => archiveKey({
+      checkpoint: { namespace: `ns-${i % 3}`, name: `c${i}`, uid: `uid-${i}` },
+      target: { namespace: `ns-${i % 3}`, podName: 'web-0', containerName: 'app' },
+      time: new Date('2026-11-25T03:00:00Z'),
+    }));
+    for (const k of keys) await backend.put(k, Readable.from([Buffer.from(k)]));
+    const outside = await mkdtemp(join(tmpdir(), 'fs-backend-outside-'));
+    try {
+      await mkdir(join(outside, 'x/y'), { recursive: true });
+      await writeFile(join(outside, 'x/y/z.tar'), 'not ours');
+      await symlink(outside, join(root, 'ns-0/elsewhere'));
+      await symlink('..', join(root, 'ns-1/loop'));
+      const listed = [];
+      for await (const o of backend.list('')) listed.push(o);
+      expect(listed.map((o) => o.key).sort()).toEqual([...keys].sort());
+      expect(listed.every((o) => o.sizeBytes === o.key.length)).toBe(true);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it.each(['../escape.tar', 'a/../../b.tar', '/abs/path.tar', 'a//b.tar', './a.tar', ''])('refuses the key %j', async (bad) => {
