@@ -72,24 +72,24 @@ async function dispatchRound(cp: ControlPlane, n: number, round: number): Promis
 
   // A Node object (nothing runs there) so the pod garbage collector keeps pods bound to it.
   await core.createNode({ body: { metadata: { name: 'bench-node' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } } }).catch(() => undefined);
-  // Target pods bound to it: nothing runs, but the API objects are real.
-  const pods = Array.from({ length: 10 }, (_, i) => `app-${i}`);
-  for (const name of pods) {
-    await core.createNamespacedPod({ namespace: apps, body: { metadata: { name }, spec: { nodeName: 'bench-node', containers: [{ name: 'main', image: 'sample-app' }] } } }).catch(() => undefined);
-    await core.replaceNamespacedPodStatus({ name, namespace: apps, body: {
-      metadata: { name, namespace: apps }, spec: { containers: [{ name: 'main', image: 'sample-app' }] },
-      status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'sample-app', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: new Date() } } }] },
-    } }).catch(async () => {
-      const current = await core.readNamespacedPod({ name, namespace: apps });
-      current.status = { phase: 'Running', containerStatuses: [{ name: 'main', image: 'sample-app', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: new Date() } } }] };
-      await core.replaceNamespacedPodStatus({ name, namespace: apps, body: current });
-    });
-  }
+  // Target pods bound to it: nothing runs, but the API objects are real. Each Checkpoint has a
+  // container of its own (one container is checkpointed by one Job at a time), as when a policy
+  // checkpoints a fleet: 100 pods of 10 containers.
+  const pods = Array.from({ length: 100 }, (_, i) => `app-${i}`);
+  const containers = Array.from({ length: 10 }, (_, i) => ({ name: `c${i}`, image: 'sample-app' }));
+  const targetOf = (i: number) => ({ podName: pods[i % pods.length]!, containerName: containers[Math.floor(i / pods.length) % containers.length]!.name });
+  const running = { phase: 'Running', containerStatuses: containers.map((c) => ({ name: c.name, image: c.image, imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: new Date() } } })) };
+  await pool(pods, CONCURRENCY, async (name) => {
+    await core.createNamespacedPod({ namespace: apps, body: { metadata: { name }, spec: { nodeName: 'bench-node', containers } } }).catch(() => undefined);
+    const current = await core.readNamespacedPod({ name, namespace: apps });
+    current.status = running;
+    await core.replaceNamespacedPodStatus({ name, namespace: apps, body: current });
+  });
 
   const jobSettings = { namespace: baselineNs, image: 'checkpoint-operator:bench', serviceAccountName: 'default', logLevel: 'info' };
   const baselineJobs: V1Job[] = Array.from({ length: n }, (_, i) => buildCheckpointJob({
     checkpoint: { namespace: apps, name: `baseline-${i}`, uid: `uid-${i}` },
-    target: { namespace: apps, podName: pods[i % pods.length]!, containerName: 'main' },
+    target: { namespace: apps, ...targetOf(i) },
     nodeName: 'bench-node',
     kubelet: { access: 'direct', port: 10250, insecureSkipTLSVerify: false },
     storage: { backend: 'local', nodeName: 'bench-node', path: '/var/lib/checkpoint-operator/bench' },
@@ -108,7 +108,7 @@ async function dispatchRound(cp: ControlPlane, n: number, round: number): Promis
     group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace: apps,
     body: {
       apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Checkpoint', metadata: { name: `ckpt-${i}` },
-      spec: { target: { podName: pods[i % pods.length] }, storage: { backend: 'local', local: { path: '/var/lib/checkpoint-operator/bench' } } },
+      spec: { target: targetOf(i), storage: { backend: 'local', local: { path: '/var/lib/checkpoint-operator/bench' } } },
     },
   }));
   const parsed = parseConfig({ env: { JOB_NAMESPACE: jobsNs, LOG_LEVEL: 'error', WATCH_NAMESPACE: apps }, argv: [], hostname: 'bench', serviceAccountNamespace: jobsNs });
