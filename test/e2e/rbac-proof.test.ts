@@ -37,7 +37,12 @@ beforeAll(async () => {
   // The user edits namespace A, through the aggregated edit role, and nothing else.
   await kubectl(['create', 'rolebinding', 'mallory-edit', '--clusterrole=edit', `--user=${USER}`, '-n', A]).catch(() => undefined);
   await runWorkload(B, 'victim');
-  await expect.poll(async () => (await asUser(['auth', 'can-i', 'create', 'checkpoints.checkpoint.example.com', '-n', A]).catch(() => 'no')).trim(), { timeout: 30_000 }).toBe('yes');
+  // RBAC caches settle within seconds; the tests need the binding in force.
+  const deadline = Date.now() + 30_000;
+  while ((await asUser(['auth', 'can-i', 'create', 'checkpoints.checkpoint.example.com', '-n', A]).catch(() => 'no')).trim() !== 'yes') {
+    if (Date.now() > deadline) throw new Error(`${USER} was never allowed to create Checkpoints in ${A}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 });
 
 describe('RBAC: the operator lends no rights across namespaces', () => {
