@@ -64,6 +64,19 @@ export async function readSecretData(lean: LeanKubeClient, ref: { namespace: str
 }
 
 /**
+ * Reads the Secrets a plan names (the operator's default from the Jobs' namespace when the plan
+ * names no credentials) and decides what a Job's copy holds.
+ */
+export async function readS3SecretContent(lean: LeanKubeClient, jobsNamespace: string, plan: S3SecretPlan, defaultSecretName: string): Promise<JobSecretContent> {
+  const [credentials, caBundle, operatorDefault] = await Promise.all([
+    plan.credentials ? readSecretData(lean, plan.credentials) : undefined,
+    plan.caBundle ? readSecretData(lean, plan.caBundle) : undefined,
+    plan.credentials ? undefined : readSecretData(lean, { namespace: jobsNamespace, name: defaultSecretName }),
+  ]);
+  return jobSecretContent(plan, { credentials, caBundle, operatorDefault }, defaultSecretName);
+}
+
+/**
  * Writes the per-Job Secret (named like the Job) before the Job exists, so its pod never waits
  * for it. It is immutable: a retried reconcile finds it and keeps it.
  */
@@ -75,12 +88,7 @@ export async function ensureS3JobSecret(lean: LeanKubeClient, args: {
   labels: Record<string, string>;
 }): Promise<JobSecretContent> {
   const { namespace: ns, plan } = args;
-  const [credentials, caBundle, operatorDefault] = await Promise.all([
-    plan.credentials ? readSecretData(lean, plan.credentials) : undefined,
-    plan.caBundle ? readSecretData(lean, plan.caBundle) : undefined,
-    plan.credentials ? undefined : readSecretData(lean, { namespace: ns, name: args.defaultSecretName }),
-  ]);
-  const content = jobSecretContent(plan, { credentials, caBundle, operatorDefault }, args.defaultSecretName);
+  const content = await readS3SecretContent(lean, ns, plan, args.defaultSecretName);
   if (!content.ok || Object.keys(content.data).length === 0) return content;
   try {
     await lean.post(`/api/v1/namespaces/${ns}/secrets`, {

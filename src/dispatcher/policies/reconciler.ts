@@ -15,7 +15,7 @@ import { buildSweepCronJob, sweepCronJobName, sweepLabels } from '../../kube/swe
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import type { Logger } from '../../observability/logger.js';
 import { ensureTemplateClaim } from '../checkpoints/template-claim.js';
-import { jobSecretContent, readSecretData } from '../checkpoints/s3-job-secret.js';
+import { readS3SecretContent } from '../checkpoints/s3-job-secret.js';
 import { decidePolicy, type PolicyDecision } from './decide.js';
 
 export interface PolicyReconcilerDeps {
@@ -80,13 +80,7 @@ export class PolicyReconciler {
     let storage = decision.storage;
     let secretKeys: string[] = [];
     if (storage?.backend === 's3') {
-      const plan = decision.s3Secrets ?? {};
-      const [credentials, caBundle, operatorDefault] = await Promise.all([
-        plan.credentials ? readSecretData(this.deps.lean, plan.credentials) : undefined,
-        plan.caBundle ? readSecretData(this.deps.lean, plan.caBundle) : undefined,
-        plan.credentials ? undefined : readSecretData(this.deps.lean, { namespace: ns, name: this.deps.s3DefaultCredentialsSecret }),
-      ]);
-      const content = jobSecretContent(plan, { credentials, caBundle, operatorDefault }, this.deps.s3DefaultCredentialsSecret);
+      const content = await readS3SecretContent(this.deps.lean, ns, decision.s3Secrets ?? {}, this.deps.s3DefaultCredentialsSecret);
       if (!content.ok) {
         this.event(policy, 'Warning', content.reason, content.message);
         return { ready: false, reason: content.reason, message: `the sweep cannot list the policy's storage: ${content.message}` };
