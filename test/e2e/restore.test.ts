@@ -45,13 +45,17 @@ spec:
   restore:
 ${restore}`);
 
-/** Waits for the restore-status annotation to settle on Succeeded or Failed. */
-async function restoreResult(pod: string, namespace = NS, timeoutMs = 90_000): Promise<PodView> {
+/**
+ * Waits for the restore-status annotation to settle on Succeeded or Failed; with `request`, for
+ * the result of that restore-from value (not what an earlier request left on the pod).
+ */
+async function restoreResult(pod: string, namespace = NS, timeoutMs = 90_000, request?: string): Promise<PodView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const p = await getPod(pod, namespace);
     const status = annotation(p, 'restore-status');
-    if (status === 'Succeeded' || status === 'Failed') return p;
+    const answered = request === undefined || annotation(p, 'restore-handled') === request;
+    if (answered && (status === 'Succeeded' || status === 'Failed')) return p;
     if (Date.now() > deadline) throw new Error(`restore of ${namespace}/${pod} not finished after ${timeoutMs / 1000}s: ${JSON.stringify(p.metadata.annotations)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -94,7 +98,7 @@ async function checkpointOf(name: string, spec: string, namespace = NS): Promise
 
 /** Asserts a successful restore of `container` from Checkpoint `c`, and returns the new image. */
 async function expectRestored(pod: string, c: Checkpoint, before: PodView, container = 'main', namespace = NS): Promise<string> {
-  const after = await restoreResult(pod, namespace);
+  const after = await restoreResult(pod, namespace, 90_000, c.metadata.name);
   expect(annotation(after, 'restore-status'), annotation(after, 'restore-message')).toBe('Succeeded');
   expect(annotation(after, 'restored-from')).toBe(c.metadata.name);
   const image = after.spec.containers.find((x) => x.name === container)!.image;
