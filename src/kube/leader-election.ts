@@ -93,7 +93,17 @@ export class LeaderElector {
       this.setLeading(false);
     }
     const jitter = this.leading ? 0 : Math.floor(Math.random() * this.options.retryPeriodMs * 0.2);
-    this.cancelTimer = this.clock.after(this.options.retryPeriodMs + jitter, () => void this.tick());
+    this.cancelTimer = this.clock.after(Math.min(this.options.retryPeriodMs + jitter, this.untilObservedExpiry(now)), () => void this.tick());
+  }
+
+  /**
+   * A standby tries again the moment the lease it watches would expire rather than at its next
+   * retry tick: after a leader dies, that saves up to one retry period of leaderless time.
+   */
+  private untilObservedExpiry(now: number): number {
+    if (this.leading || !this.observed || this.observed.record.holderIdentity === '') return Number.POSITIVE_INFINITY;
+    const left = this.observed.at + this.observed.record.leaseDurationSeconds * 1000 - now;
+    return left >= 0 ? left : Number.POSITIVE_INFINITY;
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {

@@ -68,6 +68,22 @@ describe('LeaderElector', () => {
     expect(tookOverAfter).toBeLessThanOrEqual(15_000 + 2_000 * 1.2 + 2_000 + 500);
   });
 
+  it('takes over at the moment the observed lease expires, not at the next retry tick', async () => {
+    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
+    const a = candidate('a', store, clock, events); const b = candidate('b', store, clock, events);
+    a.start(); await flush(); b.start(); await flush();
+    await advance(clock, 4_100, 100);
+    (a as unknown as { running: boolean }).running = false;
+    const lastRenewal = Date.parse(store.record!.renewTime);
+    await advance(clock, 20_000, 100);
+    expect(b.isLeader).toBe(true);
+    // b saw a's last renewal at most one retry period (plus jitter) after it was written, and
+    // acts when leaseDuration has passed since then: no further polling delay.
+    const tookOverAfter = Date.parse(store.record!.acquireTime) - lastRenewal;
+    expect(tookOverAfter).toBeGreaterThanOrEqual(15_000);
+    expect(tookOverAfter).toBeLessThanOrEqual(15_000 + 2_000 * 1.2 + 100);
+  });
+
   it('hands over at once when the leader releases on shutdown', async () => {
     const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
     const a = candidate('a', store, clock, events); const b = candidate('b', store, clock, events);
