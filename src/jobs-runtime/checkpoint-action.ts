@@ -51,6 +51,27 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     return { outcome: 'skipped', why: `the Checkpoint is already ${current.status.phase}` };
   }
 
+  const result = await produceArchive(deps);
+  // Recording the result is apart from producing it: an API error here (the API server
+  // restarting) is not a storage failure, and must never turn a stored archive into Failed. The
+  // client repeats the write while the API server is away; if it stays away, this throws, the
+  // Job's pod fails and the Job runs again (an archive stored but not recorded stays under the
+  // Checkpoint's own prefix, which its deletion removes).
+  if (result.outcome === 'succeeded') {
+    const { archive } = result;
+    await withSpan('write status', { phase: 'Succeeded' }, () => patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now()))));
+    log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
+    deps.events?.record(eventTarget(current), 'Normal', 'ArchiveStored', `stored ${archive.sizeBytes} bytes at ${archive.uri} (sha256 ${archive.sha256})`);
+  } else {
+    await withSpan('write status', { phase: 'Failed', reason: result.reason }, () => patchCheckpointStatus(deps.lean, ref, failedStatus(current, result.reason, result.message, new Date(deps.clock.now()))));
+    deps.events?.record(eventTarget(current), 'Warning', result.reason, result.message);
+  }
+  return result;
+}
+
+/** Asks the kubelet and stores its archive; every failure here is classified into a reason. */
+async function produceArchive(deps: CheckpointActionDeps): Promise<{ outcome: 'succeeded'; archive: Archive } | { outcome: 'failed'; reason: string; message: string }> {
+  const { input, log } = deps;
   let kubeletPath: string | undefined;
   try {
     const endpoint = await kubeletEndpoint(deps);
@@ -78,15 +99,10 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
     // Succeeded Checkpoint never leaves process memory behind on the node.
     await removeKubeletArchive(localPath, log);
     kubeletPath = undefined;
-    await withSpan('write status', { phase: 'Succeeded' }, () => patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now()))));
-    log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
-    deps.events?.record(eventTarget(current), 'Normal', 'ArchiveStored', `stored ${archive.sizeBytes} bytes at ${archive.uri} (sha256 ${archive.sha256})`);
     return { outcome: 'succeeded', archive };
   } catch (err) {
     const { reason, message } = classify(err);
     log.error({ reason }, message);
-    await withSpan('write status', { phase: 'Failed', reason }, () => patchCheckpointStatus(deps.lean, ref, failedStatus(current, reason, message, new Date(deps.clock.now()))));
-    deps.events?.record(eventTarget(current), 'Warning', reason, message);
     return { outcome: 'failed', reason, message };
   } finally {
     if (kubeletPath) await removeKubeletArchive(nodeLocal(kubeletPath, deps.kubeletDirectory), log);

@@ -4,6 +4,13 @@ import { LeanKubeClient } from '../kube/lean-client.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startTracing, withRemoteParent } from '../observability/tracing.js';
 
+/**
+ * How long a Job keeps repeating an API request while the API server is unreachable or
+ * overloaded, before its pod fails and the Job controller runs it again. Well inside every Job's
+ * active deadline.
+ */
+const JOB_API_RETRY_MS = 5 * 60_000;
+
 /** What every Job program validates its input with: a zod or zod/mini schema. */
 interface InputSchema<T> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } };
@@ -41,7 +48,7 @@ export async function startJobProgram<T>(component: string, inputEnv: string, sc
     return undefined;
   });
   const credentials = inCluster();
-  const lean = new LeanKubeClient(credentials);
+  const lean = new LeanKubeClient(credentials, Date.now, { forMs: JOB_API_RETRY_MS });
   const events = new EventRecorder(lean, 'checkpoint-operator-job', log);
   return {
     input: parsed.data, log, credentials, lean, events, startedAt,

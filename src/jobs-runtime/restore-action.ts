@@ -55,6 +55,7 @@ export async function runRestoreAction(deps: RestoreActionDeps): Promise<Restore
     podName: input.pod.name, namespace: input.pod.namespace, podUid: input.pod.uid, containerName: input.containerName, request: input.request,
     ...r, startTime: r?.startTime ?? now(), result: r?.result ?? 'Running', ...fields,
   })));
+  let image: string;
   try {
     const archive = current.status?.archive;
     if (!archive || archive.sha256 !== input.archive.sha256 || archive.uri !== input.archive.uri) {
@@ -83,12 +84,7 @@ export async function runRestoreAction(deps: RestoreActionDeps): Promise<Restore
       createdAt: input.archive.createdAt,
       tag: input.registry.tag,
     }).finally(() => client.close()));
-    const image = pushed.reference;
-    const message = `checkpoint image ${image} pushed; the archive's ${input.archive.sizeBytes} bytes matched sha256 ${input.archive.sha256}`;
-    await write({ result: 'Running', image, reason: 'ImagePushed', message });
-    log.info({ image }, 'checkpoint image pushed');
-    deps.events?.record(eventTarget(current), 'Normal', 'ImagePushed', `restore of pod ${input.pod.namespace}/${input.pod.name}: ${message}`);
-    return { outcome: 'pushed', image, sizeBytes: input.archive.sizeBytes };
+    image = pushed.reference;
   } catch (err) {
     const { reason, message } = classify(err);
     log.error({ reason }, message);
@@ -96,6 +92,14 @@ export async function runRestoreAction(deps: RestoreActionDeps): Promise<Restore
     deps.events?.record(eventTarget(current), 'Warning', reason, `restore of pod ${input.pod.namespace}/${input.pod.name} failed: ${message}`);
     return { outcome: 'failed', reason, message };
   }
+  // Apart from the push: an API error while recording it is not a failed restore. The client
+  // repeats the write while the API server is away; if it stays away the Job runs again and
+  // pushes the same bytes to the same digest.
+  const message = `checkpoint image ${image} pushed; the archive's ${input.archive.sizeBytes} bytes matched sha256 ${input.archive.sha256}`;
+  await write({ result: 'Running', image, reason: 'ImagePushed', message });
+  log.info({ image }, 'checkpoint image pushed');
+  deps.events?.record(eventTarget(current), 'Normal', 'ImagePushed', `restore of pod ${input.pod.namespace}/${input.pod.name}: ${message}`);
+  return { outcome: 'pushed', image, sizeBytes: input.archive.sizeBytes };
 }
 
 function classify(err: unknown): { reason: string; message: string } {

@@ -2,6 +2,7 @@ import { Agent, request } from 'node:https';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { CredentialSource } from './credentials.js';
+import { isTransient } from './transient.js';
 
 /** An API error with the server's status code and body, readable by kube/errors.ts. */
 export class KubeHttpError extends Error {
@@ -51,7 +52,17 @@ export class LeanKubeClient {
   private servername = '';
   private closed = false;
 
-  constructor(private readonly credentials: CredentialSource, private readonly now: () => number = Date.now) {}
+  /**
+   * retry.forMs: how long a request is repeated while the API server is unreachable or answers
+   * 429/5xx. For Jobs, which have one result to write and nobody to requeue them: an API server
+   * restart must not turn a stored archive into a failed Job. The dispatcher passes none; its
+   * work queue requeues with backoff instead.
+   */
+  constructor(
+    private readonly credentials: CredentialSource,
+    private readonly now: () => number = Date.now,
+    private readonly retry: { forMs: number; sleep?: (ms: number) => Promise<void> } | undefined = undefined,
+  ) {}
 
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
@@ -85,6 +96,21 @@ export class LeanKubeClient {
   }
 
   private async request<T>(method: Method, path: string, body?: unknown, contentType?: string): Promise<T> {
+    if (!this.retry) return await this.requestOnce<T>(method, path, body, contentType);
+    const sleep = this.retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const giveUpAt = this.now() + this.retry.forMs;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await this.requestOnce<T>(method, path, body, contentType);
+      } catch (err) {
+        const wait = delay / 2 + Math.random() * (delay / 2);
+        if (!isTransient(err) || this.closed || this.now() + wait > giveUpAt) throw err;
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: Method, path: string, body?: unknown, contentType?: string): Promise<T> {
     if (this.closed) throw new Error(`${method} ${path}: the client is closed`);
     const pool = await this.connection();
     const payload = body === undefined ? undefined : JSON.stringify(body);

@@ -174,4 +174,50 @@ describe('LeanKubeClient', () => {
       respond = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     }
   });
+
+  describe('with retry (as Jobs use it)', () => {
+    const noWait = { sleep: async () => undefined };
+
+    it('repeats a request the server answered 503 until it is served', async () => {
+      let refusals = 2;
+      respond = (_req, res) => (refusals-- > 0
+        ? res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"etcdserver: request timed out"}')
+        : res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+      const client = new LeanKubeClient(credentials({ token: 't' }), Date.now, { forMs: 60_000, ...noWait });
+      const before = seen.length;
+      try {
+        expect(await client.mergePatch('/status', { a: 1 })).toEqual({ ok: true });
+        expect(seen.length - before).toBe(3);
+      } finally {
+        respond = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        await client.close();
+      }
+    });
+
+    it('repeats a request while nothing listens, and gives up after its budget with the socket error', async () => {
+      let now = 0;
+      const client = new LeanKubeClient(async () => ({ server: 'https://127.0.0.1:1', tls: { ca, rejectUnauthorized: true }, headers: {} }),
+        () => now, { forMs: 10_000, sleep: async (ms) => { now += ms; } });
+      try {
+        await expect(client.get('/a')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+        expect(now).toBeGreaterThan(5_000);
+        expect(now).toBeLessThanOrEqual(10_000);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('does not repeat an answer that repeating cannot change (409, 404, 422)', async () => {
+      respond = (_req, res) => res.writeHead(409, { 'content-type': 'application/json' }).end('{"message":"the object has been modified"}');
+      const client = new LeanKubeClient(credentials({ token: 't' }), Date.now, { forMs: 60_000, ...noWait });
+      const before = seen.length;
+      try {
+        await expect(client.put('/x', {})).rejects.toBeInstanceOf(KubeHttpError);
+        expect(seen.length - before).toBe(1);
+      } finally {
+        respond = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        await client.close();
+      }
+    });
+  });
 });
