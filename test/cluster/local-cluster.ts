@@ -28,6 +28,12 @@ export interface LocalCluster {
   /** Loopback ports reachable from pods with nothing listening yet, for servers a test starts itself. */
   sparePodPorts: number[];
   kubeconfigPath: string;
+  /**
+   * The operator build this cluster runs (manager.js, jobs/*.js): built into the cluster's own
+   * directory when the operator is installed, like an image pushed once. Rebuilding dist/, or
+   * another cluster starting, never changes what a running cluster executes.
+   */
+  imageDir: string;
   stop(): Promise<void>;
 }
 
@@ -62,6 +68,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   let registry: RegistryServer | undefined;
   let otlp: OtlpReceiver | undefined;
   const sparePodPorts: number[] = [];
+  const imageDir = join(controlPlane.dir, 'image');
   const stop = async () => {
     await nodes?.stop();
     await s3?.stop();
@@ -76,7 +83,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await controlPlane.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=checkpoint-operator']);
     log('CRDs installed');
     if ((opts.nodes ?? 2) > 0) {
-      nodes = await startSimulatedNodes(controlPlane, { count: opts.nodes ?? 2, repoRoot: root, kubernetesVersion: (await pinnedVersions()).kubernetes });
+      nodes = await startSimulatedNodes(controlPlane, { count: opts.nodes ?? 2, imageDir, kubernetesVersion: (await pinnedVersions()).kubernetes });
       log(`nodes registered: ${nodes.nodes.map((n) => `${n.name} (${n.ip})`).join(', ')}`);
       for (let i = 0; i < (opts.sparePodPorts ?? 0); i++) {
         const port = await freePort();
@@ -104,8 +111,8 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         await controlPlane.kubectl(['create', 'secret', 'generic', DEFAULT_S3_SECRET, '-n', OPERATOR_NAMESPACE,
           `--from-literal=AWS_ACCESS_KEY_ID=${s3.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`]);
       }
-      await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root });
-      log('operator built (dist/)');
+      await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', imageDir], { cwd: root });
+      log(`operator built (${imageDir})`);
       // The local servers' addresses go into the Deployment before it is created: changing them
       // afterwards would roll the pods, and old and new pods on one node share its ports.
       const local: Record<string, string> = {
@@ -128,5 +135,5 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await stop();
     throw err;
   }
-  return { controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, stop };
+  return { controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, imageDir, stop };
 }

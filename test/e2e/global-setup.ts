@@ -13,6 +13,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('kubeconfig', cluster.kubeconfigPath);
   project.provide('kubectl', cp.binaries.kubectl);
   project.provide('clusterDir', cp.dir);
+  project.provide('imageDir', cluster.imageDir);
   project.provide('s3', {
     endpoint: cluster.s3!.endpoint, accessKeyId: cluster.s3!.accessKeyId, secretAccessKey: cluster.s3!.secretAccessKey,
   });

@@ -10,12 +10,13 @@ import { kubectl } from './support/kube.js';
 import { TcpGate } from './support/tcp-gate.js';
 
 const run = promisify(execFile);
-const manager = join(import.meta.dirname, '../../dist/manager.js');
+/** The dispatcher build the cluster runs. */
+const manager = () => join(clusterContext().imageDir, 'manager.js');
 
 /** Starts the built dispatcher as a process, the way the image's /manager does. */
 async function startManager(env: Record<string, string>, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [manager, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [manager(), ...args], {
       env: { PATH: process.env.PATH, KUBECONFIG: clusterContext().kubeconfig, ...env }, timeout: 20_000,
     });
     return { code: 0, stdout, stderr };
@@ -53,7 +54,7 @@ describe('dispatcher start-up', () => {
     // An empty namespace of its own, so this second dispatcher has nothing to act on.
     await kubectl(['create', 'namespace', 'readiness-e2e']).catch(() => undefined);
     const [healthPort, metricsPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [manager], {
+    const child = spawn(process.execPath, [manager()], {
       env: {
         PATH: process.env.PATH, KUBECONFIG: gatedKubeconfig, JOB_IMAGE: 'checkpoint-operator:e2e', WATCH_NAMESPACE: 'readiness-e2e',
         JOB_NAMESPACE: 'readiness-e2e', POD_NAMESPACE: 'readiness-e2e', HEALTH_PROBE_PORT: String(healthPort), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info',

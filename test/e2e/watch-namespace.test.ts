@@ -9,7 +9,8 @@ import { kubectl } from './support/kube.js';
 const OPERATOR_NS = 'checkpoint-operator-system';
 const WATCHED = 'watch-a';
 const IGNORED = 'watch-b';
-const manager = join(import.meta.dirname, '../../dist/manager.js');
+/** The dispatcher build the cluster runs. */
+const manager = () => join(clusterContext().imageDir, 'manager.js');
 
 const checkpoint = (namespace: string) => `apiVersion: checkpoint.example.com/v1alpha1
 kind: Checkpoint
@@ -31,7 +32,7 @@ describe('WATCH_NAMESPACE', () => {
     for (const ns of [WATCHED, IGNORED]) await kubectl(['create', 'namespace', ns]).catch(() => undefined);
     await kubectl(['scale', 'deployment/checkpoint-operator', '-n', OPERATOR_NS, '--replicas=0']);
     await kubectl(['wait', '--for=delete', 'pod', '-l', 'control-plane=controller-manager', '-n', OPERATOR_NS, '--timeout=60s']);
-    dispatcher = spawn(process.execPath, [manager], {
+    dispatcher = spawn(process.execPath, [manager()], {
       env: {
         PATH: process.env.PATH, KUBECONFIG: clusterContext().kubeconfig, WATCH_NAMESPACE: WATCHED,
         POD_NAMESPACE: OPERATOR_NS, JOB_IMAGE: 'registry.example.com/checkpoint-operator:v1.0.0',

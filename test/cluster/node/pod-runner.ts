@@ -17,7 +17,8 @@ export interface RunnerSettings {
   /** The node's network namespace: pods share it, as host-network pods share a node's. */
   netns: string;
   apiserverPort: number;
-  repoRoot: string;
+  /** The operator's build that images of checkpoint-operator run (see image-rules.ts). */
+  imageDir: string;
   /** Node identity (system:node:<name>) for everything a kubelet does. */
   kubeConfig: KubeConfig;
   /** Admin client for reads the Node authorizer does not grant this simplified kubelet. */
@@ -46,6 +47,8 @@ interface PodRuntime {
   startTime: Date;
   terminating: boolean;
   finished: boolean;
+  /** Set while a status the API server did not take waits to be sent again. */
+  statusRetry?: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -142,7 +145,7 @@ export class PodRunner {
 
   private async launch(rt: PodRuntime, spec: V1Container, paths: Map<string, string>): Promise<void> {
     const c = rt.containers.get(spec.name)!;
-    const program = programFor(spec.image ?? '', spec.command, spec.args, this.s.repoRoot, process.execPath);
+    const program = programFor(spec.image ?? '', spec.command, spec.args, this.s.imageDir, process.execPath);
     if (!program.ok) {
       c.state = { waiting: { reason: program.reason, message: program.message } };
       return;
@@ -401,7 +404,12 @@ export class PodRunner {
     await this.core.patchNamespacedPodStatus(
       { name: rt.pod.metadata!.name!, namespace: rt.pod.metadata!.namespace!, body: { status } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    ).catch(() => undefined);
+    ).catch((err: { code?: number }) => {
+      // As the kubelet's status manager does: a status the API server did not take (it was down,
+      // restarting, or timed out) is sent again, with whatever the pod's state is by then.
+      if (err.code === 404 || rt.statusRetry || this.stopped || (!final && !this.pods.has(rt.pod.metadata!.uid!))) return;
+      rt.statusRetry = setTimeout(() => { rt.statusRetry = undefined; void this.report(rt, final); }, 1000);
+    });
   }
 }
 

@@ -32,7 +32,7 @@ export interface SimulatedNodes {
  * The one simulated part of the local cluster: nodes that register, run their pods as local
  * processes and serve the kubelet checkpoint API at their own addresses. See DESIGN §3.
  */
-export async function startSimulatedNodes(cp: ControlPlane, opts: { count?: number; repoRoot: string; kubernetesVersion: string; defaultMemoryBytes?: number; runtimeRequestTimeoutSeconds?: number }): Promise<SimulatedNodes> {
+export async function startSimulatedNodes(cp: ControlPlane, opts: { count?: number; imageDir: string; kubernetesVersion: string; defaultMemoryBytes?: number; runtimeRequestTimeoutSeconds?: number }): Promise<SimulatedNodes> {
   const admin = new KubeConfig();
   admin.loadFromFile(cp.kubeconfigPath);
   const adminCore = admin.makeApiClient(CoreV1Api);
@@ -64,7 +64,7 @@ export async function startSimulatedNodes(cp: ControlPlane, opts: { count?: numb
       kc.loadFromFile(kcPath);
       forwarders.push(await forwardLoopbackIntoNetns(network.netns, cp.apiserverPort));
       const registration = await registerNode(kc, { name, ip: network.nodeIP, kubeletPort: KUBELET_PORT, kubernetesVersion: opts.kubernetesVersion });
-      const runner = new PodRunner({ nodeName: name, nodeIP: network.nodeIP, nodeRoot: root, netns: network.netns, apiserverPort: cp.apiserverPort, repoRoot: opts.repoRoot, kubeConfig: kc, admin: adminCore });
+      const runner = new PodRunner({ nodeName: name, nodeIP: network.nodeIP, nodeRoot: root, netns: network.netns, apiserverPort: cp.apiserverPort, imageDir: opts.imageDir, kubeConfig: kc, admin: adminCore });
       const kubelet = new KubeletApi({
         nodeName: name, nodeIP: network.nodeIP, netns: network.netns, port: KUBELET_PORT, nodeRoot: root,
         tls: { cert: await readFile(serving.cert), key: await readFile(serving.key), ca },
