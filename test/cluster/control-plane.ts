@@ -33,6 +33,8 @@ export interface ControlPlane {
   kubectl(args: string[], opts?: { input?: string; allowFailure?: boolean }): Promise<{ stdout: string; stderr: string; code: number }>;
   /** Restarts the API server in place (same port, same etcd): for fault tests. */
   restartApiServer(): Promise<void>;
+  /** Stops etcd, keeps it down for downMs, and starts it again on the same data and ports: for fault tests. */
+  restartEtcd(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,14 +63,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const server = `https://127.0.0.1:${apiPort}`;
 
     // No fsync: the cluster is thrown away after each run, and fsync dominates etcd latency on CI disks.
-    const etcd = startProcess(dir, 'etcd', binaries.etcd, [
+    const etcdArgs = [
       '--data-dir', join(dir, 'etcd'), '--name', 'local',
       '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
       '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
       '--initial-cluster', `local=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level', 'warn',
-    ]);
-    processes.push(etcd);
-    await waitFor(etcd, processes, () => httpOk(`http://127.0.0.1:${etcdClient}/health`));
+    ];
+    const etcdRef = { current: startProcess(dir, 'etcd', binaries.etcd, etcdArgs) };
+    processes.push(etcdRef.current);
+    const etcdReady = () => waitFor(etcdRef.current, processes, () => httpOk(`http://127.0.0.1:${etcdClient}/health`));
+    await etcdReady();
     mark('etcd');
 
     const apiserverArgs = [
@@ -144,6 +148,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         await old.stop();
         processes.splice(processes.indexOf(old), 1, (apiserverRef.current = startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs)));
         await apiserverReady();
+      },
+      async restartEtcd(downMs) {
+        const old = etcdRef.current;
+        await old.stop();
+        await new Promise((r) => setTimeout(r, downMs));
+        processes.splice(processes.indexOf(old), 1, (etcdRef.current = startProcess(dir, 'etcd', binaries.etcd, etcdArgs)));
+        await etcdReady();
       },
       async stop() {
         if (stopped) return;

@@ -43,6 +43,7 @@ export class KubeletApi {
   private readonly authn: AuthenticationV1Api;
   private readonly authz: AuthorizationV1Api;
   private readonly inFlight = new Set<() => void>();
+  private held: { until: Promise<void>; release: () => void } | undefined;
 
   constructor(private readonly s: KubeletApiSettings) {
     this.authn = s.kubeConfig.makeApiClient(AuthenticationV1Api);
@@ -58,6 +59,19 @@ export class KubeletApi {
     this.fault = undefined;
   }
 
+  /** Stops answering, as a kubelet whose node stalled: every request waits until release(), then goes on. */
+  hold(): void {
+    if (this.held) return;
+    let release = () => undefined as void;
+    const until = new Promise<void>((resolve) => (release = resolve));
+    this.held = { until, release };
+  }
+
+  release(): void {
+    this.held?.release();
+    this.held = undefined;
+  }
+
   async start(): Promise<void> {
     const handle = await listenInNetns(this.s.netns, this.s.nodeIP, this.s.port);
     this.server = https.createServer({ ...this.s.tls, requestCert: true, rejectUnauthorized: false }, (req, res) => {
@@ -67,22 +81,28 @@ export class KubeletApi {
   }
 
   async stop(): Promise<void> {
+    this.release();
     for (const cancel of this.inFlight) cancel();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.held) await this.held.until;
     const url = new URL(req.url ?? '/', 'https://kubelet');
     const m = /^\/checkpoint\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
     if (!m) return reply(res, 404, '404 page not found');
     const [namespace, podName, containerName] = m.slice(1).map(decodeURIComponent) as [string, string, string];
 
     // As in the kubelet, authentication and authorisation come before routing by method.
-    const user = await this.authenticate(req);
+    // As the kubelet's auth filter: a TokenReview that fails (the API server is unreachable) is
+    // 401 like a bad token; a SubjectAccessReview that fails is 500 "Authorization error".
+    const user = await this.authenticate(req).catch(() => undefined);
     if (!user || this.consumeFault('unauthorized')) return reply(res, 401, 'Unauthorized');
     const verb = req.method === 'POST' ? 'create' : 'get';
-    if (!(await this.authorize(user, verb))) {
+    const allowed = await this.authorize(user, verb).catch(() => undefined);
+    if (allowed === undefined) return reply(res, 500, `Authorization error (user=${user.username}, verb=${verb}, resource=nodes, subresource=checkpoint)`);
+    if (!allowed) {
       return reply(res, 403, `Forbidden (user=${user.username}, verb=${verb}, resource=nodes, subresource(s)=[checkpoint])`);
     }
     if (req.method !== 'POST') {
