@@ -5,6 +5,8 @@ declare module 'vitest' {
     kubeconfig: string;
     kubectl: string;
     clusterDir: string;
+    /** The operator build the cluster runs (manager.js, jobs/*.js). */
+    imageDir: string;
     s3: S3Access;
     sparePodPorts: number[];
     pushgatewayUrl: string;
@@ -26,10 +28,23 @@ export interface S3Access {
   secretAccessKey: string;
 }
 
+export interface ClusterContext {
+  kubeconfig: string; kubectl: string; clusterDir: string; imageDir: string; s3: S3Access; sparePodPorts: number[]; pushgatewayUrl: string;
+  registryHost: string; otlpEndpoint: string; otlpQueryUrl: string; pushgatewayPid: number; otlpPid: number;
+}
+
+let own: ClusterContext | undefined;
+
+/** For suites that start a cluster of their own in their worker (to break it): the helpers then use that one. */
+export function useOwnCluster(context: ClusterContext): void {
+  own = context;
+}
+
 /** What the global set-up started, for tests in other worker processes. */
-export function clusterContext(): { kubeconfig: string; kubectl: string; clusterDir: string; s3: S3Access; sparePodPorts: number[]; pushgatewayUrl: string; registryHost: string; otlpEndpoint: string; otlpQueryUrl: string; pushgatewayPid: number; otlpPid: number } {
+export function clusterContext(): ClusterContext {
+  if (own) return own;
   return {
-    kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir'),
+    kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir'), imageDir: inject('imageDir'),
     s3: inject('s3'), sparePodPorts: inject('sparePodPorts'), pushgatewayUrl: inject('pushgatewayUrl'),
     registryHost: inject('registryHost'), otlpEndpoint: inject('otlpEndpoint'), otlpQueryUrl: inject('otlpQueryUrl'),
     pushgatewayPid: inject('pushgatewayPid'), otlpPid: inject('otlpPid'),
