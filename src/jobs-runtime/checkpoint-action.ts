@@ -15,6 +15,7 @@ import type { ArchiveBackend } from '../storage/backend.js';
 import { BackendError } from '../storage/backend.js';
 import { backendFor } from './backend-for.js';
 import { eventTarget, JobFailure, readCheckpoint } from './checkpoint-object.js';
+import { KUBELET_RETRY_MS, kubeletCouldNotActYet, retrying, STORAGE_RETRY_MS, storageUnreachable } from './retrying.js';
 import { storeArchive } from './store-archive.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -77,11 +78,18 @@ async function produceArchive(deps: CheckpointActionDeps): Promise<{ outcome: 's
     const endpoint = await kubeletEndpoint(deps);
     log.info({ node: input.nodeName, access: input.kubelet.access }, 'asking the kubelet for a checkpoint');
     kubeletPath = checkArchivePath(await withSpan('kubelet checkpoint', { node: input.nodeName, access: input.kubelet.access, container: input.target.containerName },
-      () => requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds })));
+      () => retrying(() => requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }), {
+        retryable: kubeletCouldNotActYet, clock: deps.clock, budgetMs: KUBELET_RETRY_MS,
+        onRetry: (err, waitMs) => log.warn({ reason: (err as KubeletError).reason, waitMs }, `the kubelet could not act on the request yet; asking again: ${(err as Error).message}`),
+      })));
     const localPath = nodeLocal(kubeletPath, deps.kubeletDirectory);
     const backend = deps.backend ?? await backendFor(input.storage, deps.s3SecretDir ?? S3_SECRET_DIR);
     const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
-    const { stored, meta } = await withSpan('store archive', { backend: input.storage.backend, key }, () => storeArchive(localPath, backend, key));
+    // Each attempt starts over from the kubelet's archive, still on the node, under the same key.
+    const { stored, meta } = await withSpan('store archive', { backend: input.storage.backend, key }, () => retrying(() => storeArchive(localPath, backend, key), {
+      retryable: storageUnreachable, clock: deps.clock, budgetMs: STORAGE_RETRY_MS,
+      onRetry: (err, waitMs) => log.warn({ reason: (err as BackendError).reason, waitMs }, `storage cannot be reached; trying again: ${(err as Error).message}`),
+    }));
     const archive: Archive = {
       backend: input.storage.backend,
       uri: stored.uri,

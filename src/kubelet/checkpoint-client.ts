@@ -6,7 +6,12 @@ export type KubeletFailureReason =
   | 'KubeletTimeout' | 'KubeletUnreachable' | 'KubeletBadResponse';
 
 export class KubeletError extends Error {
-  constructor(readonly reason: KubeletFailureReason, message: string) {
+  /**
+   * retryable: asking again may succeed and cannot checkpoint twice, because the kubelet did not
+   * get as far as the runtime (it could not reach the API server to check our credentials, was
+   * restarting, or said it is overloaded).
+   */
+  constructor(readonly reason: KubeletFailureReason, message: string, readonly retryable = false) {
     super(message);
   }
 }
@@ -61,10 +66,15 @@ export async function requestCheckpoint(endpoint: KubeletEndpoint, req: Checkpoi
   if (status === 200) return parseItems(body);
   const detail = body.trim().slice(0, 500) || `HTTP ${status}`;
   switch (status) {
-    case 401: throw new KubeletError('KubeletUnauthorized', `the kubelet refused our credentials: ${detail}`);
+    // The kubelet answers 401 also when its TokenReview cannot reach the API server.
+    case 401: throw new KubeletError('KubeletUnauthorized', `the kubelet refused our credentials: ${detail}`, true);
     case 403: throw new KubeletError('KubeletForbidden', `the kubelet denied the checkpoint: ${detail}`);
     case 404: throw new KubeletError('KubeletNotFound', `the kubelet does not know the container: ${detail}`);
+    case 429:
+    case 503: throw new KubeletError('KubeletUnreachable', `the kubelet is not serving (HTTP ${status}): ${detail}`, true);
     default:
+      // 500 "Authorization error (…)": its SubjectAccessReview could not reach the API server.
+      if (status === 500 && /^Authorization error/.test(detail)) throw new KubeletError('KubeletCheckpointFailed', `the kubelet could not check our permission (HTTP 500): ${detail}`, true);
       if (/deadline exceeded|timed? ?out/i.test(detail)) throw new KubeletError('KubeletTimeout', `the checkpoint timed out in the kubelet: ${detail}`);
       throw new KubeletError('KubeletCheckpointFailed', `the kubelet failed to checkpoint (HTTP ${status}): ${detail}`);
   }
@@ -94,7 +104,9 @@ function post(options: https.RequestOptions, timeoutMs: number): Promise<{ statu
       res.on('error', (err) => reject(new KubeletError('KubeletUnreachable', `reading the kubelet's answer failed: ${err.message}`)));
     });
     req.setTimeout(timeoutMs, () => req.destroy(new KubeletError('KubeletTimeout', `the kubelet did not answer within ${Math.round(timeoutMs / 1000)}s`)));
-    req.on('error', (err) => reject(err instanceof KubeletError ? err : new KubeletError('KubeletUnreachable', `could not reach the kubelet at ${options.host}:${options.port}: ${err.message}`)));
+    // Nothing was sent when the connection could not be made: asking again is safe.
+    const refused = (err: NodeJS.ErrnoException) => ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(err.code ?? '');
+    req.on('error', (err: NodeJS.ErrnoException) => reject(err instanceof KubeletError ? err : new KubeletError('KubeletUnreachable', `could not reach the kubelet at ${options.host}:${options.port}: ${err.message}`, refused(err))));
     req.end();
   });
 }

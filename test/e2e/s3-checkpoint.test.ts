@@ -167,11 +167,14 @@ ${s3Storage(storage)}`));
       expect(c.status?.conditions?.find((x) => x.type === 'Succeeded')?.reason).toBe('BucketNotFound');
     });
 
+    // The Job tries unreachable storage again for 30 s (a restarting S3 server must not fail a
+    // checkpoint), so this one takes that long to fail.
     it('StorageUnreachable when nothing answers at the endpoint', async () => {
       await kubectl(['apply', '-f', '-'], checkpointYaml('no-endpoint', `  target:\n    podName: app\n${s3Storage({ endpoint: `http://127.0.0.1:${sparePodPorts[0]}`, bucket: 'checkpoints' })}`));
-      const c = await waitForTerminal(NS, 'no-endpoint');
+      const c = await waitForTerminal(NS, 'no-endpoint', 150_000);
       expect(c.status?.conditions?.find((x) => x.type === 'Succeeded')?.reason).toBe('StorageUnreachable');
-    });
+      expect(Date.parse(c.status!.completionTime!) - Date.parse(c.status!.startTime!)).toBeGreaterThanOrEqual(20_000);
+    }, 180_000);
 
     it('S3 stopped mid-upload: Failed, and once it is back no object exists for the Checkpoint', async () => {
       const port = sparePodPorts[1]!;
@@ -189,7 +192,7 @@ ${s3Storage(storage)}`));
         // Stop the server once the multipart upload is under way.
         await expect.poll(() => pendingUploads(outage, 'outage').catch(() => []), { timeout: 90_000, interval: 100 }).not.toEqual([]);
         await server.process.stop(0);
-        const c = await waitForTerminal(NS, 'outage', 120_000);
+        const c = await waitForTerminal(NS, 'outage', 180_000);
         expect(c.status?.phase).toBe('Failed');
         expect(['StorageUnreachable', 'StorageTimeout']).toContain(c.status?.conditions?.find((x) => x.type === 'Succeeded')?.reason);
         expect(c.status?.archive).toBeUndefined();
@@ -199,7 +202,7 @@ ${s3Storage(storage)}`));
         outage.destroy();
         await server.stop();
       }
-    });
+    }, 240_000);
   });
 
   it('uploads an archive larger than the Job memory limit with the Job RSS bounded', async () => {
