@@ -9,8 +9,12 @@ export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** RFC 1123 subdomain: pod, Secret, PVC and policy names. */
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** One path segment that is neither `.` nor `..`, and holds no `/`. */
-const SEGMENT = String.raw`(?:[^/.][^/]*|\.[^/.][^/]*|\.\.[^/]+)`;
+/**
+ * One path segment that is neither `.` nor `..`, and holds no `/` and no control character: a
+ * NUL cannot be in a file name at all (the Job's volume could never be set up), and newlines or
+ * escapes in a path would end up in archive URIs, logs and Events.
+ */
+const SEGMENT = String.raw`(?:[^/.\x00-\x1f\x7f][^/\x00-\x1f\x7f]*|\.[^/.\x00-\x1f\x7f][^/\x00-\x1f\x7f]*|\.\.[^/\x00-\x1f\x7f]+)`;
 /** An absolute, normalised path: no empty, `.` or `..` segment, no trailing slash, not `/` itself. */
 export const ABSOLUTE_NORMAL_PATH = new RegExp(`^(?:/${SEGMENT})+$`);
 /** An object-key prefix: relative, no empty, `.` or `..` segment; may end with `/`. Empty is allowed. */

@@ -52,7 +52,7 @@ export const pvcStorageSchema = z.object({
 
 export const localStorageSchema = z.object({
   path: z.string().min(2).max(4096).regex(ABSOLUTE_NORMAL_PATH)
-    .describe("Directory on the node. Absolute and normalised: no '.', '..' or empty segments, no trailing slash."),
+    .describe("Directory on the node. Absolute and normalised: no '.', '..' or empty segments, no trailing slash, no control characters."),
 }).describe('A directory on the node that ran the checkpoint.');
 
 const sseSchema = withCelRules(
@@ -75,7 +75,7 @@ export function s3StorageSchema(scope: 'namespaced' | 'cluster') {
       .describe('S3 endpoint host, with or without scheme (https when absent), optional port. Unset: AWS for the region.'),
     bucket: z.string().min(3).max(63).regex(S3_BUCKET).optional().describe('Bucket name.'),
     prefix: z.string().max(512).regex(KEY_PREFIX).optional()
-      .describe("Key prefix, used exactly as written (e.g. 'my-app/'). Relative; no '.', '..' or empty segments."),
+      .describe("Key prefix, used exactly as written (e.g. 'my-app/'). Relative; no '.', '..' or empty segments, no control characters."),
     region: z.string().min(1).max(64).regex(/^[a-z0-9-]+$/).optional().describe('Region (default us-east-1).'),
     credentialsSecretRef: secretReferenceSchema(scope).optional()
       .describe('Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN).'),
@@ -155,6 +155,14 @@ export const policyStorageSchema = withCelRules(
       fieldPath: '.backend',
       reason: 'FieldValueRequired',
       check: (v) => v.backend !== 'pvc' || v.pvc?.claimName !== undefined || v.pvcTemplate !== undefined,
+    },
+    {
+      // Either an existing claim or one to create: with both, the template would be silently ignored.
+      rule: '!(has(self.pvc) && has(self.pvc.claimName) && has(self.pvcTemplate))',
+      message: 'pvc.claimName and pvcTemplate exclude each other: name an existing claim or describe the one to create',
+      fieldPath: '.pvcTemplate',
+      reason: 'FieldValueForbidden',
+      check: (v) => !(v.pvc?.claimName !== undefined && v.pvcTemplate !== undefined),
     },
     {
       rule: "self.backend == 'pvc' || !has(self.pvcTemplate)",
