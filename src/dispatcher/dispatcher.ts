@@ -18,6 +18,7 @@ import { tracingEnvForJobs, withSpan } from '../observability/tracing.js';
 import { BusyContainers } from './checkpoints/busy-containers.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
 import { RestoreReconciler } from './restores/reconciler.js';
+import { handledMarker } from './restores/decide.js';
 import { PolicyReconciler } from './policies/reconciler.js';
 import { sweepPushOwner } from '../jobs-contract/sweep-job-input.js';
 import { PodMetadataWatch } from '../kube/metadata-watch.js';
@@ -132,7 +133,8 @@ export class Dispatcher {
         }
         this.restorePods.add(key);
         // A pod whose request has its result changes often (status) and needs nothing.
-        const done = annotations[RESTORE_FROM_ANNOTATION] === annotations[RESTORE_HANDLED_ANNOTATION]
+        const request = annotations[RESTORE_FROM_ANNOTATION];
+        const done = request !== undefined && handledMarker(request) === annotations[RESTORE_HANDLED_ANNOTATION]
           && (annotations[RESTORE_STATUS_ANNOTATION] === 'Succeeded' || annotations[RESTORE_STATUS_ANNOTATION] === 'Failed');
         if (!done) this.queue.add(`${RESTORE_KEY}${key}`);
       },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint, RestoreRecord } from '../../src/api/checkpoint.js';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
-import { decideRestore, RESTORE_TIMEOUT_MS, type RestoreDefaults, type RestorePodFacts } from '../../src/dispatcher/restores/decide.js';
+import { decideRestore, handledMarker, isCheckpointName, RESTORE_TIMEOUT_MS, type RestoreDefaults, type RestorePodFacts } from '../../src/dispatcher/restores/decide.js';
 import type { JobFacts } from '../../src/dispatcher/checkpoints/decide.js';
 import { restoreJobName } from '../../src/kube/restore-job.js';
 
@@ -108,6 +108,7 @@ describe('decideRestore: a new request', () => {
   it.each([
     ['InvalidRequest', pod({ 'checkpoint.example.com/restore-from': '../etc/passwd' }), checkpoint(), {}],
     ['InvalidRequest', pod({ 'checkpoint.example.com/restore-from': 'Snap With Spaces' }), checkpoint(), {}],
+    ['InvalidRequest', pod({ 'checkpoint.example.com/restore-from': 'team-b/snap' }), checkpoint(), {}],
     ['CheckpointNotFound', pod(ask), undefined, {}],
     ['CheckpointNotReady', pod(ask), checkpoint({ phase: 'Failed' }), {}],
     ['CheckpointNotReady', pod(ask), checkpoint({ phase: 'Pending' }), {}],
@@ -137,9 +138,27 @@ describe('decideRestore: a new request', () => {
   });
 });
 
+describe('isCheckpointName: what a restore-from value may be before any API path is made of it', () => {
+  it.each([['snap', true], ['snap.v2', true], ['a'.repeat(253), true],
+    ['', false], ['team-b/snap', false], ['snap/status', false], ['..', false], ['%2e%2e', false], ['snap\n', false], ['a'.repeat(254), false]])(
+    '%j: %s', (value, ok) => {
+      expect(isCheckpointName(value)).toBe(ok);
+    });
+});
+
 describe('decideRestore: one value is acted on once', () => {
   it.each(['Succeeded', 'Failed'])('does nothing for a request already %s', (status) => {
     expect(decide(pod(inFlight(status)), checkpoint())).toEqual({ kind: 'nothing' });
+  });
+
+  it('records a value too long to be a name by its digest, and answers it once', () => {
+    const huge = 'x'.repeat(140_000);
+    expect(handledMarker('snap')).toBe('snap');
+    expect(handledMarker(huge)).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(handledMarker(huge)).not.toBe(handledMarker(`${huge}y`));
+    expect(decide(pod({ 'checkpoint.example.com/restore-from': huge }), undefined)).toMatchObject({ kind: 'refuse', reason: 'InvalidRequest' });
+    const answered = { 'checkpoint.example.com/restore-from': huge, 'checkpoint.example.com/restore-handled': handledMarker(huge), 'checkpoint.example.com/restore-status': 'Failed' };
+    expect(decide(pod(answered), undefined)).toEqual({ kind: 'nothing' });
   });
 
   it('forgets the handled value once the request annotation is removed, and ignores pods without one', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Checkpoint, RestoreRecord } from '../../api/checkpoint.js';
 import type { PolicyLookup } from '../policy-lookup.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../../api/constants.js';
@@ -58,6 +59,26 @@ export const RESTORE_TIMEOUT_MS = 35 * 60_000;
 export const RESTORE_POLL_MS = 2_000;
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/**
+ * True when a restore-from value can name a Checkpoint. Anything else must never reach an API
+ * path: `team-b/x` or `x/status` would read another resource than the Checkpoint named.
+ */
+export function isCheckpointName(value: string): boolean {
+  return NAME.test(value);
+}
+
+/** Longest restore-from value restore-handled records as it is: the longest a name can be. */
+const HANDLED_AS_IS_MAX = 253;
+
+/**
+ * What restore-handled records for a restore-from value: the value itself, or for a longer one
+ * (never a Checkpoint name) its digest. A copy of a value of 128 KiB or more would take the pod's
+ * annotations past their 256 KiB limit: the write answering it would fail again and again.
+ */
+export function handledMarker(request: string): string {
+  return request.length <= HANDLED_AS_IS_MAX ? request : `sha256:${createHash('sha256').update(request).digest('hex')}`;
+}
 const NODE_REJECTIONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerError', 'CreateContainerConfigError', 'ErrImageNeverPull']);
 
 /**
@@ -79,7 +100,7 @@ export function decideRestore(args: {
   const handled = pod.annotations[RESTORE_HANDLED_ANNOTATION];
   const status = pod.annotations[RESTORE_STATUS_ANNOTATION];
   if (request === undefined) return handled !== undefined ? { kind: 'forget' } : { kind: 'nothing' };
-  if (request !== handled) return decideNewRequest(args, request);
+  if (handledMarker(request) !== handled) return decideNewRequest(args, request);
   if (status === 'Succeeded' || status === 'Failed') return { kind: 'nothing' };
 
   // In flight. The Checkpoint's record of this attempt holds what the Job found.
@@ -138,7 +159,7 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
   const { pod, checkpoint, policy } = args;
   const refuse = (reason: string, message: string, jobName?: string, containerName?: string): RestoreDecision =>
     ({ kind: 'refuse', request, reason, message, jobName, containerName });
-  if (!NAME.test(request)) return refuse('InvalidRequest', `restore-from must name a Checkpoint in namespace ${pod.namespace} (got ${JSON.stringify(request.slice(0, 80))})`);
+  if (!isCheckpointName(request)) return refuse('InvalidRequest', `restore-from must name a Checkpoint in namespace ${pod.namespace} (got ${JSON.stringify(request.slice(0, 80))})`);
   if (!checkpoint) return refuse('CheckpointNotFound', `Checkpoint ${pod.namespace}/${request} does not exist`);
   const attempts = attemptsOf(checkpoint, pod, request);
   const jobName = restoreJobName(pod, request, checkpoint.metadata.uid!, attempts.filter((r) => r.result === 'Succeeded' || r.result === 'Failed').length);

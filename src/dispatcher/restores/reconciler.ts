@@ -21,7 +21,7 @@ import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import { jobFacts } from '../checkpoints/decide.js';
 import { jobSecretContent, readSecretData } from '../checkpoints/s3-job-secret.js';
-import { currentAttempt, decideRestore, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
+import { currentAttempt, decideRestore, handledMarker, isCheckpointName, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
 
 export interface RestoreReconcilerDeps {
   checkpoints: { get(name: string, namespace?: string): Checkpoint | undefined };
@@ -59,9 +59,10 @@ export class RestoreReconciler {
     if (!pod) return { kind: 'done' };
     const facts = podFacts(pod);
     const request = facts.annotations[RESTORE_FROM_ANNOTATION];
-    const inFlight = request !== undefined && facts.annotations[RESTORE_HANDLED_ANNOTATION] === request;
+    const inFlight = request !== undefined && facts.annotations[RESTORE_HANDLED_ANNOTATION] === handledMarker(request);
     // In flight, the Job writes the Checkpoint's record: read it live rather than trust a lagging cache.
-    const checkpoint = request === undefined ? undefined
+    // A value that is no Checkpoint name is refused without any read.
+    const checkpoint = request === undefined || !isCheckpointName(request) ? undefined
       : inFlight ? await this.readCheckpoint(namespace, request)
       : this.deps.checkpoints.get(request, namespace) ?? await this.readCheckpoint(namespace, request);
     const policyRef = checkpoint?.spec?.policyRef;
@@ -98,11 +99,11 @@ export class RestoreReconciler {
           this.checkpointEvent(checkpoint, 'Warning', decision.reason, `restore of pod ${pod.namespace}/${pod.name} failed: ${decision.message}`);
         }
         await this.annotate(pod, {
-          [RESTORE_HANDLED_ANNOTATION]: decision.request, [RESTORE_STATUS_ANNOTATION]: 'Failed',
+          [RESTORE_HANDLED_ANNOTATION]: handledMarker(decision.request), [RESTORE_STATUS_ANNOTATION]: 'Failed',
           [RESTORE_MESSAGE_ANNOTATION]: `${decision.reason}: ${decision.message}`.slice(0, 1024),
         });
         this.podEvent(pod, 'Warning', decision.reason, decision.message);
-        log.warn({ reason: decision.reason, checkpoint: decision.request }, `restore failed: ${decision.message}`);
+        log.warn({ reason: decision.reason, checkpoint: decision.request.slice(0, 253) }, `restore failed: ${decision.message}`);
         this.deps.onResult?.('failed');
         return { kind: 'done' };
       }
@@ -177,7 +178,7 @@ export class RestoreReconciler {
     }
     if (keys.length > 0) await this.adoptJobSecret(input.jobName, jobUid);
     await this.annotate(pod, {
-      [RESTORE_HANDLED_ANNOTATION]: decision.request, [RESTORE_STATUS_ANNOTATION]: 'Pending',
+      [RESTORE_HANDLED_ANNOTATION]: handledMarker(decision.request), [RESTORE_STATUS_ANNOTATION]: 'Pending',
       [RESTORE_MESSAGE_ANNOTATION]: `JobCreated: restore Job ${input.jobName} fetches and verifies archive ${input.archive.uri}`,
     });
     if (created) {
