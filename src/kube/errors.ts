@@ -18,6 +18,8 @@ export function statusCode(err: unknown): number | undefined {
 export const isNotFound = (err: unknown) => statusCode(err) === 404;
 export const isAlreadyExists = (err: unknown) => statusCode(err) === 409 && /already exists/i.test(apiMessage(err));
 export const isConflict = (err: unknown) => statusCode(err) === 409 && !isAlreadyExists(err);
+/** The API server refused the object itself (422): sending it again can only fail the same way. */
+export const isInvalid = (err: unknown) => statusCode(err) === 422;
 
 /** The API server's own message, without client-node's wrapping of headers and bodies. */
 export function apiMessage(err: unknown): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
-import { decidePolicy } from '../../src/dispatcher/policies/decide.js';
+import { decidePolicy, isKnownTimeZone } from '../../src/dispatcher/policies/decide.js';
 
 const NOW = Date.parse('2026-11-26T12:07:30Z');
 function policy(spec: CheckpointPolicy['spec'], name = 'default-policy'): CheckpointPolicy {
@@ -44,5 +44,19 @@ describe('decidePolicy', () => {
 
   it('refuses a schedule cron-parser cannot read', () => {
     expect(decidePolicy(policy({ retention: retention({ maxCount: 1, schedule: '61 * * * *' }) }), 'ops', NOW)).toMatchObject({ kind: 'invalid', reason: 'InvalidSchedule' });
+  });
+
+  it('refuses a time zone the API server would refuse in the CronJob', () => {
+    const d = decidePolicy(policy({ retention: retention({ maxCount: 1, timeZone: 'Mars/Olympus' }) }), 'ops', NOW);
+    expect(d).toMatchObject({ kind: 'invalid', reason: 'InvalidTimeZone' });
+    expect(d.kind === 'invalid' && d.message).toContain('Mars/Olympus');
+    expect(decidePolicy(policy({ retention: retention({ maxCount: 1, timeZone: 'Europe/Paris' }) }), 'ops', NOW)).toMatchObject({ kind: 'sweep', timeZone: 'Europe/Paris' });
+  });
+
+  it.each([
+    ['Europe/Paris', true], ['UTC', true], ['Etc/GMT+5', true], ['US/Eastern', true], ['Asia/Calcutta', true],
+    ['Mars/Olympus', false], ['europe/paris', false], ['Local', false], ['+01', false], ['', false],
+  ])('knows time zone %j: %s', (zone, known) => {
+    expect(isKnownTimeZone(zone)).toBe(known);
   });
 });

@@ -6,7 +6,7 @@ import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOIN
 import type { Clock } from '../../clock/clock.js';
 import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
-import { ConflictError, isAlreadyExists, isConflict, isNotFound } from '../../kube/errors.js';
+import { apiMessage, ConflictError, isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { ResilientInformer } from '../../kube/informer.js';
@@ -126,7 +126,13 @@ export class CheckpointReconciler {
         // Before the Job exists: whatever it stores is then always cleaned up with the Checkpoint.
         // (Normally already added while the facts were gathered.)
         checkpoint = await this.ensureFinalizer(checkpoint);
-        if (decision.input.storage.backend === 'pvc') await this.ensureClaimFor(checkpoint, decision.input.storage.claimName);
+        if (decision.input.storage.backend === 'pvc') {
+          const refused = await this.ensureClaimFor(checkpoint, decision.input.storage.claimName);
+          if (refused) {
+            await this.fail(checkpoint, 'InvalidClaimTemplate', refused, now, log);
+            return { kind: 'done' };
+          }
+        }
         let input = decision.input;
         if (input.storage.backend === 's3') {
           const content = await ensureS3JobSecret(this.deps.lean, {
@@ -262,12 +268,22 @@ export class CheckpointReconciler {
     }
   }
 
-  private async ensureClaimFor(checkpoint: Checkpoint, claimName: string): Promise<void> {
+  /**
+   * Creates the claim of the Checkpoint's policy's pvcTemplate when it is missing. Returns why,
+   * when the API server refuses the template's claim: no retry can change that, only the policy.
+   */
+  private async ensureClaimFor(checkpoint: Checkpoint, claimName: string): Promise<string | undefined> {
     const policyRef = checkpoint.spec.policyRef;
     const policy = policyRef ? this.deps.policies.get(policyRef) ?? (await this.lookUpPolicy(policyRef).then((p) => (p.found ? p.policy : undefined))) : undefined;
     const template = policy?.spec.storage?.pvcTemplate;
-    if (!template || policy.spec.storage?.pvc?.claimName === claimName) return;
-    await ensureTemplateClaim(this.deps.lean, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
+    if (!template || policy.spec.storage?.pvc?.claimName === claimName) return undefined;
+    try {
+      await ensureTemplateClaim(this.deps.lean, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
+      return undefined;
+    } catch (err) {
+      if (!isInvalid(err)) throw err;
+      return `the API server refuses claim ${this.deps.jobSettings.namespace}/${claimName} made from the pvcTemplate of CheckpointPolicy ${policy.metadata.name}: ${apiMessage(err)}`;
+    }
   }
 }
 

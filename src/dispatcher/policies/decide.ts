@@ -37,6 +37,12 @@ export function decidePolicy(policy: CheckpointPolicy, operatorNamespace: string
   if (!isValidCronSchedule(schedule)) {
     return { kind: 'invalid', reason: 'InvalidSchedule', message: `spec.retention.schedule ${JSON.stringify(schedule)} is not a cron expression cron-parser accepts`, templateClaim };
   }
+  if (retention.timeZone !== undefined && !isKnownTimeZone(retention.timeZone)) {
+    return {
+      kind: 'invalid', reason: 'InvalidTimeZone', templateClaim,
+      message: `spec.retention.timeZone ${JSON.stringify(retention.timeZone)} is not an IANA time zone such as 'Europe/Paris' or 'UTC'`,
+    };
+  }
   let sweepStorage: JobStorage | undefined;
   let s3Secrets: S3SecretPlan | undefined;
   if (storage?.backend === 'pvc') {
@@ -58,4 +64,24 @@ export function decidePolicy(policy: CheckpointPolicy, operatorNamespace: string
     templateClaim,
     nextSweepTime: retention.suspend ? undefined : nextRunTime(schedule, retention.timeZone, now),
   };
+}
+
+/**
+ * True when the time-zone database knows the name. The CRD only checks its characters, and the
+ * API server refuses a CronJob with an unknown zone: without this the sweep could never be made.
+ * Names are matched as the CronJob controller matches them (file names: case counts), so
+ * 'europe/paris' is refused here rather than by the API server later.
+ */
+export function isKnownTimeZone(timeZone: string): boolean {
+  let resolved: string;
+  try {
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
+  } catch {
+    return false;
+  }
+  // Intl also takes UTC offsets ('+01'), which are not zone names.
+  if (/^[+-]/.test(resolved)) return false;
+  // Intl ignores case and canonicalises aliases (US/Eastern → America/New_York): an alias is
+  // fine, the same name in other letter case is not.
+  return resolved === timeZone || resolved.toLowerCase() !== timeZone.toLowerCase();
 }

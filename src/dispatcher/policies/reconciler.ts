@@ -6,7 +6,7 @@ import { API_GROUP_VERSION, CHECKPOINT_POLICY_KIND } from '../../api/constants.j
 import type { Clock } from '../../clock/clock.js';
 import type { SweepJobInput } from '../../jobs-contract/sweep-job-input.js';
 import type { JobSettings } from '../../kube/action-job.js';
-import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
+import { apiMessage, isAlreadyExists, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { ResilientInformer } from '../../kube/informer.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
@@ -29,6 +29,9 @@ export interface PolicyReconcilerDeps {
   sweepServiceAccount: string;
   s3DefaultCredentialsSecret: string;
 }
+
+/** What the policy's Ready condition and status say after a reconcile. */
+interface SweepOutcome { ready: boolean; reason: string; message: string; cronJobName?: string; nextSweepTime?: Date }
 
 /** Set on the CronJob: the hash of what the operator wants, so an unchanged policy writes nothing. */
 const SPEC_HASH_ANNOTATION = 'checkpoint.example.com/spec-hash';
@@ -53,9 +56,9 @@ export class PolicyReconciler {
     const decision = decidePolicy(policy, this.deps.jobSettings.namespace, now);
     const ns = this.deps.jobSettings.namespace;
     const template = policy.spec.storage?.pvcTemplate;
-    if (decision.templateClaim && template) await ensureTemplateClaim(this.deps.lean, ns, decision.templateClaim, name, template);
+    const claimRefused = decision.templateClaim && template ? await this.ensureClaim(policy, decision.templateClaim, template) : undefined;
 
-    const outcome = await this.applySweep(policy, decision, log);
+    const outcome = claimRefused ?? await this.applySweep(policy, decision, log);
     await this.writeStatus(policy, outcome, new Date(now));
     if (decision.kind === 'sweep' && decision.nextSweepTime) {
       return { kind: 'requeueAfter', ms: Math.min(Math.max(decision.nextSweepTime.getTime() - now + 1000, 1000), MAX_RECHECK_MS) };
@@ -63,7 +66,23 @@ export class PolicyReconciler {
     return outcome.ready ? { kind: 'done' } : { kind: 'requeueAfter', ms: 60_000 };
   }
 
-  private async applySweep(policy: CheckpointPolicy, decision: PolicyDecision, log: Logger): Promise<{ ready: boolean; reason: string; message: string; cronJobName?: string; nextSweepTime?: Date }> {
+  /**
+   * Creates the claim the policy's pvcTemplate describes. A template the API server refuses (a
+   * size of 0 or below, say) is reported on the policy rather than retried for ever.
+   */
+  private async ensureClaim(policy: CheckpointPolicy, claimName: string, template: Parameters<typeof ensureTemplateClaim>[4]): Promise<SweepOutcome | undefined> {
+    try {
+      await ensureTemplateClaim(this.deps.lean, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
+      return undefined;
+    } catch (err) {
+      if (!isInvalid(err)) throw err;
+      const message = `the API server refuses claim ${this.deps.jobSettings.namespace}/${claimName} made from spec.storage.pvcTemplate: ${apiMessage(err)}`;
+      this.event(policy, 'Warning', 'InvalidClaimTemplate', message);
+      return { ready: false, reason: 'InvalidClaimTemplate', message };
+    }
+  }
+
+  private async applySweep(policy: CheckpointPolicy, decision: PolicyDecision, log: Logger): Promise<SweepOutcome> {
     const ns = this.deps.jobSettings.namespace;
     const cronJobName = sweepCronJobName(policy.metadata.name);
     if (decision.kind === 'invalid') {
@@ -96,7 +115,17 @@ export class PolicyReconciler {
       secretName: secretKeys.length > 0 ? cronJobName : undefined,
       claimName: storage?.backend === 'pvc' ? storage.claimName : undefined,
     });
-    const created = await this.upsertCronJob(desired);
+    let created: boolean;
+    try {
+      created = await this.upsertCronJob(desired);
+    } catch (err) {
+      // A CronJob the API server refuses (a time zone its database lacks, say) stays refused
+      // until the policy changes: report it, and keep the last valid CronJob.
+      if (!isInvalid(err)) throw err;
+      const message = `the API server refuses sweep CronJob ${ns}/${cronJobName}: ${apiMessage(err)}`;
+      this.event(policy, 'Warning', 'CronJobRejected', message);
+      return { ready: false, reason: 'CronJobRejected', message };
+    }
     if (created) {
       log.info({ cronJob: cronJobName, schedule: decision.schedule }, 'sweep CronJob created');
       this.event(policy, 'Normal', 'SweepScheduled', `CronJob ${ns}/${cronJobName} sweeps on schedule ${decision.schedule}`);
@@ -161,7 +190,7 @@ export class PolicyReconciler {
   }
 
   /** Writes only what changed, so the policy's own watch event does not start another write. */
-  private async writeStatus(policy: CheckpointPolicy, outcome: { ready: boolean; reason: string; message: string; cronJobName?: string; nextSweepTime?: Date }, now: Date): Promise<void> {
+  private async writeStatus(policy: CheckpointPolicy, outcome: SweepOutcome, now: Date): Promise<void> {
     const current: CheckpointPolicyStatus = policy.status ?? {};
     const generation = policy.metadata.generation;
     const ready = findCondition(current.conditions, READY);
