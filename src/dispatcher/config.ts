@@ -43,11 +43,22 @@ const port = (name: string, fallback: number) =>
   z.coerce.number({ error: `${name} must be a port number` }).int(`${name} must be a whole number`)
     .min(1, `${name} must be between 1 and 65535`).max(65535, `${name} must be between 1 and 65535`).default(fallback);
 
+/**
+ * Longest leader-election duration taken. Past it a dead leader's lease would hold for more than
+ * a day, and timers overflow (Node fires a timer over 2^31 ms at once, which turns a retry period
+ * into a busy loop against the API server).
+ */
+const MAX_DURATION = '24h';
+
 const duration = (name: string, fallback: string) =>
   z.string().default(fallback).transform((text, ctx) => {
     const ms = parseGoDuration(text);
     if (ms === undefined || ms <= 0) {
       ctx.addIssue({ code: 'custom', message: `${name} must be a positive duration such as '15s' (got '${text}')` });
+      return z.NEVER;
+    }
+    if (ms > parseGoDuration(MAX_DURATION)!) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be at most ${MAX_DURATION} (got '${text}')` });
       return z.NEVER;
     }
     return ms;
@@ -61,16 +72,22 @@ const envSchema = z.object({
       ctx.addIssue({ code: 'custom', message: `WATCH_NAMESPACE holds invalid namespace names: ${bad.join(', ')}` });
       return z.NEVER;
     }
+    // Only separators (',,'): a list meant to confine the operator must not widen it to every namespace.
+    if (names.length === 0 && text.trim() !== '') {
+      ctx.addIssue({ code: 'custom', message: `WATCH_NAMESPACE lists no namespace (got '${text}'); leave it empty to watch all namespaces` });
+      return z.NEVER;
+    }
     return [...new Set(names)];
   }),
-  OPERATOR_NAME: z.string().min(1).max(63).default('checkpoint-operator'),
+  // It names the leader Lease (`<name>-leader`), so it must be valid in an object name.
+  OPERATOR_NAME: z.string().max(63).regex(DNS_LABEL, 'OPERATOR_NAME must be a lower-case DNS label such as checkpoint-operator').default('checkpoint-operator'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'LOG_LEVEL must be one of debug, info, warn, error' }).default('info'),
   METRICS_PORT: port('METRICS_PORT', 8080),
   HEALTH_PROBE_PORT: port('HEALTH_PROBE_PORT', 8081),
   POD_NAME: z.string().min(1).optional(),
   POD_NAMESPACE: z.string().regex(DNS_LABEL, 'POD_NAMESPACE must be a namespace name').optional(),
   JOB_NAMESPACE: z.string().regex(DNS_LABEL, 'JOB_NAMESPACE must be a namespace name').optional(),
-  JOB_IMAGE: z.string().min(1).optional(),
+  JOB_IMAGE: z.string().regex(/^\S+$/, 'JOB_IMAGE must be an image reference without spaces').optional(),
   PUSHGATEWAY_URL: z.url({ protocol: /^https?$/, error: 'PUSHGATEWAY_URL must be an http(s) URL' }).optional(),
   S3_DEFAULT_CREDENTIALS_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'S3_DEFAULT_CREDENTIALS_SECRET must be a Secret name')
     .default('checkpoint-operator-s3-credentials'),
@@ -120,7 +137,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
   const env = Object.fromEntries(Object.entries(sources.env).filter(([, v]) => v !== undefined && v !== ''));
   if (sources.env.WATCH_NAMESPACE !== undefined) env.WATCH_NAMESPACE = sources.env.WATCH_NAMESPACE;
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => i.message));
+  if (!parsed.success) problems.push(...parsed.error.issues.map(namingTheVariable));
   if (problems.length > 0 || !parsed.success) return { ok: false, message: `invalid configuration: ${problems.join('; ')}` };
 
   const e = parsed.data;
@@ -165,6 +182,12 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       },
     },
   };
+}
+
+/** An issue's message, led by the variable it is about unless it names it already (zod's generic ones do not). */
+function namingTheVariable(issue: z.core.$ZodIssue): string {
+  const variable = String(issue.path[0] ?? '');
+  return variable && !issue.message.includes(variable) ? `${variable}: ${issue.message}` : issue.message;
 }
 
 /** The sentence the operator logs at start-up about its reach. */

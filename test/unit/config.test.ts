@@ -72,11 +72,25 @@ describe('dispatcher configuration', () => {
     [{ LOCAL_STORAGE_ROOTS: '/data,relative/dir' }, 'LOCAL_STORAGE_ROOTS must list absolute, normalised directories (got: relative/dir)'],
     [{ LEADER_ELECTION_LEASE_DURATION: '5s' }, 'LEADER_ELECTION_RENEW_DEADLINE must be shorter than LEADER_ELECTION_LEASE_DURATION'],
     [{ LEADER_ELECTION_RETRY_PERIOD: 'soon' }, "LEADER_ELECTION_RETRY_PERIOD must be a positive duration such as '15s' (got 'soon')"],
+    [{ LEADER_ELECTION_LEASE_DURATION: '100000000h' }, "LEADER_ELECTION_LEASE_DURATION must be at most 24h (got '100000000h')"],
+    [{ WATCH_NAMESPACE: ',,' }, "WATCH_NAMESPACE lists no namespace (got ',,'); leave it empty to watch all namespaces"],
+    [{ OPERATOR_NAME: 'Checkpoint Operator' }, 'OPERATOR_NAME must be a lower-case DNS label'],
+    [{ JOB_IMAGE: ' ' }, 'JOB_IMAGE must be an image reference without spaces'],
   ])('rejects %j with one clear message', (env, message) => {
     const r = parseConfig(sources(env));
     expect(r.ok).toBe(false);
     expect(!r.ok && r.message).toContain(message);
     expect(!r.ok && r.message.startsWith('invalid configuration: ')).toBe(true);
+  });
+
+  it.each([
+    [{ KUBE_API_QPS: 'abc' }, 'KUBE_API_QPS: '],
+    [{ KUBE_API_BURST: '2.5' }, 'KUBE_API_BURST: '],
+    [{ OPERATOR_NAME: 'o'.repeat(64) }, 'OPERATOR_NAME: '],
+    [{ RESTORE_PUSH_SECRET: 's'.repeat(254) }, 'RESTORE_PUSH_SECRET: '],
+  ])('names the variable even where the check itself does not (%j)', (env, lead) => {
+    const r = parseConfig(sources(env));
+    expect(!r.ok && r.message).toContain(`invalid configuration: ${lead}`);
   });
 
   it('names every problem at once', () => {
