@@ -22,6 +22,7 @@ import { handledMarker } from './restores/decide.js';
 import { PolicyReconciler } from './policies/reconciler.js';
 import { sweepPushOwner } from '../jobs-contract/sweep-job-input.js';
 import { PodMetadataWatch } from '../kube/metadata-watch.js';
+import { TokenBucket } from '../kube/token-bucket.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../api/constants.js';
 import type { DispatcherConfig } from './config.js';
 
@@ -66,7 +67,7 @@ export class Dispatcher {
     const { config, clients, log } = options;
     const clock = options.clock ?? systemClock;
     const kc = clients.kubeConfig;
-    this.lean = new LeanKubeClient(fromKubeConfig(kc), () => clock.now());
+    this.lean = new LeanKubeClient(fromKubeConfig(kc), () => clock.now(), undefined, new TokenBucket(config.kubeApiQps, config.kubeApiBurst, clock));
     this.events = new EventRecorder(this.lean, config.operatorName, log, clock);
     const base = `/apis/${API_GROUP}/${API_VERSION}`;
     const namespaces = config.watchNamespaces.length > 0 ? config.watchNamespaces : [undefined];

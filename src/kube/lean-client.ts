@@ -62,6 +62,8 @@ export class LeanKubeClient {
     private readonly credentials: CredentialSource,
     private readonly now: () => number = Date.now,
     private readonly retry: { forMs: number; sleep?: (ms: number) => Promise<void> } | undefined = undefined,
+    /** The dispatcher's KUBE_API_QPS/KUBE_API_BURST; every request waits for its turn. */
+    private readonly limiter: { take(): Promise<void> } | undefined = undefined,
   ) {}
 
   get<T>(path: string): Promise<T> {
@@ -112,6 +114,7 @@ export class LeanKubeClient {
 
   private async requestOnce<T>(method: Method, path: string, body?: unknown, contentType?: string): Promise<T> {
     if (this.closed) throw new Error(`${method} ${path}: the client is closed`);
+    await this.limiter?.take();
     const pool = await this.connection();
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string | number> = { ...this.headers, accept: 'application/json' };
