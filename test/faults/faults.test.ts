@@ -1,0 +1,307 @@
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type LocalCluster, startLocalCluster } from '../cluster/local-cluster.js';
+import { type S3Server, startMinio } from '../cluster/minio.js';
+import { useOwnCluster } from '../e2e/support/cluster-context.js';
+import { kubectl } from '../e2e/support/kube.js';
+import { adminS3, createBucket, pendingUploads } from '../e2e/support/s3.js';
+import { type FaultResult, machine, writeSection } from '../reliability/report.js';
+import { leaderLease, operatorPods, runningJobPods, signalContainer } from './support/containers.js';
+import {
+  type Audit, applyAll, audit, checkpointObject, dispatcherRestarts, listCheckpoints, objectsOf, runWorkloads, unexpectedRestarts, waitActedOn, waitAllTerminal,
+} from './support/fleet.js';
+
+/**
+ * The fault suite: breaks one part of a cluster of its own while Checkpoints are in flight, then
+ * checks what a user would after the incident. Every Checkpoint must end terminal, none may get
+ * a second Job, every archive recorded as stored must be in storage with its recorded size and
+ * sha256, and the dispatcher must not crash. Figures go to docs/RELIABILITY.md.
+ */
+const LEASE_DURATION_S = 15;
+/**
+ * A frozen leader cannot give its lease up: the standby takes over once leaseDuration has passed
+ * since the last renewal it saw, which it sees up to one retry period (2 s + 20% jitter) late.
+ * Room is left for acting on the first Checkpoint on this 2-core machine.
+ */
+const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + 2.4 + 2.6) * 1000;
+let cluster: LocalCluster;
+const results: FaultResult[] = [];
+/** Dispatcher restart counts when the current test began. */
+let restartsBefore = new Map<string, number>();
+
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+beforeAll(async () => {
+  cluster = await startLocalCluster({ operator: true, sparePodPorts: 1, log: (line) => process.stderr.write(`${line}\n`) });
+  const cp = cluster.controlPlane;
+  useOwnCluster({
+    kubeconfig: cluster.kubeconfigPath, kubectl: cp.binaries.kubectl, clusterDir: cp.dir, imageDir: cluster.imageDir,
+    s3: { endpoint: cluster.s3!.endpoint, accessKeyId: cluster.s3!.accessKeyId, secretAccessKey: cluster.s3!.secretAccessKey },
+    sparePodPorts: cluster.sparePodPorts, pushgatewayUrl: cluster.pushgateway!.url, registryHost: cluster.registry!.host,
+    otlpEndpoint: cluster.otlp!.endpoint, otlpQueryUrl: cluster.otlp!.queryUrl, pushgatewayPid: cluster.pushgateway!.process.pid, otlpPid: cluster.otlp!.process.pid,
+  });
+});
+
+beforeEach(async () => {
+  restartsBefore = await dispatcherRestarts();
+});
+
+/** Dispatcher restarts during this test, beyond those the fault causes on purpose. */
+async function restartsNotCausedByFault(faulted?: { pod: string; expected: number }): Promise<number> {
+  return unexpectedRestarts(restartsBefore, await dispatcherRestarts(), faulted);
+}
+
+afterAll(async () => {
+  if (results.length > 0) await writeSection('faults', { ranAt: new Date().toISOString(), machine: machine(), results });
+  await cluster?.stop();
+});
+
+/** Creates `count` Checkpoints, one per target container, named <prefix>-<i>. */
+async function createFleet(namespace: string, targets: { pod: string; container: string }[], prefix = 'ckpt', storage?: object): Promise<string[]> {
+  const names = targets.map((_, i) => `${prefix}-${i}`);
+  await applyAll(targets.map((t, i) => checkpointObject(namespace, names[i]!, t, storage)));
+  return names;
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+async function countPhase(namespace: string, phases: string[]): Promise<number> {
+  return (await listCheckpoints(namespace)).filter((c) => phases.includes(c.status?.phase ?? '')).length;
+}
+
+/** Records the figures and asserts what must hold (asserted after recording, so a failure still reaches the report). */
+function record(base: Omit<FaultResult, 'checkpoints' | 'terminal' | 'succeeded' | 'failedReasons' | 'duplicateJobs' | 'archivesLostOrWrong' | 'held' | 'dispatcherRestarts'>,
+  a: Audit, unexpectedRestartCount: number, extraHeld = true): void {
+  const held = a.terminal === a.checkpoints && a.duplicateJobs === 0 && a.archivesLostOrWrong === 0 && unexpectedRestartCount === 0 && extraHeld;
+  results.push({ ...base, checkpoints: a.checkpoints, terminal: a.terminal, succeeded: a.succeeded, failedReasons: a.failedReasons,
+    duplicateJobs: a.duplicateJobs, archivesLostOrWrong: a.archivesLostOrWrong, dispatcherRestarts: unexpectedRestartCount, held });
+  expect(a.problems).toEqual([]);
+  expect(a.terminal).toBe(a.checkpoints);
+  expect(a.duplicateJobs).toBe(0);
+  expect(a.archivesLostOrWrong).toBe(0);
+  expect(unexpectedRestartCount).toBe(0);
+}
+
+describe('fault suite', () => {
+  it('leader SIGKILLed during 100 concurrent checkpoints', async () => {
+    const ns = 'fault-leader-kill';
+    const targets = await runWorkloads(ns, 10, 10);
+    const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
+    const leaseBefore = await leaderLease();
+    const names = await createFleet(ns, targets);
+    // Kill once the work is under way: some Checkpoints Running, most not finished.
+    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 10, 120_000, 50);
+    const killedAt = Date.now();
+    expect(signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGKILL')).toBe(true);
+    await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
+    const actedAt = await waitActedOn(ns, 'probe', 120_000);
+    const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
+    const leaseAfter = await leaderLease();
+    const a = await audit(ns, [...names, 'probe']);
+    // The killed container is restarted by its kubelet: one restart, caused by the fault.
+    const restarts = await restartsNotCausedByFault({ pod: leaseBefore.holder, expected: 1 });
+    const takenBy = leaseAfter.holder === leaseBefore.holder ? 'the killed replica, restarted by its kubelet (same identity)' : 'the standby';
+    record({
+      fault: 'leader SIGKILLed (container restarted by the kubelet)', during: `${names.length} concurrent checkpoints + 1 created after the kill`,
+      recoverySeconds: seconds(actedAt - killedAt), recoveredWhen: 'kill → a Checkpoint created after the kill is acted on',
+      notes: `leader afterwards: ${takenBy}; all terminal ${seconds(doneAt - killedAt)} s after the kill; lease duration ${LEASE_DURATION_S} s.`,
+    }, a, restarts, actedAt - killedAt <= LEASE_DURATION_S * 1000);
+    expect(actedAt - killedAt).toBeLessThanOrEqual(LEASE_DURATION_S * 1000);
+  }, 600_000);
+
+  it('leader frozen (SIGSTOP) for 25 s during 30 checkpoints: the standby takes over, the old leader steps down', async () => {
+    const ns = 'fault-leader-freeze';
+    const targets = await runWorkloads(ns, 3, 10);
+    const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
+    const leaseBefore = await leaderLease();
+    const standby = (await operatorPods()).find((p) => p !== leaseBefore.holder)!;
+    expect(standby).toBeDefined();
+    const names = await createFleet(ns, targets);
+    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
+    const frozenAt = Date.now();
+    expect(signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGSTOP')).toBe(true);
+    let thawed = false;
+    try {
+      // The frozen leader's last renewal: the lease does not change again until the standby takes it.
+      await new Promise((r) => setTimeout(r, 500));
+      const lastRenewal = Date.parse((await leaderLease()).renewTime);
+      await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
+      const actedAt = await waitActedOn(ns, 'probe', 120_000);
+      const leaseDuring = await leaderLease();
+      const remaining = 25_000 - (Date.now() - frozenAt);
+      if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+      signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
+      thawed = true;
+      // The thawed replica finds the lease taken and must not take it back.
+      await new Promise((r) => setTimeout(r, 5_000));
+      const leaseAfter = await leaderLease();
+      const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
+      const a = await audit(ns, [...names, 'probe']);
+      // The thawed replica finds its lease gone and exits (a replica that lost the lease must not
+      // act on what it believed while frozen); its kubelet restarts it as a standby.
+      const frozenRestarts = ((await dispatcherRestarts()).get(leaseBefore.holder) ?? 0) - (restartsBefore.get(leaseBefore.holder) ?? 0);
+      const restarts = await restartsNotCausedByFault({ pod: leaseBefore.holder, expected: 1 });
+      const standbyLeads = leaseDuring.holder === standby && leaseAfter.holder === standby;
+      record({
+        fault: 'leader frozen (SIGSTOP 25 s, then SIGCONT)', during: `${names.length} concurrent checkpoints + 1 created after the freeze`,
+        recoverySeconds: seconds(actedAt - frozenAt), recoveredWhen: 'freeze → the standby acts on a Checkpoint created after the freeze',
+        notes: `the standby took the lease ${seconds(Date.parse(leaseDuring.acquireTime) - lastRenewal)} s after the frozen leader's last renewal (lease duration ${LEASE_DURATION_S} s); lease holder during the freeze: ${leaseDuring.holder === standby ? 'the standby' : leaseDuring.holder}; after the thaw: ${leaseAfter.holder === standby ? 'still the standby' : leaseAfter.holder}; the thawed replica ${frozenRestarts === 1 ? 'found its lease gone, exited and was restarted as a standby' : `restarted ${frozenRestarts} times`}; all terminal ${seconds(doneAt - frozenAt)} s after the freeze. A frozen leader cannot release its lease, so the standby must wait out the lease (${LEASE_DURATION_S} s from the last renewal the standby saw, plus up to one retry period of 2 s).`,
+      }, a, restarts, standbyLeads && actedAt - frozenAt <= TAKEOVER_BOUND_MS);
+      expect(standbyLeads).toBe(true);
+      expect(actedAt - frozenAt).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
+    } finally {
+      if (!thawed) signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
+    }
+  }, 600_000);
+
+  it('API server restarted during 30 checkpoints', async () => {
+    const ns = 'fault-apiserver';
+    const targets = await runWorkloads(ns, 3, 10);
+    const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
+    const names = await createFleet(ns, targets);
+    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
+    const stoppedAt = Date.now();
+    await cluster.controlPlane.restartApiServer();
+    const backAt = Date.now();
+    await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
+    const actedAt = await waitActedOn(ns, 'probe', 180_000);
+    const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
+    const a = await audit(ns, [...names, 'probe']);
+    record({
+      fault: 'API server restarted', during: `${names.length} concurrent checkpoints + 1 created once it was back`,
+      recoverySeconds: seconds(actedAt - backAt), recoveredWhen: 'API server serving again → a new Checkpoint is acted on',
+      notes: `API server down ${seconds(backAt - stoppedAt)} s (stop, start, ready); all terminal ${seconds(doneAt - backAt)} s after it was back.`,
+    }, a, await restartsNotCausedByFault());
+  }, 600_000);
+
+  it('etcd stopped for 10 s during 30 checkpoints', async () => {
+    const ns = 'fault-etcd';
+    const targets = await runWorkloads(ns, 3, 10);
+    const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
+    const names = await createFleet(ns, targets);
+    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
+    const stoppedAt = Date.now();
+    await cluster.controlPlane.restartEtcd(10_000);
+    const backAt = Date.now();
+    await waitUntil('the API server to answer again', async () => { await kubectl(['get', '--raw', '/readyz']); return true; }, 120_000, 250);
+    await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
+    const actedAt = await waitActedOn(ns, 'probe', 180_000);
+    const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
+    const a = await audit(ns, [...names, 'probe']);
+    record({
+      fault: 'etcd stopped for 10 s', during: `${names.length} concurrent checkpoints + 1 created once it was back`,
+      recoverySeconds: seconds(actedAt - backAt), recoveredWhen: 'etcd serving again → a new Checkpoint is acted on',
+      notes: `etcd down ${seconds(backAt - stoppedAt)} s; all terminal ${seconds(doneAt - backAt)} s after it was back.`,
+    }, a, await restartsNotCausedByFault());
+  }, 600_000);
+
+  it('MinIO stopped mid-upload during 10 checkpoints to S3, back after 5 s', async () => {
+    const ns = 'fault-minio';
+    const port = cluster.sparePodPorts[0]!;
+    const dir = join(cluster.controlPlane.dir, 'minio-fault');
+    let server: S3Server = await startMinio({ dir, port, name: 'minio-fault' });
+    let s3: S3Client = adminS3(server);
+    try {
+      await createBucket(s3, 'faults');
+      const targets = await runWorkloads(ns, 1, 10, { memoryBytes: 64 * 1024 * 1024 });
+      const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
+      await kubectl(['create', 'secret', 'generic', 'fault-s3', '-n', ns,
+        `--from-literal=AWS_ACCESS_KEY_ID=${server.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${server.secretAccessKey}`]);
+      const storage = { backend: 's3', s3: { endpoint: server.endpoint, bucket: 'faults', prefix: 'p/', credentialsSecretRef: { name: 'fault-s3' } } };
+      const names = await createFleet(ns, targets, 'ckpt', storage);
+      await waitUntil('multipart uploads under way', async () => (await pendingUploads(s3, 'faults')).length > 0, 120_000, 50);
+      const stoppedAt = Date.now();
+      await server.process.stop(0);
+      s3.destroy();
+      await new Promise((r) => setTimeout(r, 5_000));
+      server = await startMinio({ dir, port, name: 'minio-fault', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+      s3 = adminS3(server);
+      const backAt = Date.now();
+      await applyAll([checkpointObject(ns, 'probe', probeTarget!, storage)]);
+      const probeDoneAt = await waitAllTerminal(ns, ['probe'], 180_000);
+      const doneAt = await waitAllTerminal(ns, names, 300_000);
+      const a = await audit(ns, [...names, 'probe'], s3);
+      // A Checkpoint that failed must leave nothing in the bucket (its upload aborted, or cleaned up).
+      const failed = (await listCheckpoints(ns)).filter((c) => c.status?.phase === 'Failed');
+      const strays = (await Promise.all(failed.map((c) => objectsOf(s3, 'faults', 'p/', c)))).flat();
+      const probe = (await listCheckpoints(ns)).find((c) => c.metadata.name === 'probe');
+      record({
+        fault: 'MinIO stopped mid-upload, back after 5 s', during: `${names.length} concurrent 64 MiB checkpoints to S3 + 1 created once it was back`,
+        recoverySeconds: seconds(probeDoneAt - backAt), recoveredWhen: 'MinIO serving again → a new S3 Checkpoint Succeeded',
+        notes: `MinIO down ${seconds(backAt - stoppedAt)} s; all terminal ${seconds(doneAt - stoppedAt)} s after it stopped; objects left by Failed Checkpoints: ${strays.length}.`,
+      }, a, await restartsNotCausedByFault(), strays.length === 0 && a.succeeded === a.checkpoints);
+      expect(strays).toEqual([]);
+      // Jobs try unreachable storage again for 30 s: an outage of a few seconds fails nothing.
+      expect(a.failedReasons).toEqual({});
+      expect(probe?.status?.phase).toBe('Succeeded');
+    } finally {
+      s3.destroy();
+      await server.stop();
+    }
+  }, 600_000);
+
+  it('kubelet stalled for 20 s during 20 checkpoints on its node', async () => {
+    const ns = 'fault-kubelet';
+    const node = cluster.nodes!.nodes[0]!;
+    const targets = await runWorkloads(ns, 2, 10, { nodeName: node.name });
+    const names = await createFleet(ns, targets.slice(0, 10));
+    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 1, 120_000, 20);
+    const stalledAt = Date.now();
+    node.kubelet.hold();
+    let released = false;
+    try {
+      // More work arrives while the kubelet answers nothing.
+      const more = await createFleet(ns, targets.slice(10), 'late');
+      names.push(...more);
+      await new Promise((r) => setTimeout(r, 20_000));
+      node.kubelet.release();
+      released = true;
+      const releasedAt = Date.now();
+      const doneAt = await waitAllTerminal(ns, names, 300_000);
+      const a = await audit(ns, names);
+      record({
+        fault: 'kubelet stalled for 20 s (answers nothing, then resumes)', during: `${names.length} checkpoints on that node, half created during the stall`,
+        recoverySeconds: seconds(doneAt - releasedAt), recoveredWhen: 'kubelet answering again → every Checkpoint terminal',
+        notes: `stalled ${seconds(releasedAt - stalledAt)} s.`,
+      }, a, await restartsNotCausedByFault());
+    } finally {
+      if (!released) node.kubelet.release();
+    }
+  }, 600_000);
+
+  it('checkpoint Job pods SIGKILLed while they work', async () => {
+    const ns = 'fault-job-kill';
+    const targets = await runWorkloads(ns, 2, 10, { memoryBytes: 96 * 1024 * 1024 });
+    const names = await createFleet(ns, targets);
+    const killed = new Set<string>();
+    const killUntil = Date.now() + 60_000;
+    let firstKillAt = 0;
+    // Kill each Job's first pod once, as soon as it runs.
+    while (Date.now() < killUntil && killed.size < names.length / 2) {
+      for (const pod of await runningJobPods(ns)) {
+        if (killed.has(pod)) continue;
+        if (signalContainer(cluster.nodes!, 'checkpoint-operator-system', pod, 'checkpoint', 'SIGKILL')) {
+          killed.add(pod);
+          firstKillAt ||= Date.now();
+        }
+      }
+      if ((await countPhase(ns, ['Succeeded', 'Failed'])) === names.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(killed.size).toBeGreaterThan(0);
+    const doneAt = await waitAllTerminal(ns, names, 300_000);
+    const a = await audit(ns, names);
+    record({
+      fault: 'checkpoint Job pods SIGKILLed', during: `${names.length} concurrent 96 MiB checkpoints; ${killed.size} Job pods killed`,
+      recoverySeconds: seconds(doneAt - firstKillAt), recoveredWhen: 'first kill → every Checkpoint terminal',
+      notes: 'Each Job allows one more pod (backoffLimit 1): a Job whose pod was killed runs again from the start (a new kubelet checkpoint, a new archive key); the killed attempt never records anything.',
+    }, a, await restartsNotCausedByFault());
+  }, 600_000);
+});
