@@ -39,7 +39,17 @@ export async function retrying<T>(
     } catch (err) {
       if (!opts.retryable(err) || opts.clock.now() + delay > giveUpAt) throw err;
       opts.onRetry(err, delay);
-      await new Promise<void>((resolve) => opts.clock.after(delay, resolve));
+      await waitKeepingAlive(opts.clock, delay);
     }
   }
+}
+
+/**
+ * The clock's timers do not keep a process alive (the dispatcher's must not hold it open at
+ * shutdown); a Job waiting to try again has nothing else pending, so it holds the event loop
+ * open itself until the wait is over.
+ */
+function waitKeepingAlive(clock: Clock, ms: number): Promise<void> {
+  const keepAlive = setInterval(() => undefined, 60_000);
+  return new Promise<void>((resolve) => clock.after(ms, () => { clearInterval(keepAlive); resolve(); }));
 }

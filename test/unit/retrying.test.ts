@@ -56,3 +56,21 @@ describe('retrying', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('retrying in a process with nothing else to do', () => {
+  it('keeps the process alive while it waits to try again (the clock\'s timers do not)', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { join } = await import('node:path');
+    const root = join(import.meta.dirname, '../..');
+    const program = `
+      import { retrying } from './src/jobs-runtime/retrying.ts';
+      import { systemClock } from './src/clock/clock.ts';
+      let calls = 0;
+      const result = await retrying(async () => { if (++calls < 2) throw new Error('not yet'); return 'done after ' + calls; },
+        { retryable: () => true, clock: systemClock, budgetMs: 10_000, onRetry: () => undefined });
+      console.log(result);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], { cwd: root });
+    expect(stdout.trim()).toBe('done after 2');
+  });
+});
