@@ -1,4 +1,4 @@
-import type { KubernetesListObject, V1Job } from '@kubernetes/client-node';
+import type { V1Job } from '@kubernetes/client-node';
 import type { Checkpoint } from '../api/checkpoint.js';
 import type { CheckpointPolicy } from '../api/checkpoint-policy.js';
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_PLURAL } from '../api/constants.js';
@@ -8,6 +8,8 @@ import { EventRecorder } from '../kube/events.js';
 import { fromKubeConfig } from '../kube/credentials.js';
 import { LeanKubeClient } from '../kube/lean-client.js';
 import { ResilientInformer } from '../kube/informer.js';
+import { projectJob } from '../kube/job-projection.js';
+import { finishedJobSecret } from './finished-job-secret.js';
 import { JOB_SERVICE_ACCOUNTS, LABELS, MANAGED_BY } from '../kube/names.js';
 import { isNotFound } from '../kube/errors.js';
 import { WorkQueue } from '../kube/work-queue.js';
@@ -75,21 +77,18 @@ export class Dispatcher {
       const informer = new ResilientInformer<Checkpoint>({
         kubeConfig: kc, log, clock,
         path: ns ? `${base}/namespaces/${ns}/${CHECKPOINT_PLURAL}` : `${base}/${CHECKPOINT_PLURAL}`,
-        list: () => (ns
-          ? clients.custom.listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: CHECKPOINT_PLURAL })
-          : clients.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL })) as Promise<KubernetesListObject<Checkpoint>>,
       });
       this.informerIndex.set(ns ?? '*', informer);
       return informer;
     });
     this.policies = new ResilientInformer<CheckpointPolicy>({
       kubeConfig: kc, log, clock, path: `${base}/${CHECKPOINT_POLICY_PLURAL}`,
-      list: () => clients.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_POLICY_PLURAL }) as Promise<KubernetesListObject<CheckpointPolicy>>,
     });
     const selector = `${LABELS.managedBy}=${MANAGED_BY}`;
     this.jobs = new ResilientInformer<V1Job>({
       kubeConfig: kc, log, clock, path: `/apis/batch/v1/namespaces/${config.jobNamespace}/jobs`, labelSelector: selector,
-      list: () => clients.batch.listNamespacedJob({ namespace: config.jobNamespace, labelSelector: selector }),
+      // Only what the dispatcher reads of a Job (see projectJob): not its pod template.
+      transform: projectJob,
     });
 
     this.busyContainers = new BusyContainers((key) => {
@@ -273,10 +272,8 @@ export class Dispatcher {
    * became of the request it served: a superseded restore must not leave credentials behind.
    */
   private dropFinishedJobSecret(job: V1Job): void {
-    const name = job.metadata?.name;
-    const finished = job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
-    const ownSecret = job.spec?.template.spec?.volumes?.some((v) => v.secret?.secretName === name);
-    if (!this.leading || !name || !finished || !ownSecret || this.finishedJobSecrets.has(name)) return;
+    const name = finishedJobSecret(job);
+    if (!this.leading || !name || this.finishedJobSecrets.has(name)) return;
     this.finishedJobSecrets.add(name);
     this.lean.delete(`/api/v1/namespaces/${this.options.config.jobNamespace}/secrets/${name}`).catch((err: unknown) => {
       if (isNotFound(err)) return;
