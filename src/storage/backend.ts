@@ -20,6 +20,8 @@ export interface ListedArchive {
 export interface ArchiveBackend {
   /** Stores the stream under key, hashing on the way; expectedBytes (when known) lets a backend size its buffers. */
   put(key: string, body: Readable, expectedBytes?: number): Promise<StoredArchive>;
+  /** How large the reads of a local file feeding put() should be; 64 KiB when unset. */
+  readonly readSizeBytes?: number;
   get(key: string): Promise<Readable>;
   stat(key: string): Promise<{ sizeBytes: number } | undefined>;
   /** Deleting what is already gone succeeds. */

@@ -33,6 +33,22 @@ describe('FilesystemBackend', () => {
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
+  it('keeps chunk order with several writes and hashes in flight, whatever the chunk sizes', async () => {
+    const backend = new FilesystemBackend(root, 'pvc://claim');
+    const data = randomBytes(9 * 1024 * 1024 + 5);
+    const chunks: Buffer[] = [];
+    for (let at = 0, i = 0; at < data.length; i++) {
+      const size = [1, 4096, 300_000, 65_536, 7][i % 5]!;
+      chunks.push(data.subarray(at, at + size));
+      at += size;
+    }
+    const stored = await backend.put(key, Readable.from(chunks));
+    expect(stored.sizeBytes).toBe(data.length);
+    expect(stored.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    expect((await readFile(join(root, key))).equals(data)).toBe(true);
+    expect(await readdir(join(root, 'team-a/c1/uid-1'))).toEqual([key.split('/').pop()]);
+  });
+
   it('leaves nothing behind when the stream fails mid-way', async () => {
     const backend = new FilesystemBackend(root, 'pvc://claim');
     async function* failing() { yield Buffer.alloc(1024); throw new Error('kubelet connection reset'); }
