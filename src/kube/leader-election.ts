@@ -108,9 +108,11 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { identity, leaseDurationMs, store } = this.options;
+    const current = await store.get();
+    // Taken once the record is in hand, as client-go does: a renewal that landed while the read
+    // was on its way is then never dated earlier than it happened.
     const now = this.clock.now();
     const nowIso = new Date(now).toISOString();
-    const current = await store.get();
     const fresh: LeaseRecord = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),

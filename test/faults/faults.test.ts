@@ -22,9 +22,11 @@ const LEASE_DURATION_S = 15;
 /**
  * A frozen leader cannot give its lease up: the standby takes over once leaseDuration has passed
  * since the last renewal it saw, which it sees up to one retry period (2 s + 20% jitter) late.
- * Room is left for acting on the first Checkpoint on this 2-core machine.
+ * Room is left for the lease reads and writes and for acting on the first Checkpoint while 30
+ * Jobs load this 2-core machine (measured 14.6–19.0 s); a takeover that waited for a second
+ * lease duration would still fail it.
  */
-const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + 2.4 + 2.6) * 1000;
+const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + 2.4 + 5.6) * 1000;
 let cluster: LocalCluster;
 const results: FaultResult[] = [];
 /** Dispatcher restart counts when the current test began. */
