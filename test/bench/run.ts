@@ -5,6 +5,8 @@ import { type ControlPlane, startControlPlane } from '../cluster/control-plane.j
 import { dispatchBenchmark } from './dispatch.bench.js';
 import { describeTarget, type Figure, met, ratio } from './figures.js';
 import { jobStartupBenchmark } from './job-startup.bench.js';
+import { localCopyBenchmark } from './local-copy.bench.js';
+import { memoryBenchmark } from './memory.bench.js';
 import { restoreBenchmark } from './restore.bench.js';
 import { s3UploadBenchmark } from './s3-upload.bench.js';
 import { sweepBenchmark } from './sweep.bench.js';
@@ -16,12 +18,12 @@ import { sweepBenchmark } from './sweep.bench.js';
  */
 const root = join(import.meta.dirname, '../..');
 const n = Number(process.env.BENCH_CHECKPOINTS ?? 1000);
-const BENCHES = ['dispatch', 's3', 'startup', 'restore', 'sweep'] as const;
+const BENCHES = ['dispatch', 's3', 'startup', 'restore', 'sweep', 'memory', 'local'] as const;
 type Bench = typeof BENCHES[number];
 const measured: { bench: Bench; figure: Figure }[] = [];
 const add = (bench: Bench, figures: Figure[]) => measured.push(...figures.map((figure) => ({ bench, figure })));
 
-// BENCH_ONLY=dispatch,s3,startup,restore,sweep runs a subset; the figures of the others are kept
+// BENCH_ONLY=dispatch,s3,startup,restore,sweep,memory,local runs a subset; the figures of the others are kept
 // from the existing report (each says when, and on what machine, it was measured).
 const only = new Set((process.env.BENCH_ONLY ?? BENCHES.join(',')).split(',').map((s) => s.trim()));
 const unknown = [...only].filter((b) => !(BENCHES as readonly string[]).includes(b));
@@ -48,6 +50,9 @@ if (only.has('startup')) add('startup', await jobStartupBenchmark());
 if (only.has('restore')) add('restore', await restoreBenchmark());
 // A control plane of its own: the dispatch rounds leave thousands of Jobs and pods behind.
 if (only.has('sweep')) add('sweep', await withControlPlane((cp) => sweepBenchmark(cp)));
+// A control plane of its own too: the dispatcher's caches must hold exactly the objects made for it.
+if (only.has('memory')) add('memory', await withControlPlane((cp) => memoryBenchmark(cp)));
+if (only.has('local')) add('local', await localCopyBenchmark());
 
 interface Entry {
   bench: Bench;

@@ -23,6 +23,21 @@ export async function bundle(entry: string, outdir: string): Promise<string> {
   return outfile;
 }
 
+/**
+ * Bundles the dispatcher program as tsup.config.ts does (one ESM build of src/dispatcher/main.ts,
+ * dependencies included, code splitting on so what it imports dynamically loads only when used)
+ * into outdir, leaving dist/ alone. Returns the path of its manager.js.
+ */
+export async function bundleManager(outdir: string): Promise<string> {
+  await build({
+    entryPoints: { manager: join(import.meta.dirname, '../../../src/dispatcher/main.ts') }, outdir, bundle: true, splitting: true,
+    platform: 'node', format: 'esm', target: 'node22',
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  return join(outdir, 'manager.js');
+}
+
 /** Peak RSS of a bare `node` start-up: the floor every worker's figure is compared with. */
 export async function bareNodePeakRss(): Promise<number> {
   const { stdout } = await run(process.execPath, ['-e', "process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8'))"]);

@@ -5,8 +5,9 @@ export function workerArgs(): { endpoint: string; bucket: string; key: string; f
   return JSON.parse(process.argv[2]!);
 }
 
-export function reportAndExit(ms: number, bytes: number): never {
-  process.stdout.write(`${JSON.stringify({ ms, bytes, peakRssBytes: peakRssBytes() })}\n`);
+/** extra: what else the parent checks (a checksum, say), printed on the same line. */
+export function reportAndExit(ms: number, bytes: number, extra: Record<string, unknown> = {}): never {
+  process.stdout.write(`${JSON.stringify({ ms, bytes, peakRssBytes: peakRssBytes(), ...extra })}\n`);
   process.exit(0);
 }
 
