@@ -1,8 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
 import { type KubeConfig, type V1ObjectMeta, Watch } from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../clock/clock.js';
 import type { Logger } from '../observability/logger.js';
+import { getJson } from './raw-get.js';
 
 /** Asks the API server for metadata only: no spec or status crosses the wire. */
 const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
@@ -72,7 +71,8 @@ export class PodMetadataWatch {
       await this.follow();
       this.retryDelayMs = 0;
     } catch (err) {
-      if ((err as { gone?: boolean }).gone) this.resourceVersion = undefined;
+      // 410 from a list page or a watch: the version we hold is too old to continue from.
+      if ((err as { gone?: boolean }).gone || (err as { statusCode?: number }).statusCode === 410) this.resourceVersion = undefined;
       else this.retryDelayMs = Math.min(30_000, Math.max(500, this.retryDelayMs * 2));
       if (!this.stopped && this.retryDelayMs > 0) {
         this.opts.log.warn({ err: String((err as Error)?.message ?? err), retryInMs: this.retryDelayMs }, 'pod metadata watch failed; restarting');
@@ -100,27 +100,8 @@ export class PodMetadataWatch {
   }
 
   /** One list page as metadata; the generated client cannot read PartialObjectMetadataList. */
-  private async get<T>(path: string): Promise<T> {
-    const kc = this.opts.kubeConfig;
-    const url = new URL(path, kc.getCurrentCluster()!.server);
-    const options: https.RequestOptions = {
-      method: 'GET', hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`,
-      headers: { Accept: PARTIAL_METADATA_LIST },
-    };
-    await kc.applyToHTTPSOptions(options);
-    const request = url.protocol === 'http:' ? http.request : https.request;
-    return new Promise((resolve, reject) => {
-      const req = request(options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) reject(Object.assign(new Error(`GET ${path}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`), { gone: res.statusCode === 410 }));
-          else resolve(JSON.parse(text) as T);
-        });
-      });
-      req.setTimeout(60_000, () => req.destroy(new Error(`GET ${path}: timed out`)));
-      req.on('error', reject).end();
-    });
+  private get<T>(path: string): Promise<T> {
+    return getJson<T>(this.opts.kubeConfig, path, PARTIAL_METADATA_LIST);
   }
 
   private get path(): string {

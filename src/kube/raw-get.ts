@@ -10,11 +10,11 @@ const REQUEST_TIMEOUT_MS = 60_000;
  * object into model instances (a second copy of each page) and cannot pass a page's `continue`
  * to a transform before the next. A non-200 answer rejects with its `statusCode`.
  */
-export async function getJson<T>(kc: KubeConfig, path: string): Promise<T> {
+export async function getJson<T>(kc: KubeConfig, path: string, accept = 'application/json'): Promise<T> {
   const url = new URL(path, kc.getCurrentCluster()!.server);
   const options: https.RequestOptions = {
     method: 'GET', hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`,
-    headers: { Accept: 'application/json' },
+    headers: { Accept: accept },
   };
   await kc.applyToHTTPSOptions(options);
   const request = url.protocol === 'http:' ? http.request : https.request;
