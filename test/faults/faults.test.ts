@@ -103,6 +103,31 @@ function record(base: Omit<FaultResult, 'checkpoints' | 'terminal' | 'succeeded'
   expect(unexpectedRestartCount).toBe(0);
 }
 
+/**
+ * A part of the control plane goes away while 30 Checkpoints are in flight and comes back; once
+ * the API server answers again, a new Checkpoint must be acted on and every one must finish.
+ */
+async function controlPlaneOutage(ns: string, fault: string, part: string, breakAndRestore: () => Promise<void>, howDown = ''): Promise<void> {
+  const targets = await runWorkloads(ns, 3, 10);
+  const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
+  const leader = (await leaderLease()).holder;
+  const names = await createFleet(ns, targets);
+  await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
+  const stoppedAt = Date.now();
+  await breakAndRestore();
+  const backAt = Date.now();
+  await waitUntil('the API server to answer again', async () => { await kubectl(['get', '--raw', '/readyz']); return true; }, 120_000, 250);
+  await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
+  const actedAt = await waitActedOn(ns, 'probe', 180_000);
+  const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
+  const a = await audit(ns, [...names, 'probe']);
+  record({
+    fault, during: `${names.length} concurrent checkpoints + 1 created once it was back`,
+    recoverySeconds: seconds(actedAt - backAt), recoveredWhen: `${part} serving again → a new Checkpoint is acted on`,
+    notes: `${part} down ${seconds(backAt - stoppedAt)} s${howDown ? ` ${howDown}` : ''}; all terminal ${seconds(doneAt - backAt)} s after it was back.${await leaderExitNote(leader)}`,
+  }, a, await restartsNotCausedByFault({ pod: leader, expected: 1 }));
+}
+
 describe('fault suite', () => {
   it('leader SIGKILLed during 100 concurrent checkpoints', async () => {
     const ns = 'fault-leader-kill';
@@ -176,46 +201,14 @@ describe('fault suite', () => {
   }, 600_000);
 
   it('API server restarted during 30 checkpoints', async () => {
-    const ns = 'fault-apiserver';
-    const targets = await runWorkloads(ns, 3, 10);
-    const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
-    const leader = (await leaderLease()).holder;
-    const names = await createFleet(ns, targets);
-    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
-    const stoppedAt = Date.now();
-    await cluster.controlPlane.restartApiServer();
-    const backAt = Date.now();
-    await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
-    const actedAt = await waitActedOn(ns, 'probe', 180_000);
-    const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
-    const a = await audit(ns, [...names, 'probe']);
-    record({
-      fault: 'API server restarted', during: `${names.length} concurrent checkpoints + 1 created once it was back`,
-      recoverySeconds: seconds(actedAt - backAt), recoveredWhen: 'API server serving again → a new Checkpoint is acted on',
-      notes: `API server down ${seconds(backAt - stoppedAt)} s (stop, start, ready); all terminal ${seconds(doneAt - backAt)} s after it was back.${await leaderExitNote(leader)}`,
-    }, a, await restartsNotCausedByFault({ pod: leader, expected: 1 }));
+    await controlPlaneOutage('fault-apiserver', 'API server restarted', 'API server',
+      () => cluster.controlPlane.restartApiServer(), '(stop, start, ready)');
   }, 600_000);
 
   it('etcd stopped for 10 s during 30 checkpoints', async () => {
-    const ns = 'fault-etcd';
-    const targets = await runWorkloads(ns, 3, 10);
-    const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
-    const leader = (await leaderLease()).holder;
-    const names = await createFleet(ns, targets);
-    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
-    const stoppedAt = Date.now();
-    await cluster.controlPlane.restartEtcd(10_000);
-    const backAt = Date.now();
-    await waitUntil('the API server to answer again', async () => { await kubectl(['get', '--raw', '/readyz']); return true; }, 120_000, 250);
-    await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
-    const actedAt = await waitActedOn(ns, 'probe', 180_000);
-    const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
-    const a = await audit(ns, [...names, 'probe']);
-    record({
-      fault: 'etcd stopped for 10 s', during: `${names.length} concurrent checkpoints + 1 created once it was back`,
-      recoverySeconds: seconds(actedAt - backAt), recoveredWhen: 'etcd serving again → a new Checkpoint is acted on',
-      notes: `etcd down ${seconds(backAt - stoppedAt)} s; all terminal ${seconds(doneAt - backAt)} s after it was back.${await leaderExitNote(leader)}`,
-    }, a, await restartsNotCausedByFault({ pod: leader, expected: 1 }));
+    await controlPlaneOutage('fault-etcd', 'etcd stopped for 10 s', 'etcd', async () => {
+      await cluster.controlPlane.restartEtcd(10_000);
+    });
   }, 600_000);
 
   it('MinIO stopped mid-upload during 10 checkpoints to S3, back after 5 s', async () => {
