@@ -58,7 +58,7 @@ export const retentionSchema = withCelRules(z.object({
 }]).describe('How long checkpoints are kept.');
 export type Retention = z.infer<typeof retentionSchema>;
 
-export const restoreSettingsSchema = z.object({
+export const restoreSettingsSchema = withCelRules(z.object({
   strategy: z.enum(RESTORE_STRATEGIES).default('CheckpointImage')
     .describe('CheckpointImage: package the archive as an OCI checkpoint image and point the container at it by digest.'),
   imageRepository: z.string().min(1).max(512).regex(IMAGE_REPOSITORY)
@@ -68,7 +68,16 @@ export const restoreSettingsSchema = z.object({
   pullSecretName: z.string().min(1).max(253).optional()
     .describe("Image pull Secret, in the restored pod's namespace, that nodes use to pull checkpoint images."),
   insecureRegistry: z.boolean().default(false).describe('Talk plain HTTP to the registry (test registries only).'),
-}).describe('How restores are delivered.');
+  caBundleSecretRef: secretReferenceSchema('cluster', 'ca.crt').optional()
+    .describe("Secret holding a PEM CA bundle that signs the registry's certificate (and its token service's); with it the registry is spoken to over HTTPS, even on loopback. Nodes need the same CA to pull."),
+}), [{
+  // Checkpoint images hold process memory: a CA bundle asks for verified TLS, plain HTTP contradicts it.
+  rule: '!(has(self.caBundleSecretRef) && has(self.insecureRegistry) && self.insecureRegistry)',
+  message: 'insecureRegistry (plain HTTP) contradicts caBundleSecretRef (verified TLS); choose one',
+  fieldPath: '.insecureRegistry',
+  reason: 'FieldValueForbidden',
+  check: (v) => !(v.caBundleSecretRef !== undefined && v.insecureRegistry === true),
+}]).describe('How restores are delivered.');
 
 export const checkpointPolicySpecSchema = z.object({
   retention: retentionSchema.optional(),

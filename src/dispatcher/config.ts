@@ -21,9 +21,9 @@ export interface DispatcherConfig {
   /**
    * Restore delivery for Checkpoints whose policy has no spec.restore (or that cite none): the
    * repository checkpoint images are pushed to, and a dockerconfigjson Secret in the Jobs'
-   * namespace to push with.
+   * namespace to push with, and one holding the CA bundle (ca.crt) that signs the registry.
    */
-  restoreDefaults: { imageRepository: string | undefined; pushSecret: string | undefined; insecureRegistry: boolean };
+  restoreDefaults: { imageRepository: string | undefined; pushSecret: string | undefined; insecureRegistry: boolean; caBundleSecret: string | undefined };
   kubeletAccess: 'direct' | 'proxy';
   kubeletPort: number;
   /** Node directories the local backend may use; anything else is refused. */
@@ -94,6 +94,7 @@ const envSchema = z.object({
   RESTORE_IMAGE_REPOSITORY: z.string().max(512).regex(IMAGE_REPOSITORY, 'RESTORE_IMAGE_REPOSITORY must be an image repository such as registry.example.com/checkpoints').optional(),
   RESTORE_PUSH_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'RESTORE_PUSH_SECRET must be a Secret name').optional(),
   RESTORE_INSECURE_REGISTRY: z.enum(['true', 'false'], { error: 'RESTORE_INSECURE_REGISTRY must be true or false' }).default('false'),
+  RESTORE_CA_BUNDLE_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'RESTORE_CA_BUNDLE_SECRET must be a Secret name').optional(),
   KUBELET_ACCESS: z.enum(['direct', 'proxy'], { error: 'KUBELET_ACCESS must be direct or proxy' }).default('direct'),
   KUBELET_PORT: port('KUBELET_PORT', 10250),
   LOCAL_STORAGE_ROOTS: z.string().default('/var/lib/checkpoint-operator').transform((text, ctx) => {
@@ -147,6 +148,9 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
   if (!(e.LEADER_ELECTION_RETRY_PERIOD < e.LEADER_ELECTION_RENEW_DEADLINE)) {
     return { ok: false, message: 'invalid configuration: LEADER_ELECTION_RETRY_PERIOD must be shorter than LEADER_ELECTION_RENEW_DEADLINE' };
   }
+  if (e.RESTORE_INSECURE_REGISTRY === 'true' && e.RESTORE_CA_BUNDLE_SECRET) {
+    return { ok: false, message: 'invalid configuration: RESTORE_INSECURE_REGISTRY=true (plain HTTP) contradicts RESTORE_CA_BUNDLE_SECRET (verified TLS); set one' };
+  }
   const operatorNamespace = e.POD_NAMESPACE ?? sources.serviceAccountNamespace ?? 'checkpoint-operator-system';
   const leaderElect = sources.argv.includes('--leader-elect') || sources.argv.includes('--leader-elect=true');
   return {
@@ -167,6 +171,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
         imageRepository: e.RESTORE_IMAGE_REPOSITORY,
         pushSecret: e.RESTORE_PUSH_SECRET,
         insecureRegistry: e.RESTORE_INSECURE_REGISTRY === 'true',
+        caBundleSecret: e.RESTORE_CA_BUNDLE_SECRET,
       },
       kubeletAccess: e.KUBELET_ACCESS,
       kubeletPort: e.KUBELET_PORT,

@@ -2,9 +2,15 @@ import { z } from 'zod';
 import { DNS_LABEL } from '../api/patterns.js';
 import { checkpointJobInputSchema } from './checkpoint-job-input.js';
 
-/** Where a restore Job finds the push credentials: the `.dockerconfigjson` of a per-Job Secret. */
+/**
+ * Where a restore Job finds what the registry needs: the push credentials (`.dockerconfigjson`)
+ * and the CA bundle that signs its certificate (`ca.crt`), both from its per-Job Secret.
+ */
 export const REGISTRY_SECRET_DIR = '/var/run/secrets/checkpoint-operator/registry';
 export const REGISTRY_SECRET_KEY = '.dockerconfigjson';
+export const REGISTRY_CA_FILE = 'ca.crt';
+/** The per-Job Secret also carries an S3 CA bundle under ca.crt: the registry's has its own key. */
+export const REGISTRY_CA_SECRET_KEY = 'registry-ca.crt';
 
 const objectRef = z.object({ namespace: z.string().regex(DNS_LABEL), name: z.string().min(1), uid: z.string().min(1) });
 
@@ -33,6 +39,8 @@ export const restoreJobInputSchema = z.object({
     insecure: z.boolean().default(false),
     /** secret: a .dockerconfigjson in REGISTRY_SECRET_DIR; anonymous: none. */
     credentials: z.enum(['secret', 'anonymous']).default('anonymous'),
+    /** True: REGISTRY_CA_FILE in REGISTRY_SECRET_DIR signs the registry, spoken to over HTTPS. */
+    caBundle: z.boolean().default(false),
   }),
 });
 export type RestoreJobInput = z.infer<typeof restoreJobInputSchema>;

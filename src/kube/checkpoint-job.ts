@@ -1,5 +1,5 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { buildActionJob, type JobSettings } from './action-job.js';
+import { buildActionJob, type JobSettings, secretFileMode } from './action-job.js';
 import {
   ARCHIVE_MOUNT_PATH, CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CHECKPOINT_DIR, S3_SECRET_DIR,
 } from '../jobs-contract/checkpoint-job-input.js';
@@ -33,7 +33,7 @@ export function buildCheckpointJob(input: CheckpointJobInput, settings: JobSetti
     volumes.push({ name: 'archive', persistentVolumeClaim: { claimName: input.storage.claimName } });
     mounts.push({ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH });
   } else if (input.storage.credentials === 'secret' || input.storage.caBundle) {
-    volumes.push({ name: S3_SECRET_VOLUME, secret: { secretName: name, defaultMode: 0o400 } });
+    volumes.push({ name: S3_SECRET_VOLUME, secret: { secretName: name, defaultMode: secretFileMode(true) } });
     mounts.push({ name: S3_SECRET_VOLUME, mountPath: S3_SECRET_DIR, readOnly: true });
   }
   const timeout = input.kubelet.timeoutSeconds;

@@ -1,7 +1,7 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR, S3_SECRET_KEYS } from '../jobs-contract/checkpoint-job-input.js';
-import { REGISTRY_SECRET_DIR, REGISTRY_SECRET_KEY, RESTORE_JOB_INPUT_ENV, type RestoreJobInput } from '../jobs-contract/restore-job-input.js';
-import { buildActionJob, type JobSettings } from './action-job.js';
+import { REGISTRY_CA_FILE, REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_DIR, REGISTRY_SECRET_KEY, RESTORE_JOB_INPUT_ENV, type RestoreJobInput } from '../jobs-contract/restore-job-input.js';
+import { buildActionJob, type JobSettings, secretFileMode } from './action-job.js';
 import { jobName, ownerLabels } from './names.js';
 
 /** Time for fetching, verifying and pushing one archive; a stalled registry cannot hold a Job for ever. */
@@ -21,7 +21,7 @@ export function restoreJobName(pod: { namespace: string; name: string; uid: stri
 /**
  * The Job that turns one archive into a checkpoint image. Pinned to the node holding the archive
  * for `local`, else to the restored pod's node. The per-Job Secret (named like the Job) carries
- * S3 credentials and the registry's push credentials, each mounted read-only where the Job
+ * S3 credentials, the registry's push credentials and its CA bundle, each mounted read-only where the Job
  * expects it, only the keys that are there.
  */
 export function buildRestoreJob(input: RestoreJobInput, settings: JobSettings, secretKeys: string[], nodeName: string): V1Job {
@@ -36,13 +36,19 @@ export function buildRestoreJob(input: RestoreJobInput, settings: JobSettings, s
     volumes.push({ name: 'archive', persistentVolumeClaim: { claimName: storage.claimName, readOnly: true } });
     mounts.push({ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH, readOnly: true });
   }
+  // Archives on node and claim volumes were written by the root checkpoint Job with mode 0600.
+  const runAsRoot = storage.backend !== 's3';
   const s3Keys = secretKeys.filter((k) => (Object.values(S3_SECRET_KEYS) as string[]).includes(k));
   if (s3Keys.length > 0) {
-    volumes.push({ name: 's3-secret', secret: { secretName: input.jobName, defaultMode: 0o400, items: s3Keys.map((key) => ({ key, path: key })) } });
+    volumes.push({ name: 's3-secret', secret: { secretName: input.jobName, defaultMode: secretFileMode(runAsRoot), items: s3Keys.map((key) => ({ key, path: key })) } });
     mounts.push({ name: 's3-secret', mountPath: S3_SECRET_DIR, readOnly: true });
   }
-  if (secretKeys.includes(REGISTRY_SECRET_KEY)) {
-    volumes.push({ name: 'registry-secret', secret: { secretName: input.jobName, defaultMode: 0o400, items: [{ key: REGISTRY_SECRET_KEY, path: REGISTRY_SECRET_KEY }] } });
+  const registryItems = [
+    ...(secretKeys.includes(REGISTRY_SECRET_KEY) ? [{ key: REGISTRY_SECRET_KEY, path: REGISTRY_SECRET_KEY }] : []),
+    ...(secretKeys.includes(REGISTRY_CA_SECRET_KEY) ? [{ key: REGISTRY_CA_SECRET_KEY, path: REGISTRY_CA_FILE }] : []),
+  ];
+  if (registryItems.length > 0) {
+    volumes.push({ name: 'registry-secret', secret: { secretName: input.jobName, defaultMode: secretFileMode(runAsRoot), items: registryItems } });
     mounts.push({ name: 'registry-secret', mountPath: REGISTRY_SECRET_DIR, readOnly: true });
   }
   return buildActionJob({
@@ -55,8 +61,7 @@ export function buildRestoreJob(input: RestoreJobInput, settings: JobSettings, s
     volumes,
     mounts,
     activeDeadlineSeconds: RESTORE_JOB_DEADLINE_SECONDS,
-    // Archives on node and claim volumes were written by the root checkpoint Job with mode 0600.
-    runAsRoot: storage.backend !== 's3',
+    runAsRoot,
     // The dispatcher reads a restore Job only while its restore is in flight (35 minutes at most).
     ttlSecondsAfterFinished: RESTORE_JOB_TTL_SECONDS,
   });

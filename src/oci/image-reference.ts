@@ -102,10 +102,11 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * Where the registry's API is. HTTPS unless asked otherwise, except on loopback: container
- * engines treat loopback registries as insecure by default, and so does this.
+ * engines treat loopback registries as insecure by default, and so does this, unless a CA was
+ * given to verify the registry with (`tls`), which only makes sense over HTTPS.
  */
-export function registryBaseUrl(host: string, opts: { insecure?: boolean } = {}): string {
-  const scheme = opts.insecure || isLoopbackHost(host) ? 'http' : 'https';
+export function registryBaseUrl(host: string, opts: { insecure?: boolean; tls?: boolean } = {}): string {
+  const scheme = opts.tls ? 'https' : opts.insecure || isLoopbackHost(host) ? 'http' : 'https';
   // Docker Hub's API lives on its own host; the name users write is only an alias.
   return `${scheme}://${host === DOCKER_HUB ? 'registry-1.docker.io' : host}`;
 }

@@ -15,7 +15,10 @@ export interface RegistryClientOptions {
   credentials?: RegistryCredentials;
   /** Plain HTTP for a non-loopback registry (loopback registries are spoken to over HTTP anyway). */
   insecure?: boolean;
-  /** PEM bundle trusted for an HTTPS registry (and its token endpoint), in addition to nothing else. */
+  /**
+   * PEM bundle trusted, instead of the default roots, for the registry and its token endpoint.
+   * Given one, the registry is spoken to over HTTPS even on loopback.
+   */
   ca?: Buffer;
   /** What to ask a token endpoint for (default pull and push). */
   actions?: ('pull' | 'push')[];
@@ -49,7 +52,7 @@ export class RegistryClient {
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.repository = parseRepository(opts.repository);
-    this.base = new URL(registryBaseUrl(this.repository.host, { insecure: opts.insecure ?? false }));
+    this.base = new URL(registryBaseUrl(this.repository.host, { insecure: opts.insecure ?? false, tls: opts.ca !== undefined }));
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
   }

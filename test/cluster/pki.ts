@@ -65,7 +65,6 @@ export function issueServingCert(pki: Pick<ClusterPki, 'dir' | 'caCert' | 'caKey
   return signed(pki.dir, name, subject(cn), serverExt(list), pki.caCert, pki.caKey);
 }
 
-/** Generates the CA, the API server's serving certificate, client identities and the ServiceAccount signing key. */
 /** A self-signed certificate authority, as `<name>.crt` and `<name>.key` in dir. */
 export async function generateCa(dir: string, name: string, cn: string): Promise<{ dir: string; caCert: string; caKey: string }> {
   const caKey = join(dir, `${name}.key`);
@@ -76,6 +75,7 @@ export async function generateCa(dir: string, name: string, cn: string): Promise
   return { dir, caCert, caKey };
 }
 
+/** Generates the CA, the API server's serving certificate, client identities and the ServiceAccount signing key. */
 export async function generatePki(dir: string): Promise<ClusterPki> {
   const base = await generateCa(dir, 'ca', 'checkpoint-operator-local-ca');
   const { caCert, caKey } = base;

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { generateCa } from './pki.js';
+import { generateCa, issueServingCert } from './pki.js';
 import { freePort } from './ports.js';
 import { type ManagedProcess, startProcess } from './processes.js';
 import { startTokenServer, type TokenServer } from './registry-token-server.js';
@@ -17,8 +19,10 @@ export interface RegistryServer {
   /** `127.0.0.1:<port>`: the registry part of image references, from this machine and from pods. */
   host: string;
   port: number;
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>, or https:// for a TLS registry. */
   url: string;
+  /** A TLS registry's CA certificate (PEM), which signs its serving certificate for 127.0.0.1. */
+  ca?: string;
   /** Set for 'basic' and 'token' registries: the one account they accept. */
   username?: string;
   password?: string;
@@ -37,6 +41,8 @@ export interface RegistryOptions {
   port?: number;
   /** The same for the token server of a 'token' registry, which clients are sent to. */
   tokenServerPort?: number;
+  /** Serve HTTPS with a certificate from a CA of its own (see `ca`), as private registries do. */
+  tls?: boolean;
 }
 
 /**
@@ -80,10 +86,17 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
     });
     config.auth = { token: { realm: tokenServer.realm, service, issuer, rootcertbundle: signer.caCert } };
   }
+  let ca: string | undefined;
+  if (opts.tls) {
+    const authority = await generateCa(home, 'tls-ca', 'checkpoint-local-registry-ca');
+    const serving = await issueServingCert(authority, 'tls', '127.0.0.1', { ips: ['127.0.0.1'], dns: ['localhost'] });
+    (config.http as Record<string, unknown>).tls = { certificate: serving.cert, key: serving.key };
+    ca = await readFile(authority.caCert, 'utf8');
+  }
   const configPath = join(home, 'config.yml');
   await writeFile(configPath, stringify(config), { mode: 0o600 });
   const proc = startProcess(opts.dir, name, REGISTRY_BINARY, ['serve', configPath]);
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const stop = async () => {
     await proc.stop();
     await tokenServer?.close();
@@ -95,12 +108,23 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
       throw new Error(`docker-registry exited (${await proc.exited}):\n${await proc.logTail()}`);
     }
     // Any answer will do: with auth, /v2/ answers 401 once it is up.
-    if (await fetch(`${url}/v2/`).then(() => true, () => false)) break;
+    if (await answers(`${url}/v2/`, ca)) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`docker-registry was not ready within 30s:\n${await proc.logTail()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host: `127.0.0.1:${port}`, port, url, ...(account ?? {}), process: proc, stop };
+  return { host: `127.0.0.1:${port}`, port, url, ...(account ?? {}), ...(ca ? { ca } : {}), process: proc, stop };
+}
+
+/** True once anything answers at url (over HTTPS, verified against ca). */
+function answers(url: string, ca: string | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = (url.startsWith('https:') ? https : http).get(url, { ...(ca ? { ca } : {}), timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('error', () => resolve(false)).on('timeout', () => req.destroy());
+  });
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { CHECKPOINT_ANNOTATION, sha256Digest } from '../../src/oci/checkpoint-im
 import { RegistryClient } from '../../src/oci/registry-client.js';
 import { RegistryError } from '../../src/oci/registry-error.js';
 import { CheckpointImageError, pushCheckpointImage } from '../../src/oci/push-checkpoint-image.js';
+import { generateCa } from '../cluster/pki.js';
 import { freePort } from '../cluster/ports.js';
 import { type RegistryServer, startRegistry } from '../cluster/registry.js';
 import { clusterContext } from './support/cluster-context.js';
@@ -143,6 +144,31 @@ describe('checkpoint images in a real registry (distribution)', () => {
     const err = await failure(push(client(`127.0.0.1:${port}/checkpoints/x`, { connectTimeoutMs: 2000 }), archive));
     expect(err.reason).toBe('RegistryUnreachable');
     expect(err.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  describe('a registry serving TLS with a certificate from a private CA', () => {
+    let registry: RegistryServer;
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'oci-tls-'));
+      registry = await startRegistry({ dir, auth: 'basic', tls: true });
+    });
+    afterAll(async () => { await registry?.stop(); });
+    const credentials = () => ({ username: registry.username!, password: registry.password! });
+
+    it('pushes over HTTPS, verified against the CA it was given, although the registry is on loopback', async () => {
+      expect(registry.url.startsWith('https://')).toBe(true);
+      const c = client(`${registry.host}/checkpoints/tls`, { credentials: credentials(), ca: Buffer.from(registry.ca!) });
+      const pushed = await push(c, archive);
+      expect((await c.getManifest(pushed.digest, [OCI_INDEX])).digest).toBe(pushed.digest);
+    });
+
+    it('RegistryTLSError when the CA it was given did not sign the certificate', async () => {
+      const other = await generateCa(dir, 'unrelated-ca', 'unrelated-ca');
+      const err = await failure(push(client(`${registry.host}/checkpoints/tls`, { credentials: credentials(), ca: await readFile(other.caCert) }), archive));
+      expect(err.reason).toBe('RegistryTLSError');
+      expect(err.message).toContain(registry.host);
+    });
   });
 
   describe.each(['basic', 'token'] as const)('a registry with %s auth', (auth) => {

@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/api/checkpoint.js';
@@ -6,6 +7,7 @@ import { clusterContext } from './support/cluster-context.js';
 import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { createBucket, adminS3 } from './support/s3.js';
+import { generateCa } from '../cluster/pki.js';
 import { startRegistry, type RegistryServer } from '../cluster/registry.js';
 
 const NS = 'restore-e2e';
@@ -83,6 +85,16 @@ async function inspectImage(image: string): Promise<{ layerDigest: string; layer
   };
 }
 
+/** The HTTP status of a request to a TLS registry, verified against its CA. */
+function fetchOverTls(url: string, ca: string, method = 'GET'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https.request(url, { method, ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject).end();
+  });
+}
+
 async function jobsFor(pod: string): Promise<string[]> {
   const out = await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', `checkpoint.example.com/action=restore,checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=${pod}`, '-o', 'name']);
   return out.split('\n').filter(Boolean);
@@ -119,6 +131,9 @@ async function expectRestored(pod: string, c: Checkpoint, before: PodView, conta
   const record = (await getCheckpoint(c.metadata.namespace!, c.metadata.name)).status!.restores!.find((r) => r.podName === pod && r.image === image);
   expect(record).toMatchObject({ result: 'Succeeded', namespace, containerName: container, request: c.metadata.name });
   await expect.poll(async () => (await eventsFor(namespace, pod)).map((e) => e.reason)).toEqual(expect.arrayContaining(['RestoreStarted', 'Restored']));
+  // The Checkpoint tells the same story, from the dispatcher and from the Job.
+  await expect.poll(async () => (await eventsFor(c.metadata.namespace!, c.metadata.name)).filter((e) => e.message.includes(`pod ${namespace}/${pod}`)).map((e) => e.reason))
+    .toEqual(expect.arrayContaining(['RestoreStarted', 'ImagePushed', 'Restored']));
   return image;
 }
 
@@ -265,12 +280,70 @@ describe('restore by annotation', () => {
       const record = (await getCheckpoint(NS, 'corrupt-ckpt')).status!.restores!.at(-1)!;
       expect(record).toMatchObject({ result: 'Failed', reason: 'ChecksumMismatch', podName: 'victim' });
       expect(record.image).toBeUndefined();
+      await expect.poll(async () => (await eventsFor(NS, 'corrupt-ckpt')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('ChecksumMismatch');
     });
 
     it('a registry that is not listening', async () => {
       await applyRestorePolicy('restore-unreachable', `    imageRepository: 127.0.0.1:${sparePodPorts[0]}/checkpoints\n`);
       await checkpointOf('unreachable-ckpt', `${target('victim')}  policyRef: restore-unreachable\n`);
       expect(await refuse('unreachable-ckpt', 'RegistryUnreachable')).toContain(`127.0.0.1:${sparePodPorts[0]}`);
+    });
+
+    describe('with a registry whose certificate a private CA signs', () => {
+      let tls: RegistryServer;
+      const trustDirs = () => ['node-a', 'node-b'].map((node) => join(clusterDir, 'nodes', node, 'etc/containers/certs.d', tls.host));
+      beforeAll(async () => {
+        tls = await startRegistry({ dir: join(clusterDir, 'registry-tls'), tls: true, port: sparePodPorts[2] });
+        const unrelated = await generateCa(join(clusterDir, 'registry-tls'), 'unrelated-ca', 'unrelated-ca');
+        await kubectl(['create', 'secret', 'generic', 'registry-ca', '-n', OPERATOR_NS, '--from-literal', `ca.crt=${tls.ca!}`]);
+        await kubectl(['create', 'secret', 'generic', 'unrelated-ca', '-n', OPERATOR_NS, '--from-literal', `bundle.pem=${await readFile(unrelated.caCert, 'utf8')}`]);
+        // The nodes' runtimes trust the registry as containers-certs.d(5) says.
+        for (const dir of trustDirs()) {
+          await mkdir(dir, { recursive: true });
+          await writeFile(join(dir, 'ca.crt'), tls.ca!);
+        }
+      });
+      afterAll(async () => {
+        await tls?.stop();
+        for (const dir of tls ? trustDirs() : []) await rm(dir, { recursive: true, force: true });
+        await kubectl(['delete', 'secret', 'registry-ca', 'unrelated-ca', '-n', OPERATOR_NS, '--ignore-not-found']);
+      });
+      const policyWithCa = (name: string, ca: string) => applyRestorePolicy(name,
+        `    imageRepository: ${tls.host}/checkpoints\n    caBundleSecretRef: { ${ca}, namespace: ${OPERATOR_NS} }\n`);
+
+      it('a CA bundle Secret that does not exist is refused before any Job', async () => {
+        await policyWithCa('restore-ca-missing', 'name: no-such-ca');
+        await checkpointOf('ca-missing-ckpt', `${target('victim')}  policyRef: restore-ca-missing\n`);
+        expect(await refuse('ca-missing-ckpt', 'CABundleNotFound')).toContain(`${OPERATOR_NS}/no-such-ca`);
+        const record = (await getCheckpoint(NS, 'ca-missing-ckpt')).status!.restores!.at(-1)!;
+        expect(record).toMatchObject({ result: 'Failed', reason: 'CABundleNotFound' });
+        // The attempt's Job was never created.
+        expect((await kubectl(['get', 'job', record.jobName!, '-n', OPERATOR_NS, '--ignore-not-found', '-o', 'name'])).trim()).toBe('');
+      });
+
+      it('a CA that did not sign the registry ends RegistryTLSError, and nothing is pushed', async () => {
+        await policyWithCa('restore-ca-unrelated', 'name: unrelated-ca, key: bundle.pem');
+        const c = await checkpointOf('ca-unrelated-ckpt', `${target('victim')}  policyRef: restore-ca-unrelated\n`);
+        expect(await refuse('ca-unrelated-ckpt', 'RegistryTLSError')).toContain(tls.host);
+        const layer = await fetchOverTls(`${tls.url}/v2/checkpoints/blobs/sha256:${c.status!.archive!.sha256}`, tls.ca!);
+        expect(layer).toBe(404);
+      });
+
+      it('with the right CA, pushes over HTTPS and the pod is restored from it', async () => {
+        await policyWithCa('restore-ca-right', 'name: registry-ca');
+        await runWorkload(NS, 'tls-app');
+        const c = await checkpointOf('ca-right-ckpt', `${target('tls-app')}  policyRef: restore-ca-right\n`);
+        const before = await getPod('tls-app');
+        await kubectl(['annotate', 'pod', 'tls-app', '-n', NS, 'checkpoint.example.com/restore-from=ca-right-ckpt']);
+        const after = await restoreResult('tls-app', NS, 90_000, 'ca-right-ckpt');
+        expect(annotation(after, 'restore-status'), annotation(after, 'restore-message')).toBe('Succeeded');
+        const image = after.spec.containers[0]!.image;
+        expect(image.startsWith(`${tls.host}/checkpoints@sha256:`)).toBe(true);
+        expect(after.status.containerStatuses![0]!.imageID.endsWith(image.split('@')[1]!)).toBe(true);
+        expect(after.status.containerStatuses![0]!.restartCount).toBe(before.status.containerStatuses![0]!.restartCount + 1);
+        // The layer the registry holds, read over verified TLS, is the archive.
+        expect(await fetchOverTls(`${tls.url}/v2/checkpoints/blobs/sha256:${c.status!.archive!.sha256}`, tls.ca!, 'HEAD')).toBe(200);
+      });
     });
 
     describe('with a registry that wants credentials', () => {

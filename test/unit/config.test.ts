@@ -43,7 +43,14 @@ describe('dispatcher configuration', () => {
 
   it('reads the restore defaults and refuses a malformed repository', () => {
     const r = parseConfig(sources({ RESTORE_IMAGE_REPOSITORY: 'registry.example.com:5000/checkpoints', RESTORE_PUSH_SECRET: 'push', RESTORE_INSECURE_REGISTRY: 'true' }));
-    expect(r.ok && r.config.restoreDefaults).toEqual({ imageRepository: 'registry.example.com:5000/checkpoints', pushSecret: 'push', insecureRegistry: true });
+    expect(r.ok && r.config.restoreDefaults).toEqual({ imageRepository: 'registry.example.com:5000/checkpoints', pushSecret: 'push', insecureRegistry: true, caBundleSecret: undefined });
+    const tls = parseConfig(sources({ RESTORE_IMAGE_REPOSITORY: 'registry.internal/checkpoints', RESTORE_CA_BUNDLE_SECRET: 'registry-ca' }));
+    expect(tls.ok && tls.config.restoreDefaults).toEqual({ imageRepository: 'registry.internal/checkpoints', pushSecret: undefined, insecureRegistry: false, caBundleSecret: 'registry-ca' });
+    // Plain HTTP and a CA to verify TLS with cannot both be meant.
+    const both = parseConfig(sources({ RESTORE_INSECURE_REGISTRY: 'true', RESTORE_CA_BUNDLE_SECRET: 'registry-ca' }));
+    expect(!both.ok && both.message).toContain('RESTORE_INSECURE_REGISTRY=true (plain HTTP) contradicts RESTORE_CA_BUNDLE_SECRET');
+    const malformed = parseConfig(sources({ RESTORE_CA_BUNDLE_SECRET: 'Not/A/Secret' }));
+    expect(!malformed.ok && malformed.message).toContain('RESTORE_CA_BUNDLE_SECRET must be a Secret name');
     const bad = parseConfig(sources({ RESTORE_IMAGE_REPOSITORY: 'https://registry/Upper Case', RESTORE_INSECURE_REGISTRY: 'yes' }));
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.message).toContain('RESTORE_IMAGE_REPOSITORY must be an image repository');

@@ -9,7 +9,7 @@ const SHA = 'a'.repeat(64);
 const DIGEST = `sha256:${'b'.repeat(64)}`;
 const IMAGE = `registry.example.com/checkpoints@${DIGEST}`;
 const NOW = Date.parse('2026-11-26T12:00:00Z');
-const defaults: RestoreDefaults = { imageRepository: 'registry.example.com/checkpoints', pushSecret: undefined, insecureRegistry: false };
+const defaults: RestoreDefaults = { imageRepository: 'registry.example.com/checkpoints', pushSecret: undefined, insecureRegistry: false, caBundleSecret: undefined };
 
 function pod(annotations: Record<string, string>, over: Partial<RestorePodFacts> = {}): RestorePodFacts {
   return {
@@ -75,6 +75,7 @@ describe('decideRestore: a new request', () => {
     if (d.kind !== 'startJob') return;
     expect(d.nodeName).toBe('node-b');
     expect(d.registrySecret).toBeUndefined();
+    expect(d.registryCaBundle).toBeUndefined();
     expect(d.s3Secrets).toEqual({});
     expect(d.input).toMatchObject({
       jobName: JOB, request: 'snap', containerName: 'app',
@@ -82,7 +83,7 @@ describe('decideRestore: a new request', () => {
       pod: { namespace: 'team-a', name: 'web-0', uid: 'pod-uid' },
       archive: { key: 'team-a/snap/ckpt-uid/checkpoint-web-0_team-a-app-20261126T110000Z.tar', sizeBytes: 10, sha256: SHA },
       storage: { backend: 's3', bucket: 'b', prefix: 'p/', endpoint: 'minio:9000' },
-      registry: { repository: 'registry.example.com/checkpoints', insecure: false, credentials: 'anonymous' },
+      registry: { repository: 'registry.example.com/checkpoints', insecure: false, credentials: 'anonymous', caBundle: false },
     });
     expect(d.input.registry.tag).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/);
   });
@@ -100,9 +101,23 @@ describe('decideRestore: a new request', () => {
     expect(d).toMatchObject({ kind: 'startJob', registrySecret: { namespace: 'infra', name: 'push' }, input: { registry: { repository: 'reg.internal:5000/ckpt', insecure: true, credentials: 'secret' } } });
   });
 
-  it("uses the operator's push Secret with the operator's repository", () => {
-    const d = decide(pod(ask), checkpoint(), { defaults: { ...defaults, pushSecret: 'default-push' } });
-    expect(d).toMatchObject({ kind: 'startJob', registrySecret: { namespace: 'ops', name: 'default-push' }, input: { registry: { credentials: 'secret' } } });
+  it("uses the operator's push Secret and CA bundle with the operator's repository", () => {
+    const d = decide(pod(ask), checkpoint(), { defaults: { ...defaults, pushSecret: 'default-push', caBundleSecret: 'registry-ca' } });
+    expect(d).toMatchObject({
+      kind: 'startJob', registrySecret: { namespace: 'ops', name: 'default-push', key: '.dockerconfigjson' },
+      registryCaBundle: { namespace: 'ops', name: 'registry-ca', key: 'ca.crt' }, input: { registry: { credentials: 'secret', caBundle: true } },
+    });
+  });
+
+  it("takes the registry's CA bundle from the policy, and none of the operator's defaults beside a policy's spec.restore", () => {
+    const restore = { strategy: 'CheckpointImage' as const, imageRepository: 'reg.internal/ckpt', insecureRegistry: false };
+    const withCa = decide(pod(ask), checkpoint({ policyRef: 'p' }), {
+      policy: policy({ restore: { ...restore, caBundleSecretRef: { namespace: 'infra', name: 'reg-ca', key: 'bundle.pem' } } }),
+      defaults: { ...defaults, caBundleSecret: 'registry-ca' },
+    });
+    expect(withCa).toMatchObject({ kind: 'startJob', registryCaBundle: { namespace: 'infra', name: 'reg-ca', key: 'bundle.pem' }, input: { registry: { caBundle: true } } });
+    const without = decide(pod(ask), checkpoint({ policyRef: 'p' }), { policy: policy({ restore }), defaults: { ...defaults, caBundleSecret: 'registry-ca' } });
+    expect(without).toMatchObject({ kind: 'startJob', registryCaBundle: undefined, input: { registry: { caBundle: false } } });
   });
 
   it.each([

@@ -59,6 +59,12 @@ describe('registry scheme', () => {
     expect(registryBaseUrl('registry.lan:5000', { insecure: true })).toBe('http://registry.lan:5000');
     expect(registryBaseUrl('docker.io')).toBe('https://registry-1.docker.io');
   });
+
+  it('speaks HTTPS to a registry it was given a CA for, loopback or not', () => {
+    expect(registryBaseUrl('127.0.0.1:5000', { tls: true })).toBe('https://127.0.0.1:5000');
+    expect(registryBaseUrl('localhost', { tls: true })).toBe('https://localhost');
+    expect(registryBaseUrl('registry.lan', { tls: true })).toBe('https://registry.lan');
+  });
 });
 
 describe('checkpointImageTag', () => {

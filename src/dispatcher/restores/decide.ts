@@ -3,7 +3,7 @@ import type { Checkpoint, RestoreRecord } from '../../api/checkpoint.js';
 import type { PolicyLookup } from '../policy-lookup.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../../api/constants.js';
 import { resolveStorage } from '../../api/resolve-storage.js';
-import type { RestoreJobInput } from '../../jobs-contract/restore-job-input.js';
+import { REGISTRY_SECRET_KEY, type RestoreJobInput } from '../../jobs-contract/restore-job-input.js';
 import { restoreJobName } from '../../kube/restore-job.js';
 import { checkpointImageTag } from '../../oci/image-reference.js';
 import { RESTORE_STRATEGY, type RestoreStrategyName } from './strategy.js';
@@ -28,8 +28,12 @@ export interface RestoreDefaults {
   /** A dockerconfigjson Secret in the Jobs' namespace. */
   pushSecret: string | undefined;
   insecureRegistry: boolean;
+  /** A Secret in the Jobs' namespace whose ca.crt signs the registry's certificate. */
+  caBundleSecret: string | undefined;
 }
 
+/** A Secret key the restore Job needs: push credentials, or the registry's CA bundle. */
+export interface RegistrySecretRef { namespace: string; name: string; key: string }
 
 export type RestoreDecision =
   | { kind: 'nothing' }
@@ -44,7 +48,8 @@ export type RestoreDecision =
       input: RestoreJobInput;
       nodeName: string;
       s3Secrets: S3SecretPlan | undefined;
-      registrySecret: { namespace: string; name: string } | undefined;
+      registrySecret: RegistrySecretRef | undefined;
+      registryCaBundle: RegistrySecretRef | undefined;
     }
   | { kind: 'markRunning'; request: string; jobName: string }
   /** The image is pushed: point the container at it by digest; the kubelet recreates it. */
@@ -197,9 +202,14 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
   const key = archive.key ?? keyFromUri(archive.uri, storage.storage.backend);
   if (!key) return refuseFor('ArchiveLocationUnknown', `cannot tell the archive's key from ${archive.uri}`);
 
-  const registrySecret = settings?.pushSecretRef
-    ? { namespace: settings.pushSecretRef.namespace ?? args.jobNamespace, name: settings.pushSecretRef.name }
-    : !settings && args.defaults.pushSecret ? { namespace: args.jobNamespace, name: args.defaults.pushSecret } : undefined;
+  // A policy's spec.restore is taken whole: the operator's defaults fill in only for Checkpoints without one.
+  const registrySecret: RegistrySecretRef | undefined = settings?.pushSecretRef
+    ? { namespace: settings.pushSecretRef.namespace ?? args.jobNamespace, name: settings.pushSecretRef.name, key: REGISTRY_SECRET_KEY }
+    : !settings && args.defaults.pushSecret ? { namespace: args.jobNamespace, name: args.defaults.pushSecret, key: REGISTRY_SECRET_KEY } : undefined;
+  const caRef = settings?.caBundleSecretRef as { namespace?: string; name: string; key?: string } | undefined;
+  const registryCaBundle: RegistrySecretRef | undefined = caRef
+    ? { namespace: caRef.namespace ?? args.jobNamespace, name: caRef.name, key: caRef.key ?? 'ca.crt' }
+    : !settings && args.defaults.caBundleSecret ? { namespace: args.jobNamespace, name: args.defaults.caBundleSecret, key: 'ca.crt' } : undefined;
   const ns = checkpoint.metadata.namespace!;
   return {
     kind: 'startJob',
@@ -208,6 +218,7 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
     nodeName: archiveNode,
     s3Secrets: storage.storage.backend === 's3' ? s3SecretPlan(storage.storage.s3, ns) : undefined,
     registrySecret,
+    registryCaBundle,
     input: {
       jobName,
       request,
@@ -221,6 +232,7 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
         tag: checkpointImageTag(ns, checkpoint.metadata.name, checkpoint.metadata.uid!),
         insecure: settings ? settings.insecureRegistry ?? false : args.defaults.insecureRegistry,
         credentials: registrySecret ? 'secret' : 'anonymous',
+        caBundle: registryCaBundle !== undefined,
       },
     },
   };

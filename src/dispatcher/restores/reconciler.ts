@@ -6,7 +6,7 @@ import {
   RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_MESSAGE_ANNOTATION, RESTORE_STATUS_ANNOTATION, RESTORED_FROM_ANNOTATION,
 } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
-import { REGISTRY_SECRET_KEY } from '../../jobs-contract/restore-job-input.js';
+import { REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_KEY } from '../../jobs-contract/restore-job-input.js';
 import type { JobSettings } from '../../kube/action-job.js';
 import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
@@ -210,17 +210,21 @@ export class RestoreReconciler {
       s3Credentials = content.credentials;
       caBundle = content.caBundle;
     }
-    if (decision.registrySecret) {
-      const ref = decision.registrySecret;
-      const registry = await readSecretData(this.deps.lean, ref);
-      const config = registry?.[REGISTRY_SECRET_KEY];
-      if (!config) {
+    const registryKeys = [
+      { ref: decision.registrySecret, into: REGISTRY_SECRET_KEY, reason: 'RegistryCredentialsNotFound', what: 'the registry credentials', hint: ' (it must be of type kubernetes.io/dockerconfigjson)' },
+      { ref: decision.registryCaBundle, into: REGISTRY_CA_SECRET_KEY, reason: 'CABundleNotFound', what: "the registry's CA bundle", hint: '' },
+    ];
+    for (const { ref, into, reason, what, hint } of registryKeys) {
+      if (!ref) continue;
+      const secret = await readSecretData(this.deps.lean, ref);
+      const value = secret?.[ref.key];
+      if (!value) {
         return {
-          ok: false, reason: 'RegistryCredentialsNotFound',
-          message: registry ? `Secret ${ref.namespace}/${ref.name} has no ${REGISTRY_SECRET_KEY} (it must be of type kubernetes.io/dockerconfigjson)` : `Secret ${ref.namespace}/${ref.name} with the registry credentials does not exist`,
+          ok: false, reason,
+          message: secret ? `Secret ${ref.namespace}/${ref.name} has no key ${ref.key} with ${what}${hint}` : `Secret ${ref.namespace}/${ref.name} with ${what} does not exist`,
         };
       }
-      data[REGISTRY_SECRET_KEY] = config;
+      data[into] = value;
     }
     return { ok: true, data, s3Credentials, caBundle };
   }

@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { extract } from 'tar-stream';
 import { BlobVerifier } from '../../../src/oci/blob-verifier.js';
@@ -39,9 +41,12 @@ export function isCheckpointImageCandidate(image: string): boolean {
  * checkpoint archive of the container the annotations name. Registry trouble is ErrImagePull;
  * an image that is not a sound checkpoint is CreateContainerError.
  */
-export async function pullCheckpointImage(image: string, credentials: RegistryCredentials | undefined): Promise<PullOutcome> {
+export async function pullCheckpointImage(image: string, credentials: RegistryCredentials | undefined, nodeRoot?: string): Promise<PullOutcome> {
   const ref = parseImageReference(image);
-  const client = new RegistryClient({ repository: `${ref.host}/${ref.path}`, actions: ['pull'], ...(credentials ? { credentials } : {}), connectTimeoutMs: 5000, idleTimeoutMs: 30_000 });
+  const ca = nodeRoot ? await trustedRegistryCa(nodeRoot, ref.host) : undefined;
+  const client = new RegistryClient({
+    repository: `${ref.host}/${ref.path}`, actions: ['pull'], ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}), connectTimeoutMs: 5000, idleTimeoutMs: 30_000,
+  });
   try {
     const annotations = await checkImage(client, ref);
     return { ok: true, imageID: digestReference(ref, ref.digest!), rootfsImage: annotations[CHECKPOINT_ANNOTATION.rootfsImageName] };
@@ -54,6 +59,18 @@ export async function pullCheckpointImage(image: string, credentials: RegistryCr
   } finally {
     client.close();
   }
+}
+
+/**
+ * The CAs a node trusts for one registry, as containers-certs.d(5) lays them out: every `*.crt`
+ * in `/etc/containers/certs.d/<host[:port]>/`. A registry with such a directory is spoken to
+ * over HTTPS, verified against them; without one, a loopback registry is plain HTTP.
+ */
+export async function trustedRegistryCa(nodeRoot: string, host: string): Promise<Buffer | undefined> {
+  const dir = join(nodeRoot, 'etc/containers/certs.d', host);
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.crt')).sort();
+  if (files.length === 0) return undefined;
+  return Buffer.concat(await Promise.all(files.map((f) => readFile(join(dir, f)))));
 }
 
 /** Registry credentials from the pod's imagePullSecrets; a missing Secret is skipped, as kubelets do. */

@@ -249,7 +249,7 @@ export class PodRunner {
     const c = rt.containers.get(spec.name)!;
     const image = spec.image ?? '';
     if (!isCheckpointImageCandidate(image)) return true;
-    const pulled = await pullCheckpointImage(image, await pullSecretCredentials(this.s.admin, rt.pod, image));
+    const pulled = await pullCheckpointImage(image, await pullSecretCredentials(this.s.admin, rt.pod, image), this.s.nodeRoot);
     if (c.image !== image) return false; // superseded: the newer image's pull sets the state
     if (!pulled.ok) {
       c.state = { waiting: { reason: pulled.reason, message: pulled.message } };
