@@ -118,6 +118,7 @@ export class Dispatcher {
       log,
       decideSettings: { kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots },
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
+      restoreDefaults: config.restoreDefaults,
       jobSettings,
       busy: this.busyContainers,
       onCheckpointReleased: (archive) => options.metrics?.checkpointDeletions.inc({ archive }),

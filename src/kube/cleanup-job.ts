@@ -3,6 +3,7 @@ import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR, S3_SECRET_KEYS } from '../jobs-contr
 import { CLEANUP_JOB_INPUT_ENV, type CleanupJobInput } from '../jobs-contract/cleanup-job-input.js';
 import { buildActionJob, type JobSettings, secretFileMode } from './action-job.js';
 import { jobName, ownerLabels } from './names.js';
+import { registrySecretVolume } from './registry-secret-volume.js';
 
 /**
  * A cleanup must outlast a storage outage, since the Checkpoint cannot go before its archive
@@ -17,8 +18,9 @@ export function cleanupJobName(checkpoint: { namespace: string; name: string; ui
 
 /**
  * The Job that deletes one Checkpoint's archives. Pinned to the archive's node for `local`; the
- * storage is mounted read-write (deleting is writing). S3 credentials come from the per-Job Secret
- * (named like the Job), only the keys it holds.
+ * storage is mounted read-write (deleting is writing). S3 credentials, and what reaches the
+ * registry holding the Checkpoint's images, come from the per-Job Secret (named like the Job),
+ * only the keys it holds.
  */
 export function buildCleanupJob(input: CleanupJobInput, settings: JobSettings, secretKeys: string[], name: string): V1Job {
   const storage = input.storage;
@@ -39,6 +41,11 @@ export function buildCleanupJob(input: CleanupJobInput, settings: JobSettings, s
   if (s3Keys.length > 0) {
     volumes.push({ name: 's3-secret', secret: { secretName: name, defaultMode: secretFileMode(runAsRoot), items: s3Keys.map((key) => ({ key, path: key })) } });
     mounts.push({ name: 's3-secret', mountPath: S3_SECRET_DIR, readOnly: true });
+  }
+  const registry = registrySecretVolume(name, secretKeys, runAsRoot);
+  if (registry) {
+    volumes.push(registry.volume);
+    mounts.push(registry.mount);
   }
   return buildActionJob({
     action: 'cleanup',

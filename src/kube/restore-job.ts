@@ -1,8 +1,9 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR, S3_SECRET_KEYS } from '../jobs-contract/checkpoint-job-input.js';
-import { REGISTRY_CA_FILE, REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_DIR, REGISTRY_SECRET_KEY, RESTORE_JOB_INPUT_ENV, type RestoreJobInput } from '../jobs-contract/restore-job-input.js';
+import { RESTORE_JOB_INPUT_ENV, type RestoreJobInput } from '../jobs-contract/restore-job-input.js';
 import { buildActionJob, type JobSettings, secretFileMode } from './action-job.js';
 import { jobName, ownerLabels } from './names.js';
+import { registrySecretVolume } from './registry-secret-volume.js';
 
 /** Time for fetching, verifying and pushing one archive; a stalled registry cannot hold a Job for ever. */
 export const RESTORE_JOB_DEADLINE_SECONDS = 30 * 60;
@@ -43,13 +44,10 @@ export function buildRestoreJob(input: RestoreJobInput, settings: JobSettings, s
     volumes.push({ name: 's3-secret', secret: { secretName: input.jobName, defaultMode: secretFileMode(runAsRoot), items: s3Keys.map((key) => ({ key, path: key })) } });
     mounts.push({ name: 's3-secret', mountPath: S3_SECRET_DIR, readOnly: true });
   }
-  const registryItems = [
-    ...(secretKeys.includes(REGISTRY_SECRET_KEY) ? [{ key: REGISTRY_SECRET_KEY, path: REGISTRY_SECRET_KEY }] : []),
-    ...(secretKeys.includes(REGISTRY_CA_SECRET_KEY) ? [{ key: REGISTRY_CA_SECRET_KEY, path: REGISTRY_CA_FILE }] : []),
-  ];
-  if (registryItems.length > 0) {
-    volumes.push({ name: 'registry-secret', secret: { secretName: input.jobName, defaultMode: secretFileMode(runAsRoot), items: registryItems } });
-    mounts.push({ name: 'registry-secret', mountPath: REGISTRY_SECRET_DIR, readOnly: true });
+  const registry = registrySecretVolume(input.jobName, secretKeys, runAsRoot);
+  if (registry) {
+    volumes.push(registry.volume);
+    mounts.push(registry.mount);
   }
   return buildActionJob({
     action: 'restore',

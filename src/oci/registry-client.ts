@@ -141,6 +141,25 @@ export class RegistryClient {
     return digest;
   }
 
+  /**
+   * Deletes a manifest or index by digest (which also removes every tag pointing at it). False
+   * when the registry no longer has it. Registries that do not allow deletes answer 405
+   * (UNSUPPORTED), thrown as a RegistryError like any other refusal.
+   */
+  async deleteManifest(digest: string): Promise<boolean> {
+    assertDigest(digest);
+    return this.deleteAt(this.url(`manifests/${digest}`), `DELETE manifest ${digest} in ${this.name}`);
+  }
+
+  /**
+   * Unlinks a blob from this repository (the registry frees its bytes in its own garbage
+   * collection). False when the repository no longer has it.
+   */
+  async deleteBlob(digest: string): Promise<boolean> {
+    assertDigest(digest);
+    return this.deleteAt(this.url(`blobs/${digest}`), `DELETE blob ${digest} in ${this.name}`);
+  }
+
   /** A manifest or index; fetched by digest, its content is checked against that digest. */
   async getManifest(reference: string, accept: string[]): Promise<FetchedManifest> {
     assertReference(reference);
@@ -172,6 +191,18 @@ export class RegistryClient {
       throw statusError(status, await readErrorBody(res), `GET blob ${digest} in ${this.name}`);
     }
     throw new RegistryError('RegistryError', `GET blob ${digest} in ${this.name}: more than ${MAX_REDIRECTS} redirects`);
+  }
+
+  private async deleteAt(url: URL, what: string): Promise<boolean> {
+    const res = await this.send('DELETE', url);
+    const status = res.statusCode ?? 0;
+    if (status === 202 || status === 200 || status === 204) {
+      await discard(res);
+      return true;
+    }
+    const body = await readErrorBody(res);
+    if (status === 404) return false;
+    throw statusError(status, body, what);
   }
 
   close(): void {

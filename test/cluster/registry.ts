@@ -43,11 +43,13 @@ export interface RegistryOptions {
   tokenServerPort?: number;
   /** Serve HTTPS with a certificate from a CA of its own (see `ca`), as private registries do. */
   tls?: boolean;
+  /** false: refuse deletes (405 UNSUPPORTED), as distribution does unless told otherwise. */
+  deletes?: boolean;
 }
 
 /**
  * The real CNCF distribution registry (Debian's docker-registry, 2.8) on loopback, with
- * filesystem storage and deletes enabled. It takes OCI manifests and indexes as they are
+ * filesystem storage and (unless asked otherwise) deletes enabled. It takes OCI manifests and indexes as they are
  * pushed: 2.8 only checks that an index's manifests are in the repository.
  */
 export async function startRegistry(opts: RegistryOptions): Promise<RegistryServer> {
@@ -63,7 +65,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
     log: { level: 'info', accesslog: { disabled: true } },
     storage: {
       filesystem: { rootdirectory: join(home, 'data') },
-      delete: { enabled: true },
+      delete: { enabled: opts.deletes ?? true },
       // Nothing may vanish under a test: abandoned uploads are cleaned by the test, not a timer.
       maintenance: { uploadpurging: { enabled: false } },
     },

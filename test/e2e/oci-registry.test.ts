@@ -7,6 +7,7 @@ import { CHECKPOINT_ANNOTATION, sha256Digest } from '../../src/oci/checkpoint-im
 import { RegistryClient } from '../../src/oci/registry-client.js';
 import { RegistryError } from '../../src/oci/registry-error.js';
 import { CheckpointImageError, pushCheckpointImage } from '../../src/oci/push-checkpoint-image.js';
+import { deleteCheckpointImage } from '../../src/oci/delete-checkpoint-image.js';
 import { generateCa } from '../cluster/pki.js';
 import { freePort } from '../cluster/ports.js';
 import { type RegistryServer, startRegistry } from '../cluster/registry.js';
@@ -137,6 +138,34 @@ describe('checkpoint images in a real registry (distribution)', () => {
     });
     await expect(pushing).rejects.toBeInstanceOf(CheckpointImageError);
     expect((await registryGet(registryHost, 'checkpoints/oci-e2e-junk/manifests/junk', OCI_INDEX)).status).toBe(404);
+  });
+
+  it('deletes a pushed image: its archive layer, manifest and index, and the tag with them', async () => {
+    const c = client(`${registryHost}/checkpoints/oci-e2e-delete`);
+    const pushed = await push(c, archive, { tag: 'to-be-deleted' });
+    const layer = `checkpoints/oci-e2e-delete/blobs/sha256:${archive.sha256}`;
+    expect(await registryHead(registryHost, layer)).toBe(200);
+    expect(await deleteCheckpointImage(c, pushed.digest)).toBe('deleted');
+    for (const path of [`manifests/${pushed.digest}`, `manifests/${pushed.manifestDigest}`, 'manifests/to-be-deleted']) {
+      expect((await registryGet(registryHost, `checkpoints/oci-e2e-delete/${path}`, `${OCI_INDEX}, ${OCI_MANIFEST}`)).status, path).toBe(404);
+    }
+    expect(await registryHead(registryHost, layer)).toBe(404);
+    // Again: nothing left to delete is not an error.
+    expect(await deleteCheckpointImage(c, pushed.digest)).toBe('gone');
+  });
+
+  it('a registry that does not allow deletes refuses with 405, and the image stays whole', async () => {
+    const strict = await startRegistry({ dir: await mkdtemp(join(tmpdir(), 'oci-nodelete-')), deletes: false });
+    try {
+      const c = client(`${strict.host}/checkpoints/kept`);
+      const pushed = await push(c, archive);
+      const err = await failure(deleteCheckpointImage(c, pushed.digest));
+      expect(err.details.status).toBe(405);
+      expect((await c.getManifest(pushed.digest, [OCI_INDEX])).digest).toBe(pushed.digest);
+      expect(await c.blobExists(`sha256:${archive.sha256}`)).toBe(true);
+    } finally {
+      await strict.stop();
+    }
   });
 
   it('RegistryUnreachable when nothing listens', async () => {

@@ -392,6 +392,29 @@ describe('restore by annotation', () => {
     });
   });
 
+  it("deleting a Checkpoint deletes the checkpoint images its restores pushed, but not one a pod still runs", async () => {
+    // pvc-app was restored from pvc-ckpt, then from pvc-ckpt-2: it runs the second image only.
+    const imageOf = async (name: string) => (await getCheckpoint(NS, name)).status!.restores!.find((r) => r.result === 'Succeeded')!.image!;
+    const [first, second] = [await imageOf('pvc-ckpt'), await imageOf('pvc-ckpt-2')];
+    const running = (await getPod('pvc-app')).spec.containers[0]!.image;
+    expect(running).toBe(second);
+    const manifestStatus = async (image: string) => (await registryGet(`checkpoints/manifests/${image.split('@')[1]}`, `${INDEX}, ${MANIFEST}`)).status;
+    expect([await manifestStatus(first), await manifestStatus(second)]).toEqual([200, 200]);
+    const firstSha = (await getCheckpoint(NS, 'pvc-ckpt')).status!.archive!.sha256;
+    expect((await registryGet(`checkpoints/blobs/sha256:${firstSha}`, '*/*')).status).toBe(200);
+
+    await kubectl(['delete', 'checkpoints.checkpoint.example.com', 'pvc-ckpt', 'pvc-ckpt-2', '-n', NS, '--wait=true', '--timeout=90s']);
+    // The image nobody runs is gone, its archive layer with it; the running one stays, and the Checkpoint says why.
+    expect(await manifestStatus(first)).toBe(404);
+    expect((await registryGet(`checkpoints/blobs/sha256:${firstSha}`, '*/*')).status).toBe(404);
+    expect(await manifestStatus(second)).toBe(200);
+    await expect.poll(async () => (await eventsFor(NS, 'pvc-ckpt')).map((e) => e.reason)).toEqual(expect.arrayContaining(['ArchiveDeleted', 'CheckpointImagesDeleted']));
+    await expect.poll(async () => (await eventsFor(NS, 'pvc-ckpt-2')).find((e) => e.reason === 'CheckpointImageKept')?.message)
+      .toMatch(new RegExp(`^checkpoint image ${second.replace(/[.]/g, '\\.')} stays in the registry: pod ${NS}/pvc-app runs it`));
+    // The restored container is unaffected.
+    expect((await getPod('pvc-app')).status.containerStatuses![0]!.state.running).toBeDefined();
+  });
+
   it('the dispatcher never restarted', async () => {
     expect(await operatorRestarts()).toBe(restartsBefore);
   });

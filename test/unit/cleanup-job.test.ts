@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/jobs-contract/checkpoint-job-input.js';
 import { CLEANUP_JOB_INPUT_ENV, cleanupJobInputSchema } from '../../src/jobs-contract/cleanup-job-input.js';
+import { REGISTRY_SECRET_DIR } from '../../src/jobs-contract/restore-job-input.js';
 import type { JobSettings } from '../../src/kube/action-job.js';
 import { buildCleanupJob, cleanupJobName } from '../../src/kube/cleanup-job.js';
 import { LABELS } from '../../src/kube/names.js';
@@ -64,5 +65,17 @@ describe('buildCleanupJob', () => {
   it('mounts nothing for S3 with ambient credentials', () => {
     const pod = podOf(buildCleanupJob(input({ backend: 's3', bucket: 'archives' }), settings, [], name));
     expect(pod.volumes).toEqual([]);
+  });
+
+  it("mounts what reaches the registry holding the Checkpoint's images beside the S3 keys, each under its own directory", () => {
+    const storage = { backend: 's3', bucket: 'archives', credentials: 'secret', caBundle: true };
+    const pod = podOf(buildCleanupJob(input(storage), settings, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'ca.crt', '.dockerconfigjson', 'registry-ca.crt'], name));
+    expect(pod.volumes).toContainEqual({
+      name: 'registry-secret',
+      secret: { secretName: name, defaultMode: 0o440, items: [{ key: '.dockerconfigjson', path: '.dockerconfigjson' }, { key: 'registry-ca.crt', path: 'ca.crt' }] },
+    });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'registry-secret', mountPath: REGISTRY_SECRET_DIR, readOnly: true });
+    const s3 = pod.volumes!.find((v) => v.name === 's3-secret')!;
+    expect(s3.secret!.items!.map((i) => i.key)).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'ca.crt']);
   });
 });

@@ -43,7 +43,7 @@ describe('decideCleanup', () => {
   it('deletes a local archive on the node and under the directory it was written to', () => {
     const d = decide(deleting(localSpec, stored('local', `local://node-b/var/lib/checkpoint-operator/old/${KEY}`)));
     expect(d).toEqual({
-      kind: 'startJob', nodeName: 'node-b',
+      kind: 'startJob', nodeName: 'node-b', keptImages: [],
       input: { checkpoint: { namespace: 'team-a', name: 'c', uid: 'uid-1' }, storage: { backend: 'local', nodeName: 'node-b', path: '/var/lib/checkpoint-operator/old' }, key: KEY },
     });
   });
@@ -104,5 +104,58 @@ describe('decideCleanup', () => {
     expect(decide(c, { cleanupJob: { exists: true, outcome: 'running' } })).toEqual({ kind: 'nothing' });
     expect(decide(c, { cleanupJob: { exists: true, outcome: 'complete' } })).toMatchObject({ kind: 'release', archive: 'deleted' });
     expect(decide(c, { cleanupJob: { exists: true, outcome: 'failed', reason: 'BackoffLimitExceeded', message: undefined } })).toMatchObject({ kind: 'retryJob' });
+  });
+
+  describe('checkpoint images pushed by restores', () => {
+    const IMAGE_1 = `registry.internal/checkpoints@sha256:${'1'.repeat(64)}`;
+    const IMAGE_2 = `registry.internal/checkpoints@sha256:${'2'.repeat(64)}`;
+    const ELSEWHERE = `127.0.0.1:5000/checkpoints@sha256:${'3'.repeat(64)}`;
+    const restored = (image: string | undefined, podName = 'web-0', result: 'Succeeded' | 'Failed' = 'Succeeded') =>
+      ({ podName, namespace: 'team-a', podUid: `${podName}-uid`, result, ...(image ? { image } : {}) });
+    const withRestores = (...restores: ReturnType<typeof restored>[]) => deleting(localSpec, { ...stored('local', `local://node-a/var/lib/checkpoint-operator/a/${KEY}`), restores });
+    const restore = { strategy: 'CheckpointImage' as const, imageRepository: 'registry.internal/checkpoints', insecureRegistry: false };
+
+    it('go with the archive, once each, with the Secrets of the registry the policy names', () => {
+      const c = { ...withRestores(restored(IMAGE_1), restored(IMAGE_1, 'web-1'), restored(IMAGE_2, 'web-0', 'Failed'), restored(undefined), restored('not a reference')), spec: { target: { podName: 'web-0' }, ...localSpec, policyRef: 'p' } };
+      const d = decide(c, {
+        policy: policy({ restore: { ...restore, pushSecretRef: { name: 'push', namespace: 'infra' }, caBundleSecretRef: { name: 'ca', namespace: 'infra' } } }),
+        jobNamespace: 'ops',
+      });
+      expect(d).toMatchObject({
+        kind: 'startJob', keptImages: [],
+        registrySecrets: { credentials: { namespace: 'infra', name: 'push', key: '.dockerconfigjson' }, caBundle: { namespace: 'infra', name: 'ca', key: 'ca.crt' } },
+        input: {
+          registryCredentials: true,
+          images: [{ reference: IMAGE_1, insecure: false, caBundle: true }, { reference: IMAGE_2, insecure: false, caBundle: true }],
+        },
+      });
+    });
+
+    it("use the operator's defaults without a policy, and apply a registry's settings only to images on it", () => {
+      const d = decide(withRestores(restored(IMAGE_1), restored(ELSEWHERE)), {
+        restoreDefaults: { imageRepository: '127.0.0.1:5000/checkpoints', pushSecret: undefined, insecureRegistry: true, caBundleSecret: undefined },
+        jobNamespace: 'ops',
+      });
+      expect(d).toMatchObject({
+        kind: 'startJob',
+        input: { registryCredentials: false, images: [{ reference: IMAGE_1, insecure: false, caBundle: false }, { reference: ELSEWHERE, insecure: true, caBundle: false }] },
+      });
+      expect(d.kind === 'startJob' && d.registrySecrets).toBeUndefined();
+    });
+
+    it('keep an image a restored pod still runs, and say which pod', () => {
+      const d = decide(withRestores(restored(IMAGE_1), restored(IMAGE_2, 'web-1')), { imagesInUse: new Map([[IMAGE_2, 'team-a/web-1']]) });
+      expect(d).toMatchObject({
+        kind: 'startJob', keptImages: [{ reference: IMAGE_2, pod: 'team-a/web-1' }],
+        input: { images: [{ reference: IMAGE_1 }] },
+      });
+      const allInUse = decide(withRestores(restored(IMAGE_2, 'web-1')), { imagesInUse: new Map([[IMAGE_2, 'team-a/web-1']]) });
+      expect(allInUse.kind === 'startJob' && allInUse.input.images).toBeUndefined();
+    });
+
+    it('stay with the archive when the policy retains archives', () => {
+      const c = { ...withRestores(restored(IMAGE_1)), spec: { target: { podName: 'web-0' }, ...localSpec, policyRef: 'p' } };
+      expect(decide(c, { policy: policy({ restore, retention: { reclaimPolicy: 'Retain', schedule: '*/15 * * * *', suspend: false, deleteOrphans: false } }) })).toMatchObject({ kind: 'release', archive: 'retained' });
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint, CheckpointStatus } from '../../api/checkpoint.js';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
 import type { JobSettings } from '../../kube/action-job.js';
@@ -15,7 +15,10 @@ import { activeTraceContext } from '../../observability/tracing.js';
 import type { PolicyLookup } from '../policy-lookup.js';
 import { type CleanupDecision, decideCleanup } from './decide-cleanup.js';
 import { jobFacts } from './decide.js';
-import { adoptJobSecret, ensureS3JobSecret } from './s3-job-secret.js';
+import { REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_KEY } from '../../jobs-contract/restore-job-input.js';
+import { readRegistrySecretData } from '../restores/registry-job-secret.js';
+import type { RestoreDefaults } from '../restores/registry-plan.js';
+import { adoptJobSecret, createJobSecret, readS3SecretContent } from './s3-job-secret.js';
 
 export interface CheckpointCleanupDeps {
   jobs: ResilientInformer<V1Job>;
@@ -25,6 +28,8 @@ export interface CheckpointCleanupDeps {
   jobSettings: JobSettings;
   s3DefaultCredentialsSecret: string;
   localStorageRoots: string[];
+  /** How restores reach the registry by default: checkpoint images are deleted the same way. */
+  restoreDefaults: RestoreDefaults;
   lookUpPolicy: (name: string) => Promise<PolicyLookup>;
   /** Told once per Checkpoint let go, with what became of its archive. */
   onReleased?: (archive: 'deleted' | 'retained' | 'none') => void;
@@ -50,8 +55,10 @@ export class CheckpointCleanup {
     const cleanupJob = this.deps.jobs.get(cleanupName, ns);
     const policyRef = checkpoint.spec?.policyRef;
     const policy = typeof policyRef === 'string' ? await this.deps.lookUpPolicy(policyRef) : undefined;
+    const imagesInUse = checkpoint.metadata.deletionTimestamp && !cleanupJob ? await this.imagesInUse(checkpoint) : undefined;
     const decision = decideCleanup({
       checkpoint, policy, checkpointJob: jobFacts(checkpointJob), cleanupJob: jobFacts(cleanupJob), localStorageRoots: this.deps.localStorageRoots,
+      restoreDefaults: this.deps.restoreDefaults, jobNamespace: ns, ...(imagesInUse ? { imagesInUse } : {}),
     });
     return this.apply(checkpoint, decision, cleanupName, log);
   }
@@ -83,20 +90,30 @@ export class CheckpointCleanup {
         return { kind: 'requeueAfter', ms: RETRY_AFTER_FAILED_JOB_MS };
       case 'startJob': {
         let input = decision.input;
-        let secretKeys: string[] = [];
+        const data: Record<string, string> = {};
         if (input.storage.backend === 's3') {
-          const content = await ensureS3JobSecret(this.deps.lean, {
-            namespace: ns, name: cleanupName, plan: decision.s3Secrets ?? {},
-            defaultSecretName: this.deps.s3DefaultCredentialsSecret, labels: ownerLabels('cleanup', ref),
-          });
+          const content = await readS3SecretContent(this.deps.lean, ns, decision.s3Secrets ?? {}, this.deps.s3DefaultCredentialsSecret);
           if (!content.ok) {
             await this.setDeleting(checkpoint, content.reason, content.message);
             this.event(checkpoint, 'Warning', content.reason, `deletion waits: ${content.message}`);
             return { kind: 'requeueAfter', ms: HOLD_RECHECK_MS };
           }
-          secretKeys = Object.keys(content.data);
+          Object.assign(data, content.data);
           input = { ...input, storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle } };
         }
+        // A registry Secret that is gone never holds the Checkpoint: the Job tries without it and
+        // reports the images it could not delete.
+        const registry = decision.registrySecrets ? await readRegistrySecretData(this.deps.lean, decision.registrySecrets) : undefined;
+        if (registry) {
+          Object.assign(data, registry.data);
+          input = {
+            ...input,
+            registryCredentials: REGISTRY_SECRET_KEY in registry.data,
+            ...(input.images ? { images: input.images.map((i) => ({ ...i, caBundle: i.caBundle && REGISTRY_CA_SECRET_KEY in registry.data })) } : {}),
+          };
+        }
+        const secretKeys = Object.keys(data);
+        if (secretKeys.length > 0) await createJobSecret(this.deps.lean, { namespace: ns, name: cleanupName, labels: ownerLabels('cleanup', ref), data });
         const job = buildCleanupJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, secretKeys, cleanupName);
         let jobUid: string | undefined;
         try {
@@ -106,10 +123,36 @@ export class CheckpointCleanup {
         }
         if (secretKeys.length > 0) await adoptJobSecret(this.deps.lean, ns, cleanupName, jobUid);
         await this.setDeleting(checkpoint, 'DeletingArchive', `Job ${ns}/${cleanupName} is deleting ${checkpoint.status?.archive?.uri ?? 'what the checkpoint Job stored'}`);
-        if (jobUid) log.info({ job: cleanupName, node: decision.nodeName }, 'cleanup Job created');
+        if (jobUid) {
+          log.info({ job: cleanupName, node: decision.nodeName, images: input.images?.length ?? 0 }, 'cleanup Job created');
+          for (const m of registry?.missing ?? []) this.event(checkpoint, 'Warning', m.reason, `checkpoint images may stay in the registry: ${m.message}`);
+          for (const kept of decision.keptImages) {
+            this.event(checkpoint, 'Normal', 'CheckpointImageKept', `checkpoint image ${kept.reference} stays in the registry: pod ${kept.pod} runs it; delete it there once the pod no longer does`);
+          }
+        }
         return { kind: 'requeueAfter', ms: HOLD_RECHECK_MS };
       }
     }
+  }
+
+  /**
+   * The images of this Checkpoint a restored pod still runs: the pod its restore records name,
+   * the same pod (uid), with a container whose image is that reference.
+   */
+  private async imagesInUse(checkpoint: Checkpoint): Promise<Map<string, string>> {
+    const inUse = new Map<string, string>();
+    const seen = new Set<string>();
+    for (const r of checkpoint.status?.restores ?? []) {
+      if (!r.image || seen.has(`${r.namespace}/${r.podName}/${r.image}`)) continue;
+      seen.add(`${r.namespace}/${r.podName}/${r.image}`);
+      const pod = await this.deps.lean.get<V1Pod>(`/api/v1/namespaces/${r.namespace}/pods/${r.podName}`).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      if (!pod || (r.podUid && pod.metadata?.uid !== r.podUid) || pod.metadata?.deletionTimestamp) continue;
+      if ((pod.spec?.containers ?? []).some((c) => c.image === r.image)) inUse.set(r.image, `${r.namespace}/${r.podName}`);
+    }
+    return inUse;
   }
 
   private async setDeleting(checkpoint: Checkpoint, reason: string, message: string): Promise<void> {

@@ -2,7 +2,10 @@ import type { Checkpoint } from '../../api/checkpoint.js';
 import { ARCHIVE_FINALIZER } from '../../api/constants.js';
 import { resolveStorage } from '../../api/resolve-storage.js';
 import type { CleanupJobInput } from '../../jobs-contract/cleanup-job-input.js';
+import type { CheckpointPolicySpec } from '../../api/checkpoint-policy.js';
+import { parseImageReference } from '../../oci/image-reference.js';
 import type { PolicyLookup } from '../policy-lookup.js';
+import { planCoversHost, registryPlan, type RegistrySecretRef, type RestoreDefaults } from '../restores/registry-plan.js';
 import { isUnderRoots, type JobFacts, jobStorage, type S3SecretPlan, s3SecretPlan } from './decide.js';
 
 export type CleanupDecision =
@@ -11,7 +14,16 @@ export type CleanupDecision =
   | { kind: 'release'; archive: 'deleted' | 'retained' | 'none'; why: string }
   /** Not yet: the phase stays Deleting with this reason until the obstacle is gone. */
   | { kind: 'hold'; reason: string; message: string; recheckMs?: number }
-  | { kind: 'startJob'; input: CleanupJobInput; nodeName: string | undefined; s3Secrets?: S3SecretPlan }
+  | {
+      kind: 'startJob';
+      input: CleanupJobInput;
+      nodeName: string | undefined;
+      s3Secrets?: S3SecretPlan;
+      /** The Secrets that reach the registry holding the images to delete. */
+      registrySecrets?: { credentials?: RegistrySecretRef; caBundle?: RegistrySecretRef };
+      /** Images left in the registry because a restored pod still runs them. */
+      keptImages: { reference: string; pod: string }[];
+    }
   | { kind: 'retryJob'; message: string };
 
 /** A Job that reads the archive must finish before the archive goes. */
@@ -31,6 +43,11 @@ export function decideCleanup(args: {
   cleanupJob: JobFacts;
   /** Node directories the operator may write to: a recorded path outside them is never touched. */
   localStorageRoots: string[];
+  /** How restores reach the registry when the policy says nothing: the images are deleted the same way. */
+  restoreDefaults?: RestoreDefaults;
+  jobNamespace?: string;
+  /** Images of this Checkpoint a restored pod's container still runs, with that pod (`ns/name`). */
+  imagesInUse?: Map<string, string>;
 }): CleanupDecision {
   const { checkpoint, policy } = args;
   if (!checkpoint.metadata.deletionTimestamp || !checkpoint.metadata.finalizers?.includes(ARCHIVE_FINALIZER)) return { kind: 'nothing' };
@@ -91,13 +108,60 @@ export function decideCleanup(args: {
   }
 
   const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! };
+  const images = imagesToDelete(checkpoint, policy?.found ? policy.policy.spec.restore : undefined, args);
   return {
     kind: 'startJob',
     nodeName: located.storage.backend === 'local' ? located.storage.nodeName : undefined,
     ...(s3Secrets ? { s3Secrets } : {}),
-    input: { checkpoint: ref, storage: located.storage, ...(recorded?.key ? { key: recorded.key } : {}) },
+    ...(images.secrets ? { registrySecrets: images.secrets } : {}),
+    keptImages: images.kept,
+    input: {
+      checkpoint: ref, storage: located.storage, ...(recorded?.key ? { key: recorded.key } : {}),
+      ...(images.delete.length > 0 ? { images: images.delete, registryCredentials: images.secrets?.credentials !== undefined } : {}),
+    },
   };
 }
+
+/** The checkpoint images restores of this Checkpoint pushed, as its restore records name them, once each. */
+export function checkpointImages(checkpoint: Checkpoint): string[] {
+  const images = new Set<string>();
+  for (const r of checkpoint.status?.restores ?? []) {
+    if (!r.image) continue;
+    try {
+      if (parseImageReference(r.image).digest) images.add(r.image);
+    } catch {
+      // A record no restore wrote: nothing this operator pushed.
+    }
+  }
+  return [...images];
+}
+
+/**
+ * Which images go with the archive: all those pushed for the Checkpoint, except one a restored
+ * pod still runs (its node may need to pull it again). The registry's settings (plain HTTP, CA
+ * bundle) apply to images on the registry they name; the push Secret is looked up by host.
+ */
+function imagesToDelete(checkpoint: Checkpoint, restore: CheckpointPolicySpec['restore'], args: Parameters<typeof decideCleanup>[0]): {
+  delete: NonNullable<CleanupJobInput['images']>;
+  kept: { reference: string; pod: string }[];
+  secrets: { credentials?: RegistrySecretRef; caBundle?: RegistrySecretRef } | undefined;
+} {
+  const all = checkpointImages(checkpoint);
+  const kept = all.flatMap((reference) => {
+    const pod = args.imagesInUse?.get(reference);
+    return pod ? [{ reference, pod }] : [];
+  });
+  const plan = registryPlan(restore, args.restoreDefaults ?? NO_DEFAULTS, args.jobNamespace ?? checkpoint.metadata.namespace!);
+  const doomed = all.filter((reference) => !args.imagesInUse?.has(reference)).map((reference) => {
+    const covered = planCoversHost(plan, parseImageReference(reference).host);
+    return { reference, insecure: covered && plan.insecure, caBundle: covered && plan.caBundle !== undefined };
+  });
+  const caBundle = doomed.some((i) => i.caBundle) ? plan.caBundle : undefined;
+  const credentials = doomed.length > 0 ? plan.credentials : undefined;
+  return { delete: doomed, kept, secrets: credentials || caBundle ? { ...(credentials ? { credentials } : {}), ...(caBundle ? { caBundle } : {}) } : undefined };
+}
+
+const NO_DEFAULTS: RestoreDefaults = { imageRepository: undefined, pushSecret: undefined, insecureRegistry: false, caBundleSecret: undefined };
 
 /**
  * Points the storage at where the archive was written, from its URI: the node and directory for

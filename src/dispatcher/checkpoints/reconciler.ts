@@ -17,6 +17,7 @@ import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, jobFacts, type PodFacts, type S3SecretPlan } from './decide.js';
 import { adoptJobSecret, ensureS3JobSecret } from './s3-job-secret.js';
+import type { RestoreDefaults } from '../restores/registry-plan.js';
 import { CheckpointCleanup } from './cleanup-reconciler.js';
 import { ensureTemplateClaim } from './template-claim.js';
 import { type BusyContainers, containerKey } from './busy-containers.js';
@@ -35,6 +36,8 @@ export interface CheckpointReconcilerDeps {
   jobSettings: JobSettings;
   /** The operator's default S3 credentials Secret, in the Jobs' namespace. */
   s3DefaultCredentialsSecret: string;
+  /** How restores reach the registry by default; deleting a Checkpoint deletes its images the same way. */
+  restoreDefaults: RestoreDefaults;
   /** Containers being checkpointed right now: one Job per container at a time. */
   busy: BusyContainers;
   /** Told once per deleted Checkpoint let go, with what became of its archive. */
@@ -57,7 +60,7 @@ export class CheckpointReconciler {
     this.cleanup = new CheckpointCleanup({
       jobs: deps.jobs, lean: deps.lean, events: deps.events, now: () => new Date(deps.clock.now()),
       jobSettings: { ...deps.jobSettings, serviceAccountName: JOB_SERVICE_ACCOUNTS.cleanup }, s3DefaultCredentialsSecret: deps.s3DefaultCredentialsSecret,
-      localStorageRoots: deps.decideSettings.localStorageRoots, lookUpPolicy: (name) => this.lookUpPolicy(name),
+      localStorageRoots: deps.decideSettings.localStorageRoots, restoreDefaults: deps.restoreDefaults, lookUpPolicy: (name) => this.lookUpPolicy(name),
       ...(deps.onCheckpointReleased ? { onReleased: deps.onCheckpointReleased } : {}),
     });
   }

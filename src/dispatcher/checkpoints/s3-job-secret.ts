@@ -90,16 +90,21 @@ export async function ensureS3JobSecret(lean: LeanKubeClient, args: {
   const { namespace: ns, plan } = args;
   const content = await readS3SecretContent(lean, ns, plan, args.defaultSecretName);
   if (!content.ok || Object.keys(content.data).length === 0) return content;
+  await createJobSecret(lean, { namespace: ns, name: args.name, labels: args.labels, data: content.data });
+  return content;
+}
+
+/** Creates an immutable per-Job Secret; one a retried reconcile already created is kept as it is. */
+export async function createJobSecret(lean: LeanKubeClient, args: { namespace: string; name: string; labels: Record<string, string>; data: Record<string, string> }): Promise<void> {
   try {
-    await lean.post(`/api/v1/namespaces/${ns}/secrets`, {
+    await lean.post(`/api/v1/namespaces/${args.namespace}/secrets`, {
       apiVersion: 'v1', kind: 'Secret', type: 'Opaque', immutable: true,
-      metadata: { name: args.name, namespace: ns, labels: args.labels },
-      data: content.data,
+      metadata: { name: args.name, namespace: args.namespace, labels: args.labels },
+      data: args.data,
     });
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
   }
-  return content;
 }
 
 /** The Job owns its Secret, so the garbage collector removes both together. */

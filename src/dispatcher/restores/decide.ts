@@ -3,9 +3,10 @@ import type { Checkpoint, RestoreRecord } from '../../api/checkpoint.js';
 import type { PolicyLookup } from '../policy-lookup.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../../api/constants.js';
 import { resolveStorage } from '../../api/resolve-storage.js';
-import { REGISTRY_SECRET_KEY, type RestoreJobInput } from '../../jobs-contract/restore-job-input.js';
+import type { RestoreJobInput } from '../../jobs-contract/restore-job-input.js';
 import { restoreJobName } from '../../kube/restore-job.js';
 import { checkpointImageTag } from '../../oci/image-reference.js';
+import { registryPlan, type RegistrySecretRef, type RestoreDefaults } from './registry-plan.js';
 import { RESTORE_STRATEGY, type RestoreStrategyName } from './strategy.js';
 import { type JobFacts, jobStorage, type S3SecretPlan, s3SecretPlan } from '../checkpoints/decide.js';
 
@@ -23,17 +24,7 @@ export interface RestorePodFacts {
   statuses: { name: string; imageID: string | undefined; running: boolean; waitingReason: string | undefined; waitingMessage: string | undefined }[];
 }
 
-export interface RestoreDefaults {
-  imageRepository: string | undefined;
-  /** A dockerconfigjson Secret in the Jobs' namespace. */
-  pushSecret: string | undefined;
-  insecureRegistry: boolean;
-  /** A Secret in the Jobs' namespace whose ca.crt signs the registry's certificate. */
-  caBundleSecret: string | undefined;
-}
-
-/** A Secret key the restore Job needs: push credentials, or the registry's CA bundle. */
-export interface RegistrySecretRef { namespace: string; name: string; key: string }
+export type { RestoreDefaults } from './registry-plan.js';
 
 export type RestoreDecision =
   | { kind: 'nothing' }
@@ -184,7 +175,8 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
   const policyObject = policy?.found ? policy.policy : undefined;
 
   const settings = policyObject?.spec.restore;
-  const repository = settings?.imageRepository ?? args.defaults.imageRepository;
+  const registry = registryPlan(settings, args.defaults, args.jobNamespace);
+  const repository = registry.repository;
   if (!repository) {
     return refuseFor('RestoreNotConfigured',
       `no image repository for checkpoint images: set spec.restore.imageRepository on ${policyObject ? `CheckpointPolicy ${policyObject.metadata.name}` : 'a CheckpointPolicy the Checkpoint cites'} or the operator's RESTORE_IMAGE_REPOSITORY`);
@@ -202,14 +194,8 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
   const key = archive.key ?? keyFromUri(archive.uri, storage.storage.backend);
   if (!key) return refuseFor('ArchiveLocationUnknown', `cannot tell the archive's key from ${archive.uri}`);
 
-  // A policy's spec.restore is taken whole: the operator's defaults fill in only for Checkpoints without one.
-  const registrySecret: RegistrySecretRef | undefined = settings?.pushSecretRef
-    ? { namespace: settings.pushSecretRef.namespace ?? args.jobNamespace, name: settings.pushSecretRef.name, key: REGISTRY_SECRET_KEY }
-    : !settings && args.defaults.pushSecret ? { namespace: args.jobNamespace, name: args.defaults.pushSecret, key: REGISTRY_SECRET_KEY } : undefined;
-  const caRef = settings?.caBundleSecretRef as { namespace?: string; name: string; key?: string } | undefined;
-  const registryCaBundle: RegistrySecretRef | undefined = caRef
-    ? { namespace: caRef.namespace ?? args.jobNamespace, name: caRef.name, key: caRef.key ?? 'ca.crt' }
-    : !settings && args.defaults.caBundleSecret ? { namespace: args.jobNamespace, name: args.defaults.caBundleSecret, key: 'ca.crt' } : undefined;
+  const registrySecret = registry.credentials;
+  const registryCaBundle = registry.caBundle;
   const ns = checkpoint.metadata.namespace!;
   return {
     kind: 'startJob',
@@ -230,7 +216,7 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
       registry: {
         repository,
         tag: checkpointImageTag(ns, checkpoint.metadata.name, checkpoint.metadata.uid!),
-        insecure: settings ? settings.insecureRegistry ?? false : args.defaults.insecureRegistry,
+        insecure: registry.insecure,
         credentials: registrySecret ? 'secret' : 'anonymous',
         caBundle: registryCaBundle !== undefined,
       },

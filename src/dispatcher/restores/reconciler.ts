@@ -6,7 +6,6 @@ import {
   RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_MESSAGE_ANNOTATION, RESTORE_STATUS_ANNOTATION, RESTORED_FROM_ANNOTATION,
 } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
-import { REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_KEY } from '../../jobs-contract/restore-job-input.js';
 import type { JobSettings } from '../../kube/action-job.js';
 import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
@@ -21,6 +20,7 @@ import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import { jobFacts } from '../checkpoints/decide.js';
 import { jobSecretContent, readSecretData } from '../checkpoints/s3-job-secret.js';
+import { readRegistrySecretData } from './registry-job-secret.js';
 import { currentAttempt, decideRestore, handledMarker, isCheckpointName, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
 
 export interface RestoreReconcilerDeps {
@@ -210,22 +210,9 @@ export class RestoreReconciler {
       s3Credentials = content.credentials;
       caBundle = content.caBundle;
     }
-    const registryKeys = [
-      { ref: decision.registrySecret, into: REGISTRY_SECRET_KEY, reason: 'RegistryCredentialsNotFound', what: 'the registry credentials', hint: ' (it must be of type kubernetes.io/dockerconfigjson)' },
-      { ref: decision.registryCaBundle, into: REGISTRY_CA_SECRET_KEY, reason: 'CABundleNotFound', what: "the registry's CA bundle", hint: '' },
-    ];
-    for (const { ref, into, reason, what, hint } of registryKeys) {
-      if (!ref) continue;
-      const secret = await readSecretData(this.deps.lean, ref);
-      const value = secret?.[ref.key];
-      if (!value) {
-        return {
-          ok: false, reason,
-          message: secret ? `Secret ${ref.namespace}/${ref.name} has no key ${ref.key} with ${what}${hint}` : `Secret ${ref.namespace}/${ref.name} with ${what} does not exist`,
-        };
-      }
-      data[into] = value;
-    }
+    const registry = await readRegistrySecretData(this.deps.lean, { credentials: decision.registrySecret, caBundle: decision.registryCaBundle });
+    if (registry.missing.length > 0) return { ok: false, ...registry.missing[0]! };
+    Object.assign(data, registry.data);
     return { ok: true, data, s3Credentials, caBundle };
   }
 
