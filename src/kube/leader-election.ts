@@ -42,7 +42,10 @@ export interface LeaderElectionOptions {
  * free or when its holder has not renewed it for leaseDuration, measured on *our* clock from when
  * we last saw the record change (clocks of different nodes are never compared). The leader renews
  * every retryPeriod; if renewals keep failing for renewDeadline it stops leading at once, before
- * anyone else may take over (renewDeadline < leaseDuration).
+ * anyone else may take over (renewDeadline < leaseDuration). That deadline is kept by a timer of
+ * its own, as client-go bounds its renew loop with it: a renewal request that hangs (an API
+ * server waiting on an etcd that is gone, a silent network) must not keep a replica leading past
+ * the moment a standby may take the lease.
  */
 export class LeaderElector {
   private readonly clock: Clock;
@@ -51,6 +54,7 @@ export class LeaderElector {
   private lastRenewal = 0;
   private running = false;
   private cancelTimer: (() => void) | undefined;
+  private cancelDeadline: (() => void) | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -69,6 +73,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.running = false;
     this.cancelTimer?.();
+    this.cancelDeadline?.();
     if (this.leading) {
       this.setLeading(false);
       await this.release();
@@ -88,12 +93,27 @@ export class LeaderElector {
     if (ok) {
       this.lastRenewal = now;
       if (!this.leading) this.setLeading(true);
-    } else if (this.leading && now - this.lastRenewal >= this.options.renewDeadlineMs) {
-      this.options.log.error({ identity: this.options.identity }, 'leader election: could not renew the lease in time; stopping leading');
-      this.setLeading(false);
+      this.armRenewDeadline();
+    } else {
+      this.checkRenewDeadline();
     }
     const jitter = this.leading ? 0 : Math.floor(Math.random() * this.options.retryPeriodMs * 0.2);
     this.cancelTimer = this.clock.after(Math.min(this.options.retryPeriodMs + jitter, this.untilObservedExpiry(now)), () => void this.tick());
+  }
+
+  /** From the last renewal, whether or not a request is still on its way. */
+  private armRenewDeadline(): void {
+    this.cancelDeadline?.();
+    const left = this.lastRenewal + this.options.renewDeadlineMs - this.clock.now();
+    this.cancelDeadline = this.clock.after(Math.max(0, left), () => this.checkRenewDeadline());
+  }
+
+  private checkRenewDeadline(): void {
+    if (!this.running || !this.leading) return;
+    if (this.clock.now() - this.lastRenewal < this.options.renewDeadlineMs) return;
+    this.cancelDeadline?.();
+    this.options.log.error({ identity: this.options.identity }, 'leader election: could not renew the lease in time; stopping leading');
+    this.setLeading(false);
   }
 
   /**

@@ -7,7 +7,10 @@ class MemoryLeaseStore implements LeaseStore {
   record: LeaseRecord | undefined;
   version = 0;
   down = false;
+  /** Requests neither answer nor fail, as when the API server waits on an etcd that is gone. */
+  hanging = false;
   async get() {
+    if (this.hanging) await new Promise(() => undefined);
     if (this.down) throw new Error('connection refused');
     return this.record ? { record: { ...this.record }, version: String(this.version) } : undefined;
   }
@@ -110,6 +113,22 @@ describe('LeaderElector', () => {
     store.down = false;
     await advance(clock, 4_000);
     expect(a.isLeader).toBe(true);
+  });
+
+  it('stops leading at the renew deadline even while a renewal request hangs, before a standby can take over', async () => {
+    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
+    const a = candidate('a', store, clock, events);
+    a.start(); await flush();
+    expect(a.isLeader).toBe(true);
+    const renewedAt = clock.now();
+    store.hanging = true;
+    await advance(clock, 9_500);
+    expect(a.isLeader).toBe(true);
+    await advance(clock, 1_000);
+    // Renew deadline 10 s from the last renewal: well inside the 15 s a standby waits.
+    expect(a.isLeader).toBe(false);
+    expect(events).toEqual(['a:start', 'a:stop']);
+    expect(clock.now() - renewedAt).toBeLessThan(15_000);
   });
 
   it('does not steal a lease its holder keeps renewing', async () => {
