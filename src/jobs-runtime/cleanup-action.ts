@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { API_GROUP_VERSION, CHECKPOINT_KIND } from '../api/constants.js';
 import type { Clock } from '../clock/clock.js';
 import type { CleanupJobInput } from '../jobs-contract/cleanup-job-input.js';
-import { REGISTRY_CA_FILE, REGISTRY_SECRET_DIR, REGISTRY_SECRET_KEY } from '../jobs-contract/restore-job-input.js';
+import { REGISTRY_SECRET_DIR } from '../jobs-contract/restore-job-input.js';
 import { patchCheckpointStatus } from '../kube/checkpoint-status-writer.js';
 import type { EventRecorder, EventTarget } from '../kube/events.js';
 import type { LeanKubeClient } from '../kube/lean-client.js';
@@ -17,6 +15,7 @@ import { RegistryError } from '../oci/registry-error.js';
 import { archivePrefix } from '../storage/archive-key.js';
 import { type ArchiveBackend, assertSafeKey, BackendError } from '../storage/backend.js';
 import { JobFailure, readCheckpoint } from './checkpoint-object.js';
+import { readRegistrySecretFiles } from './registry-secret-files.js';
 
 export interface CleanupDeps {
   input: CleanupJobInput;
@@ -35,10 +34,10 @@ export type CleanupResult = { ok: true; deleted: string[] } | { ok: false; reaso
 /**
  * Deletes every archive of one deleted Checkpoint: the recorded one, and whatever else lies under
  * the Checkpoint's own prefix (an archive stored by a checkpoint Job that never got to record it,
- * the leftovers of an interrupted write); then the checkpoint images its restores pushed. Re-running it is safe: what is already gone counts as
- * deleted. A failure is written into the Checkpoint's status as phase Deleting with its reason,
- * and the caller exits non-zero so the Job controller retries with its backoff while the
- * finalizer holds the Checkpoint.
+ * the leftovers of an interrupted write); then the checkpoint images its restores pushed.
+ * Re-running it is safe: what is already gone counts as deleted. A failure is written into the
+ * Checkpoint's status as phase Deleting with its reason, and the caller exits non-zero so the Job
+ * controller retries with its backoff while the finalizer holds the Checkpoint.
  */
 export async function runCleanup(deps: CleanupDeps): Promise<CleanupResult> {
   const { input, log } = deps;
@@ -119,8 +118,7 @@ async function deleteArchives(backend: ArchiveBackend, prefix: string, recorded:
  * says so, rather than hold the Checkpoint for ever.
  */
 async function deleteImages(input: CleanupJobInput, secretDir: string): Promise<{ deleted: string[]; retained: { reference: string; reason: string; message: string }[] }> {
-  const config = input.registryCredentials ? await readFile(join(secretDir, REGISTRY_SECRET_KEY)) : undefined;
-  const ca = (input.images ?? []).some((i) => i.caBundle) ? await readFile(join(secretDir, REGISTRY_CA_FILE)) : undefined;
+  const { dockerConfig: config, ca } = await readRegistrySecretFiles(secretDir, { credentials: input.registryCredentials ?? false, caBundle: (input.images ?? []).some((i) => i.caBundle) });
   const deleted: string[] = [];
   const retained: { reference: string; reason: string; message: string }[] = [];
   for (const image of input.images ?? []) {

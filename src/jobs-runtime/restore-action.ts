@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { RestoreRecord } from '../api/checkpoint.js';
 import type { Clock } from '../clock/clock.js';
 import { S3_SECRET_DIR } from '../jobs-contract/checkpoint-job-input.js';
-import { REGISTRY_CA_FILE, REGISTRY_SECRET_DIR, REGISTRY_SECRET_KEY, type RestoreJobInput } from '../jobs-contract/restore-job-input.js';
+import { REGISTRY_SECRET_DIR, type RestoreJobInput } from '../jobs-contract/restore-job-input.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { LeanKubeClient } from '../kube/lean-client.js';
 import { upsertRestoreRecord } from '../kube/restore-records.js';
@@ -17,6 +16,7 @@ import { RegistryError } from '../oci/registry-error.js';
 import { type ArchiveBackend, BackendError } from '../storage/backend.js';
 import { backendFor } from './backend-for.js';
 import { eventTarget, JobFailure, readCheckpoint } from './checkpoint-object.js';
+import { readRegistrySecretFiles } from './registry-secret-files.js';
 
 export interface RestoreActionDeps {
   input: RestoreJobInput;
@@ -67,14 +67,12 @@ export async function runRestoreAction(deps: RestoreActionDeps): Promise<Restore
       throw new JobFailure('ArchiveLocationUnknown', `the storage settings lead to ${backend.uri(input.archive.key)}, not to the recorded ${input.archive.uri}`);
     }
     const repository = parseRepository(input.registry.repository);
-    const credentials = input.registry.credentials === 'secret'
-      ? credentialsForRegistry(await readFile(join(deps.registrySecretDir ?? REGISTRY_SECRET_DIR, REGISTRY_SECRET_KEY)), repository.host)
-      : undefined;
+    const files = await readRegistrySecretFiles(deps.registrySecretDir ?? REGISTRY_SECRET_DIR, { credentials: input.registry.credentials === 'secret', caBundle: input.registry.caBundle });
+    const credentials = files.dockerConfig ? credentialsForRegistry(files.dockerConfig, repository.host) : undefined;
     if (input.registry.credentials === 'secret' && !credentials) {
       throw new JobFailure('RegistryCredentialsNotFound', `the push Secret has no credentials for registry ${repository.host}`);
     }
-    const ca = input.registry.caBundle ? await readCaBundle(join(deps.registrySecretDir ?? REGISTRY_SECRET_DIR, REGISTRY_CA_FILE)) : undefined;
-    const client = new RegistryClient({ repository: input.registry.repository, insecure: input.registry.insecure, ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}) });
+    const client = new RegistryClient({ repository: input.registry.repository, insecure: input.registry.insecure, ...(credentials ? { credentials } : {}), ...(files.ca ? { ca: files.ca } : {}) });
     log.info({ uri: input.archive.uri, repository: input.registry.repository }, 'fetching the archive and pushing the checkpoint image');
     const pushed = await withSpan('fetch, verify and push image', { uri: input.archive.uri, repository: input.registry.repository, bytes: input.archive.sizeBytes }, async () => pushCheckpointImage({
       client,
@@ -101,15 +99,6 @@ export async function runRestoreAction(deps: RestoreActionDeps): Promise<Restore
   log.info({ image }, 'checkpoint image pushed');
   deps.events?.record(eventTarget(current), 'Normal', 'ImagePushed', `restore of pod ${input.pod.namespace}/${input.pod.name}: ${message}`);
   return { outcome: 'pushed', image, sizeBytes: input.archive.sizeBytes };
-}
-
-/** The registry's CA bundle; anything without a PEM certificate in it is refused before any connection. */
-async function readCaBundle(file: string): Promise<Buffer> {
-  const pem = await readFile(file);
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new JobFailure('CABundleInvalid', "the registry's CA bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
-  }
-  return pem;
 }
 
 function classify(err: unknown): { reason: string; message: string } {

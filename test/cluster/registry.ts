@@ -49,8 +49,8 @@ export interface RegistryOptions {
 
 /**
  * The real CNCF distribution registry (Debian's docker-registry, 2.8) on loopback, with
- * filesystem storage and (unless asked otherwise) deletes enabled. It takes OCI manifests and indexes as they are
- * pushed: 2.8 only checks that an index's manifests are in the repository.
+ * filesystem storage and (unless asked otherwise) deletes enabled. It takes OCI manifests and
+ * indexes as they are pushed: 2.8 only checks that an index's manifests are in the repository.
  */
 export async function startRegistry(opts: RegistryOptions): Promise<RegistryServer> {
   const name = opts.name ?? 'registry';

@@ -342,7 +342,15 @@ describe('restore by annotation', () => {
         expect(after.status.containerStatuses![0]!.imageID.endsWith(image.split('@')[1]!)).toBe(true);
         expect(after.status.containerStatuses![0]!.restartCount).toBe(before.status.containerStatuses![0]!.restartCount + 1);
         // The layer the registry holds, read over verified TLS, is the archive.
-        expect(await fetchOverTls(`${tls.url}/v2/checkpoints/blobs/sha256:${c.status!.archive!.sha256}`, tls.ca!, 'HEAD')).toBe(200);
+        const layer = `${tls.url}/v2/checkpoints/blobs/sha256:${c.status!.archive!.sha256}`;
+        expect(await fetchOverTls(layer, tls.ca!, 'HEAD')).toBe(200);
+
+        // Once no pod runs it, deleting the Checkpoint deletes the image, over the same verified TLS.
+        await kubectl(['delete', 'pod', 'tls-app', '-n', NS, '--wait=true']);
+        await kubectl(['delete', 'checkpoints.checkpoint.example.com', 'ca-right-ckpt', '-n', NS, '--wait=true', '--timeout=90s']);
+        expect(await fetchOverTls(`${tls.url}/v2/checkpoints/manifests/${image.split('@')[1]}`, tls.ca!, 'HEAD')).toBe(404);
+        expect(await fetchOverTls(layer, tls.ca!, 'HEAD')).toBe(404);
+        await expect.poll(async () => (await eventsFor(NS, 'ca-right-ckpt')).map((e) => e.reason)).toContain('CheckpointImagesDeleted');
       });
     });
 

@@ -19,7 +19,7 @@ import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
 import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import { jobFacts } from '../checkpoints/decide.js';
-import { jobSecretContent, readSecretData } from '../checkpoints/s3-job-secret.js';
+import { createJobSecret, jobSecretContent, readSecretData } from '../checkpoints/s3-job-secret.js';
 import { readRegistrySecretData } from './registry-job-secret.js';
 import { currentAttempt, decideRestore, handledMarker, isCheckpointName, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
 
@@ -158,13 +158,7 @@ export class RestoreReconciler {
     if (input.storage.backend === 's3') input.storage = { ...input.storage, credentials: secret.s3Credentials, caBundle: secret.caBundle };
     const ns = this.deps.jobSettings.namespace;
     const keys = Object.keys(secret.data);
-    if (keys.length > 0) {
-      await this.deps.lean.post(`/api/v1/namespaces/${ns}/secrets`, {
-        apiVersion: 'v1', kind: 'Secret', type: 'Opaque', immutable: true,
-        metadata: { name: input.jobName, namespace: ns, labels: ownerLabels('restore', input.pod) },
-        data: secret.data,
-      }).catch((err: unknown) => { if (!isAlreadyExists(err)) throw err; });
-    }
+    if (keys.length > 0) await createJobSecret(this.deps.lean, { namespace: ns, name: input.jobName, labels: ownerLabels('restore', input.pod), data: secret.data });
     // The record comes first, and never over one the Job has already written: a fast Job can
     // record its result before this reconcile gets here again.
     await this.record(checkpoint, input.jobName, (r) => r ?? { ...base(pod, decision.request, input.containerName, r, now), strategy: decision.strategy, result: 'Pending', reason: 'JobCreated' });
