@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { type Binaries, ensureBinaries } from './binaries.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { type ClusterPki, generatePki } from './pki.js';
-import { freePort } from './ports.js';
+import { hostPort, loopbackHost, type ServerHost } from './network/server-host.js';
 import { type ManagedProcess, reapStale, startProcess } from './processes.js';
 
 const run = promisify(execFile);
@@ -16,11 +16,15 @@ export interface ControlPlaneOptions {
   /** Default: a fresh directory under the system temp dir. */
   dir?: string;
   verbosity?: number;
+  /** Where etcd and the API server listen (default: this machine's loopback). */
+  host?: ServerHost;
 }
 
 export interface ControlPlane {
   dir: string;
+  /** https://<host>:<port> of the API server, the same from this machine, nodes and pods. */
   server: string;
+  host: ServerHost;
   apiserverPort: number;
   kubeconfigPath: string;
   caCertPath: string;
@@ -58,28 +62,32 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   };
 
   try {
-    const [pki, etcdClient, etcdPeer, apiPort] = await Promise.all([generatePki(dir), freePort(), freePort(), freePort()]);
+    const host = opts.host ?? loopbackHost;
+    const [pki, etcdClient, etcdPeer, apiPort] = await Promise.all([generatePki(dir, host.ip), host.freePort(), host.freePort(), host.freePort()]);
     mark('pki');
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${hostPort(host, apiPort)}`;
+    const etcdUrl = (port: number) => `http://${hostPort(host, port)}`;
 
     // No fsync: the cluster is thrown away after each run, and fsync dominates etcd latency on CI disks.
     const etcdArgs = [
       '--data-dir', join(dir, 'etcd'), '--name', 'local',
-      '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
-      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-      '--initial-cluster', `local=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level', 'warn',
+      '--listen-client-urls', etcdUrl(etcdClient), '--advertise-client-urls', etcdUrl(etcdClient),
+      '--listen-peer-urls', etcdUrl(etcdPeer), '--initial-advertise-peer-urls', etcdUrl(etcdPeer),
+      '--initial-cluster', `local=${etcdUrl(etcdPeer)}`, '--unsafe-no-fsync', '--log-level', 'warn',
     ];
-    const etcdRef = { current: startProcess(dir, 'etcd', binaries.etcd, etcdArgs) };
+    const startEtcd = () => startProcess(dir, 'etcd', binaries.etcd, etcdArgs, process.env, host);
+    const etcdRef = { current: startEtcd() };
     processes.push(etcdRef.current);
-    const etcdReady = () => waitFor(etcdRef.current, processes, () => httpOk(`http://127.0.0.1:${etcdClient}/health`));
+    const etcdReady = () => waitFor(etcdRef.current, processes, () => httpOk(`${etcdUrl(etcdClient)}/health`));
     await etcdReady();
     mark('etcd');
 
     const apiserverArgs = [
-      '--etcd-servers', `http://127.0.0.1:${etcdClient}`,
-      '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
-      // The endpoint reconciler refuses loopback; pods reach the API server at 127.0.0.1 directly.
-      '--endpoint-reconciler-type', 'none',
+      '--etcd-servers', etcdUrl(etcdClient),
+      '--bind-address', host.ip, '--advertise-address', host.ip, '--secure-port', String(apiPort),
+      // The endpoint reconciler refuses loopback: a control plane on this machine's loopback is
+      // reached at its address directly, without the kubernetes Service.
+      ...(host.netns ? [] : ['--endpoint-reconciler-type', 'none']),
       '--tls-cert-file', pki.apiserverCert, '--tls-private-key-file', pki.apiserverKey,
       '--client-ca-file', pki.caCert,
       '--authorization-mode', 'Node,RBAC',
@@ -94,7 +102,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const adminKubeconfig = await writeKubeconfig(join(dir, 'admin.kubeconfig'), server, pki.caCert, pki.admin, 'admin');
     const cmKubeconfig = await writeKubeconfig(join(dir, 'controller-manager.kubeconfig'), server, pki.caCert, pki.controllerManager, 'controller-manager');
     const schedKubeconfig = await writeKubeconfig(join(dir, 'scheduler.kubeconfig'), server, pki.caCert, pki.scheduler, 'scheduler');
-    const apiserverRef = { current: startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs) };
+    const startApiserver = () => startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs, process.env, host);
+    const apiserverRef = { current: startApiserver() };
     processes.push(apiserverRef.current);
     const adminTls = { ca: await readFile(pki.caCert), cert: await readFile(pki.admin.cert), key: await readFile(pki.admin.key) };
     // /readyz only turns 200 once every post-start hook is done, rbac/bootstrap-roles included, so
@@ -106,7 +115,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await apiserverReady();
     mark('apiserver');
 
-    const [cmPort, schedPort] = await Promise.all([freePort(), freePort()]);
+    const [cmPort, schedPort] = await Promise.all([host.freePort(), host.freePort()]);
     const controllerManager = startProcess(dir, 'kube-controller-manager', binaries.kubeControllerManager, [
       '--kubeconfig', cmKubeconfig, '--authentication-kubeconfig', cmKubeconfig, '--authorization-kubeconfig', cmKubeconfig,
       '--bind-address', '127.0.0.1', '--secure-port', String(cmPort),
@@ -114,12 +123,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--service-account-private-key-file', pki.serviceAccountKey, '--root-ca-file', pki.caCert,
       '--cluster-signing-cert-file', pki.caCert, '--cluster-signing-key-file', pki.caKey,
       '--cert-dir', join(dir, 'controller-manager-certs'), '--v', v,
-    ]);
+    ], process.env, host);
     processes.push(controllerManager);
     const scheduler = startProcess(dir, 'kube-scheduler', binaries.kubeScheduler, [
       '--kubeconfig', schedKubeconfig, '--authentication-kubeconfig', schedKubeconfig, '--authorization-kubeconfig', schedKubeconfig,
       '--bind-address', '127.0.0.1', '--secure-port', String(schedPort), '--leader-elect=false', '--v', v,
-    ]);
+    ], process.env, host);
     processes.push(scheduler);
 
     const kubectl = async (args: string[], o: { input?: string; allowFailure?: boolean } = {}) => {
@@ -142,18 +151,18 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     let stopped = false;
     return {
-      dir, server, apiserverPort: apiPort, kubeconfigPath: adminKubeconfig, caCertPath: pki.caCert, serviceAccountKeyPath: pki.serviceAccountKey, pki, binaries, processes, timings, kubectl,
+      dir, server, host, apiserverPort: apiPort, kubeconfigPath: adminKubeconfig, caCertPath: pki.caCert, serviceAccountKeyPath: pki.serviceAccountKey, pki, binaries, processes, timings, kubectl,
       async restartApiServer() {
         const old = apiserverRef.current;
         await old.stop();
-        processes.splice(processes.indexOf(old), 1, (apiserverRef.current = startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs)));
+        processes.splice(processes.indexOf(old), 1, (apiserverRef.current = startApiserver()));
         await apiserverReady();
       },
       async restartEtcd(downMs) {
         const old = etcdRef.current;
         await old.stop();
         await new Promise((r) => setTimeout(r, downMs));
-        processes.splice(processes.indexOf(old), 1, (etcdRef.current = startProcess(dir, 'etcd', binaries.etcd, etcdArgs)));
+        processes.splice(processes.indexOf(old), 1, (etcdRef.current = startEtcd()));
         await etcdReady();
       },
       async stop() {

@@ -9,12 +9,14 @@ import { type OtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 import { type PushgatewayServer, startPushgateway } from './pushgateway.js';
 import { type RegistryServer, startRegistry } from './registry.js';
 import { type SimulatedNodes, startSimulatedNodes } from './node/simulated-nodes.js';
-import { freePort } from './ports.js';
+import { type ClusterNetwork, createClusterNetwork } from './network/cluster-network.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
 
 export interface LocalCluster {
+  /** The namespaces, bridge and addresses the cluster lives on; network.host is where its servers listen. */
+  network: ClusterNetwork;
   controlPlane: ControlPlane;
   nodes: SimulatedNodes | undefined;
   /** The real S3 server (MinIO), reachable at the same endpoint from this machine and from pods. */
@@ -25,7 +27,7 @@ export interface LocalCluster {
   registry: RegistryServer | undefined;
   /** A real OTLP/HTTP trace receiver (Jaeger, in memory), at the same endpoint from this machine and from pods; query it with otlp.trace(). */
   otlp: OtlpReceiver | undefined;
-  /** Loopback ports reachable from pods with nothing listening yet, for servers a test starts itself. */
+  /** Ports of the cluster host (network.host) with nothing listening yet, for servers a test starts itself there. */
   sparePodPorts: number[];
   kubeconfigPath: string;
   /**
@@ -61,7 +63,12 @@ export const OPERATOR_NAMESPACE = 'checkpoint-operator-system';
  */
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
   const log = opts.log ?? (() => undefined);
-  const controlPlane = await startControlPlane(opts.dir ? { dir: opts.dir } : {});
+  const network = await createClusterNetwork();
+  const host = network.host;
+  const controlPlane = await startControlPlane({ ...(opts.dir ? { dir: opts.dir } : {}), host }).catch(async (err: unknown) => {
+    await network.destroy();
+    throw err;
+  });
   let nodes: SimulatedNodes | undefined;
   let s3: S3Server | undefined;
   let pushgateway: PushgatewayServer | undefined;
@@ -76,6 +83,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await registry?.stop();
     await otlp?.stop();
     await controlPlane.stop();
+    await network.destroy();
   };
   try {
     log(`control plane up at ${controlPlane.server}`);
@@ -83,26 +91,18 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await controlPlane.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=checkpoint-operator']);
     log('CRDs installed');
     if ((opts.nodes ?? 2) > 0) {
-      nodes = await startSimulatedNodes(controlPlane, { count: opts.nodes ?? 2, imageDir, kubernetesVersion: (await pinnedVersions()).kubernetes });
+      nodes = await startSimulatedNodes(controlPlane, network, { count: opts.nodes ?? 2, imageDir, kubernetesVersion: (await pinnedVersions()).kubernetes });
       log(`nodes registered: ${nodes.nodes.map((n) => `${n.name} (${n.ip})`).join(', ')}`);
-      for (let i = 0; i < (opts.sparePodPorts ?? 0); i++) {
-        const port = await freePort();
-        await nodes.exposeToPods(port);
-        sparePodPorts.push(port);
-      }
+      for (let i = 0; i < (opts.sparePodPorts ?? 0); i++) sparePodPorts.push(await host.freePort());
       if (opts.s3 ?? true) {
-        s3 = await startMinio({ dir: controlPlane.dir });
-        await nodes.exposeToPods(s3.port);
+        s3 = await startMinio({ dir: controlPlane.dir, host });
         log(`S3 (MinIO) at ${s3.endpoint}`);
       }
-      pushgateway = await startPushgateway(controlPlane.dir);
-      await nodes.exposeToPods(pushgateway.port);
+      pushgateway = await startPushgateway(controlPlane.dir, host);
       log(`Pushgateway at ${pushgateway.url}`);
-      registry = await startRegistry({ dir: controlPlane.dir });
-      await nodes.exposeToPods(registry.port);
+      registry = await startRegistry({ dir: controlPlane.dir, host });
       log(`OCI registry (distribution) at ${registry.host}`);
-      otlp = await startOtlpReceiver({ dir: controlPlane.dir });
-      await nodes.exposeToPods(otlp.port);
+      otlp = await startOtlpReceiver({ dir: controlPlane.dir, host });
       log(`OTLP trace receiver (Jaeger) at ${otlp.endpoint}, query API at ${otlp.queryUrl}`);
     }
     if (opts.operator) {
@@ -117,7 +117,8 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       // afterwards would roll the pods, and old and new pods on one node share its ports.
       const local: Record<string, string> = {
         ...(pushgateway ? { PUSHGATEWAY_URL: pushgateway.url } : {}),
-        ...(registry ? { RESTORE_IMAGE_REPOSITORY: `${registry.host}/checkpoints` } : {}),
+        // The registry speaks plain HTTP at an address that is not loopback, as test registries do.
+        ...(registry ? { RESTORE_IMAGE_REPOSITORY: `${registry.host}/checkpoints`, RESTORE_INSECURE_REGISTRY: 'true' } : {}),
         ...(otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint } : {}),
       };
       const rendered = parseAllDocuments((await controlPlane.kubectl(['kustomize', join(root, 'manifests/default')])).stdout);
@@ -135,5 +136,5 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await stop();
     throw err;
   }
-  return { controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, imageDir, stop };
+  return { network, controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, imageDir, stop };
 }

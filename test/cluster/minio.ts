@@ -3,11 +3,11 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { ensureBinaries } from './binaries.js';
-import { freePort } from './ports.js';
+import { hostPort, loopbackHost, type ServerHost } from './network/server-host.js';
 import { type ManagedProcess, startProcess } from './processes.js';
 
 export interface S3Server {
-  /** http://127.0.0.1:<port>: the same address from this machine and, once exposed, from pods. */
+  /** http://<host>:<port>: the same address from this machine and from pods. */
   endpoint: string;
   port: number;
   accessKeyId: string;
@@ -19,6 +19,8 @@ export interface S3Server {
 export interface MinioOptions {
   /** Directory for its data and log. */
   dir: string;
+  /** Where it listens (default: this machine's loopback). */
+  host?: ServerHost;
   port?: number;
   name?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
@@ -27,14 +29,15 @@ export interface MinioOptions {
 }
 
 /**
- * A real MinIO server (built from its Go module) on loopback, single drive, with fresh root
- * credentials. Restarting it on the same dir and port keeps its buckets and objects.
+ * A real MinIO server (built from its Go module), single drive, with fresh root credentials.
+ * Restarting it on the same dir and port keeps its buckets and objects.
  */
 export async function startMinio(opts: MinioOptions): Promise<S3Server> {
   const binaries = await ensureBinaries();
+  const host = opts.host ?? loopbackHost;
   const name = opts.name ?? 'minio';
-  const port = opts.port ?? await freePort();
-  const consolePort = await freePort();
+  const port = opts.port ?? await host.freePort();
+  const consolePort = await host.freePort();
   const credentials = opts.credentials ?? { accessKeyId: `admin-${randomBytes(4).toString('hex')}`, secretAccessKey: randomBytes(24).toString('base64url') };
   const data = join(opts.dir, `${name}-data`);
   await mkdir(data, { recursive: true, mode: 0o700 });
@@ -45,7 +48,7 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
     await copyFile(opts.tls.key, join(certs, 'private.key'));
   }
   const proc = startProcess(opts.dir, name, binaries.minio, [
-    'server', data, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet',
+    'server', data, '--address', hostPort(host, port), '--console-address', hostPort(host, consolePort), '--quiet',
     ...(opts.tls ? ['--certs-dir', certs] : []),
   ], {
     PATH: process.env.PATH,
@@ -57,8 +60,8 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
     MINIO_CI_CD: '1',
     // A static key for MinIO's built-in KMS, so server-side encryption (SSE-S3, SSE-KMS) works.
     MINIO_KMS_SECRET_KEY: `local-key:${randomBytes(32).toString('base64')}`,
-  });
-  const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  }, host);
+  const endpoint = `${opts.tls ? 'https' : 'http'}://${hostPort(host, port)}`;
   const ca = opts.tls ? await readFile(opts.tls.ca) : undefined;
   const deadline = Date.now() + 60_000;
   for (;;) {

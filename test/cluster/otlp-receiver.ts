@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ensureBinaries } from './binaries.js';
-import { freePort } from './ports.js';
+import { hostPort, loopbackHost, type ServerHost } from './network/server-host.js';
 import { type ManagedProcess, startProcess } from './processes.js';
 
 /** One span as Jaeger stored it, in OpenTelemetry's terms. */
@@ -24,10 +24,10 @@ export interface Span {
 }
 
 export interface OtlpReceiver {
-  /** http://127.0.0.1:<port>: what OTEL_EXPORTER_OTLP_ENDPOINT gets (traces go to /v1/traces), from this machine and, once exposed, from pods. */
+  /** http://<host>:<port>: what OTEL_EXPORTER_OTLP_ENDPOINT gets (traces go to /v1/traces), from this machine and from pods. */
   endpoint: string;
   port: number;
-  /** http://127.0.0.1:<port> of Jaeger's query API (/api/traces/<id>, /api/services, …); loopback only. */
+  /** http://<host>:<port> of Jaeger's query API (/api/traces/<id>, /api/services, …). */
   queryUrl: string;
   /** The spans stored for a trace so far, or undefined if none arrived (exporters batch: poll). */
   trace(traceId: string): Promise<Span[] | undefined>;
@@ -38,6 +38,8 @@ export interface OtlpReceiver {
 export interface OtlpReceiverOptions {
   /** Directory for its configuration and log. */
   dir: string;
+  /** Where it listens (default: this machine's loopback). */
+  host?: ServerHost;
   /** Distinguishes several receivers in one dir (default 'jaeger'). */
   name?: string;
   /** A port chosen by the caller for OTLP/HTTP (one already exposed to pods, say); default a free one. */
@@ -58,17 +60,18 @@ interface JaegerTrace { traceID: string; spans: JaegerSpan[]; processes: Record<
 /**
  * Jaeger v2 (an OpenTelemetry Collector distribution, built from its Go module) with in-memory
  * storage: OTLP/HTTP in (protobuf or JSON), Jaeger's query API out, every listener on a free
- * loopback port so concurrent runs never meet on the well-known ones.
+ * port so concurrent runs never meet on the well-known ones.
  */
 export async function startOtlpReceiver(opts: OtlpReceiverOptions): Promise<OtlpReceiver> {
   const binaries = await ensureBinaries();
   const name = opts.name ?? 'jaeger';
   const home = join(opts.dir, name);
   await mkdir(home, { recursive: true, mode: 0o700 });
-  const port = opts.port ?? await freePort();
-  const queryPort = await freePort();
-  const queryGrpcPort = await freePort();
-  const loopback = (p: number) => `127.0.0.1:${p}`;
+  const host = opts.host ?? loopbackHost;
+  const port = opts.port ?? await host.freePort();
+  const queryPort = await host.freePort();
+  const queryGrpcPort = await host.freePort();
+  const loopback = (p: number) => hostPort(host, p);
   const config = {
     service: {
       extensions: ['jaeger_storage', 'jaeger_query'],
@@ -96,7 +99,7 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions): Promise<Otlp
   };
   const configPath = join(home, 'config.yaml');
   await writeFile(configPath, stringify(config), { mode: 0o600 });
-  const proc = startProcess(opts.dir, name, binaries.jaeger, ['--config', configPath], { PATH: process.env.PATH, HOME: home });
+  const proc = startProcess(opts.dir, name, binaries.jaeger, ['--config', configPath], { PATH: process.env.PATH, HOME: home }, host);
   const endpoint = `http://${loopback(port)}`;
   const queryUrl = `http://${loopback(queryPort)}`;
   const stop = () => proc.stop();

@@ -75,15 +75,18 @@ export async function generateCa(dir: string, name: string, cn: string): Promise
   return { dir, caCert, caKey };
 }
 
-/** Generates the CA, the API server's serving certificate, client identities and the ServiceAccount signing key. */
-export async function generatePki(dir: string): Promise<ClusterPki> {
+/**
+ * Generates the CA, the API server's serving certificate (for apiserverIP, loopback and the
+ * `kubernetes` Service), client identities and the ServiceAccount signing key.
+ */
+export async function generatePki(dir: string, apiserverIP = '127.0.0.1'): Promise<ClusterPki> {
   const base = await generateCa(dir, 'ca', 'checkpoint-operator-local-ca');
   const { caCert, caKey } = base;
   const serviceAccountKey = join(dir, 'sa.key');
   const serviceAccountPub = join(dir, 'sa.pub');
   const [apiserver, admin, controllerManager, scheduler, apiserverKubeletClient] = await Promise.all([
     issueServingCert(base, 'apiserver', 'kube-apiserver', {
-      ips: ['127.0.0.1', '10.96.0.1'],
+      ips: [...new Set([apiserverIP, '127.0.0.1', '10.96.0.1'])],
       dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
     }),
     issueClientCert(base, 'admin', { cn: 'checkpoint-operator-admin', groups: ['system:masters'] }),

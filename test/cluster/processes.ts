@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loopbackHost, type ServerHost } from './network/server-host.js';
 
 export interface ManagedProcess {
   name: string;
@@ -44,13 +45,16 @@ export function killAllSync(): void {
 
 /**
  * Starts a program in its own process group (so its children die with it), logging to a file in
- * the cluster directory, and records its pid so a later run can reap it if we crash.
+ * the cluster directory, and records its pid so a later run can reap it if we crash. On a host in
+ * a network namespace, `ip netns exec` enters it and then execs the program, so the pid is the
+ * program's.
  */
-export function startProcess(dir: string, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+export function startProcess(dir: string, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, host: ServerHost = loopbackHost): ManagedProcess {
   installExitHook();
   const logPath = join(dir, `${name}.log`);
   const fd = openSync(logPath, 'a', 0o600);
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env });
+  const [program, ...argv] = host.command([command, ...args]);
+  const child = spawn(program!, argv, { detached: true, stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   if (!child.pid) throw new Error(`could not start ${name} (${command})`);
   live.add(child);

@@ -1,8 +1,8 @@
-import { freePort } from './ports.js';
+import { hostPort, loopbackHost, type ServerHost } from './network/server-host.js';
 import { type ManagedProcess, startProcess } from './processes.js';
 
 export interface PushgatewayServer {
-  /** http://127.0.0.1:<port>: the same address from this machine and, once exposed, from pods. */
+  /** http://<host>:<port>: the same address from this machine and from pods. */
   url: string;
   port: number;
   process: ManagedProcess;
@@ -11,11 +11,12 @@ export interface PushgatewayServer {
 
 export const PUSHGATEWAY_BINARY = '/usr/bin/prometheus-pushgateway';
 
-/** The real Prometheus Pushgateway (Debian's prometheus-pushgateway) on loopback, in memory. */
-export async function startPushgateway(dir: string): Promise<PushgatewayServer> {
-  const port = await freePort();
-  const proc = startProcess(dir, 'pushgateway', PUSHGATEWAY_BINARY, ['--web.listen-address', `127.0.0.1:${port}`, '--web.enable-admin-api']);
-  const url = `http://127.0.0.1:${port}`;
+/** The real Prometheus Pushgateway (Debian's prometheus-pushgateway), in memory. */
+export async function startPushgateway(dir: string, host: ServerHost = loopbackHost): Promise<PushgatewayServer> {
+  const port = await host.freePort();
+  const address = hostPort(host, port);
+  const proc = startProcess(dir, 'pushgateway', PUSHGATEWAY_BINARY, ['--web.listen-address', address, '--web.enable-admin-api'], process.env, host);
+  const url = `http://${address}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.hasExited()) throw new Error(`pushgateway exited (${await proc.exited}):\n${await proc.logTail()}`);

@@ -1,8 +1,9 @@
 import { createPrivateKey, randomBytes, sign, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostPort, type ServerHost } from './network/server-host.js';
 
 export interface TokenServer {
-  /** The realm registries send clients to: http://127.0.0.1:<port>/token */
+  /** The realm registries send clients to: http://<host>:<port>/token */
   realm: string;
   close(): Promise<void>;
 }
@@ -14,7 +15,8 @@ export interface TokenServerOptions {
   /** PEM EC P-256 key and its certificate; the certificate is the registry's rootcertbundle. */
   key: Buffer;
   cert: string;
-  /** 0 for any free one. */
+  /** Where it listens: a port on the registry's host, so pods reach it too. */
+  host: ServerHost;
   port: number;
 }
 
@@ -55,10 +57,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     const token = `${signingInput}.${signature.toString('base64url')}`;
     reply(res, 200, { token, access_token: token, expires_in: TOKEN_SECONDS, issued_at: new Date(now * 1000).toISOString() });
   };
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(opts.port, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as { port: number };
+  const socket = await opts.host.listen(opts.port);
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, () => resolve()));
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `http://${hostPort(opts.host, opts.port)}/token`,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { generateCa, issueServingCert } from './pki.js';
-import { freePort } from './ports.js';
+import { hostPort, loopbackHost, type ServerHost } from './network/server-host.js';
 import { type ManagedProcess, startProcess } from './processes.js';
 import { startTokenServer, type TokenServer } from './registry-token-server.js';
 
@@ -16,12 +16,12 @@ const run = promisify(execFile);
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
 export interface RegistryServer {
-  /** `127.0.0.1:<port>`: the registry part of image references, from this machine and from pods. */
+  /** `<ip>:<port>`: the registry part of image references, from this machine and from pods. */
   host: string;
   port: number;
-  /** http://127.0.0.1:<port>, or https:// for a TLS registry. */
+  /** http://<ip>:<port>, or https:// for a TLS registry. */
   url: string;
-  /** A TLS registry's CA certificate (PEM), which signs its serving certificate for 127.0.0.1. */
+  /** A TLS registry's CA certificate (PEM), which signs its serving certificate for its address. */
   ca?: string;
   /** Set for 'basic' and 'token' registries: the one account they accept. */
   username?: string;
@@ -33,6 +33,8 @@ export interface RegistryServer {
 export interface RegistryOptions {
   /** Directory for its data, configuration and log. */
   dir: string;
+  /** Where it listens (default: this machine's loopback). */
+  host?: ServerHost;
   /** Distinguishes several registries in one dir (default 'registry'). */
   name?: string;
   /** 'basic': htpasswd (bcrypt); 'token': Bearer tokens from a token server run in this process. */
@@ -57,7 +59,9 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
   const auth = opts.auth ?? 'none';
   const home = join(opts.dir, name);
   await mkdir(join(home, 'data'), { recursive: true, mode: 0o700 });
-  const port = opts.port ?? await freePort();
+  const server = opts.host ?? loopbackHost;
+  const port = opts.port ?? await server.freePort();
+  const address = hostPort(server, port);
   const account = auth === 'none' ? undefined : { username: `user-${randomBytes(3).toString('hex')}`, password: randomBytes(18).toString('base64url') };
   let tokenServer: TokenServer | undefined;
   const config: Record<string, unknown> = {
@@ -69,7 +73,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
       // Nothing may vanish under a test: abandoned uploads are cleaned by the test, not a timer.
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(24).toString('hex') },
+    http: { addr: address, secret: randomBytes(24).toString('hex') },
   };
   if (auth === 'basic') {
     const htpasswd = join(home, 'htpasswd');
@@ -84,21 +88,21 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
     const service = 'checkpoint-local-registry';
     const issuer = 'checkpoint-local-token-issuer';
     tokenServer = await startTokenServer({
-      account: account!, service, issuer, port: opts.tokenServerPort ?? 0, key: await readFile(signer.caKey), cert: await readFile(signer.caCert, 'utf8'),
+      account: account!, service, issuer, host: server, port: opts.tokenServerPort ?? await server.freePort(), key: await readFile(signer.caKey), cert: await readFile(signer.caCert, 'utf8'),
     });
     config.auth = { token: { realm: tokenServer.realm, service, issuer, rootcertbundle: signer.caCert } };
   }
   let ca: string | undefined;
   if (opts.tls) {
     const authority = await generateCa(home, 'tls-ca', 'checkpoint-local-registry-ca');
-    const serving = await issueServingCert(authority, 'tls', '127.0.0.1', { ips: ['127.0.0.1'], dns: ['localhost'] });
+    const serving = await issueServingCert(authority, 'tls', server.ip, { ips: [server.ip], dns: ['localhost'] });
     (config.http as Record<string, unknown>).tls = { certificate: serving.cert, key: serving.key };
     ca = await readFile(authority.caCert, 'utf8');
   }
   const configPath = join(home, 'config.yml');
   await writeFile(configPath, stringify(config), { mode: 0o600 });
-  const proc = startProcess(opts.dir, name, REGISTRY_BINARY, ['serve', configPath]);
-  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const proc = startProcess(opts.dir, name, REGISTRY_BINARY, ['serve', configPath], process.env, server);
+  const url = `${opts.tls ? 'https' : 'http'}://${address}`;
   const stop = async () => {
     await proc.stop();
     await tokenServer?.close();
@@ -117,7 +121,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host: `127.0.0.1:${port}`, port, url, ...(account ?? {}), ...(ca ? { ca } : {}), process: proc, stop };
+  return { host: address, port, url, ...(account ?? {}), ...(ca ? { ca } : {}), process: proc, stop };
 }
 
 /** True once anything answers at url (over HTTPS, verified against ca). */

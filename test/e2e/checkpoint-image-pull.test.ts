@@ -69,7 +69,7 @@ describe('simulated nodes restore containers from checkpoint images', () => {
   beforeAll(async () => {
     await kubectl(['create', 'namespace', NS]).catch(() => undefined);
     archive = await generatedArchive('main');
-    client = new RegistryClient({ repository: REPO });
+    client = new RegistryClient({ repository: REPO, insecure: true });
     pushedDigest = (await pushCheckpointImage({
       client, archive: archive.open(), expected: archive, containerName: 'main', fileName: archive.fileName, createdAt: archive.createdAt, tag: 'pull-e2e',
     })).digest;

@@ -17,6 +17,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('s3', {
     endpoint: cluster.s3!.endpoint, accessKeyId: cluster.s3!.accessKeyId, secretAccessKey: cluster.s3!.secretAccessKey,
   });
+  project.provide('clusterHost', { ip: cluster.network.host.ip, netns: cluster.network.host.netns! });
   project.provide('sparePodPorts', cluster.sparePodPorts);
   project.provide('pushgatewayUrl', cluster.pushgateway!.url);
   project.provide('registryHost', cluster.registry!.host);

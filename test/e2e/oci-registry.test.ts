@@ -43,7 +43,8 @@ describe('checkpoint images in a real registry (distribution)', () => {
   let archive: GeneratedArchive;
   const clients: RegistryClient[] = [];
   const client = (repository: string, opts: Partial<ConstructorParameters<typeof RegistryClient>[0]> = {}) => {
-    const c = new RegistryClient({ repository, ...opts });
+    // The cluster's registry speaks plain HTTP at the cluster host's address.
+    const c = new RegistryClient({ repository, insecure: true, ...opts });
     clients.push(c);
     return c;
   };

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/api/checkpoint.js';
-import { clusterContext } from './support/cluster-context.js';
+import { clusterContext, clusterServerHost } from './support/cluster-context.js';
 import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { createBucket, adminS3 } from './support/s3.js';
@@ -13,7 +13,7 @@ import { startRegistry, type RegistryServer } from '../cluster/registry.js';
 const NS = 'restore-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
 const root = join(import.meta.dirname, '../..');
-const { clusterDir, registryHost, s3, sparePodPorts } = clusterContext();
+const { clusterDir, registryHost, s3, sparePodPorts, clusterHost } = clusterContext();
 const REPOSITORY = `${registryHost}/checkpoints`;
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -284,16 +284,16 @@ describe('restore by annotation', () => {
     });
 
     it('a registry that is not listening', async () => {
-      await applyRestorePolicy('restore-unreachable', `    imageRepository: 127.0.0.1:${sparePodPorts[0]}/checkpoints\n`);
+      await applyRestorePolicy('restore-unreachable', `    imageRepository: ${clusterHost.ip}:${sparePodPorts[0]}/checkpoints\n    insecureRegistry: true\n`);
       await checkpointOf('unreachable-ckpt', `${target('victim')}  policyRef: restore-unreachable\n`);
-      expect(await refuse('unreachable-ckpt', 'RegistryUnreachable')).toContain(`127.0.0.1:${sparePodPorts[0]}`);
+      expect(await refuse('unreachable-ckpt', 'RegistryUnreachable')).toContain(`${clusterHost.ip}:${sparePodPorts[0]}`);
     });
 
     describe('with a registry whose certificate a private CA signs', () => {
       let tls: RegistryServer;
       const trustDirs = () => ['node-a', 'node-b'].map((node) => join(clusterDir, 'nodes', node, 'etc/containers/certs.d', tls.host));
       beforeAll(async () => {
-        tls = await startRegistry({ dir: join(clusterDir, 'registry-tls'), tls: true, port: sparePodPorts[2] });
+        tls = await startRegistry({ dir: join(clusterDir, 'registry-tls'), host: clusterServerHost(), tls: true, port: sparePodPorts[2] });
         const unrelated = await generateCa(join(clusterDir, 'registry-tls'), 'unrelated-ca', 'unrelated-ca');
         await kubectl(['create', 'secret', 'generic', 'registry-ca', '-n', OPERATOR_NS, '--from-literal', `ca.crt=${tls.ca!}`]);
         await kubectl(['create', 'secret', 'generic', 'unrelated-ca', '-n', OPERATOR_NS, '--from-literal', `bundle.pem=${await readFile(unrelated.caCert, 'utf8')}`]);
@@ -357,7 +357,7 @@ describe('restore by annotation', () => {
     describe('with a registry that wants credentials', () => {
       let guarded: RegistryServer;
       beforeAll(async () => {
-        guarded = await startRegistry({ dir: join(clusterDir, 'registry-basic'), auth: 'basic', port: sparePodPorts[1] });
+        guarded = await startRegistry({ dir: join(clusterDir, 'registry-basic'), host: clusterServerHost(), auth: 'basic', port: sparePodPorts[1] });
       });
       afterAll(async () => {
         await guarded?.stop();
@@ -365,7 +365,7 @@ describe('restore by annotation', () => {
       });
 
       const policyFor = (name: string, secret: string, pullSecret?: string) => applyRestorePolicy(name,
-        `    imageRepository: ${guarded.host}/checkpoints\n    pushSecretRef: { name: ${secret}, namespace: ${OPERATOR_NS} }\n${pullSecret ? `    pullSecretName: ${pullSecret}\n` : ''}`);
+        `    imageRepository: ${guarded.host}/checkpoints\n    insecureRegistry: true\n    pushSecretRef: { name: ${secret}, namespace: ${OPERATOR_NS} }\n${pullSecret ? `    pullSecretName: ${pullSecret}\n` : ''}`);
       const pushSecret = (name: string, password: string) => kubectl(['create', 'secret', 'docker-registry', name, '-n', OPERATOR_NS,
         `--docker-server=${guarded.host}`, `--docker-username=${guarded.username}`, `--docker-password=${password}`]);
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/api/checkpoint.js';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
 import { type S3Server, startMinio } from '../cluster/minio.js';
-import { clusterContext } from './support/cluster-context.js';
+import { clusterContext, clusterServerHost } from './support/cluster-context.js';
 import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { adminS3, createBucket, objectKeys } from './support/s3.js';
@@ -219,7 +219,7 @@ describe('retention', () => {
   it('a Checkpoint whose storage is down waits visibly in Deleting, and goes once the storage is back', async () => {
     const port = sparePodPorts[3]!;
     const dir = join(clusterDir, 'minio-retention');
-    let server: S3Server = await startMinio({ dir, port, name: 'minio-retention' });
+    let server: S3Server = await startMinio({ dir, host: clusterServerHost(), port, name: 'minio-retention' });
     const client = adminS3(server);
     try {
       await createBucket(client, 'down');
@@ -238,7 +238,7 @@ describe('retention', () => {
       expect((await getCheckpoint(NS, 'outage-1')).status?.message).toContain('retries with backoff');
       expect((await eventsFor(NS, 'outage-1')).some((e) => e.type === 'Warning' && e.reason === 'StorageUnreachable')).toBe(true);
 
-      server = await startMinio({ dir, port, name: 'minio-retention', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+      server = await startMinio({ dir, host: clusterServerHost(), port, name: 'minio-retention', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
       // The cleanup Job's next attempt (the Job controller's backoff) finds the storage back.
       await gone('outage-1', 150_000);
       expect(await objectKeys(adminS3(server), 'down')).toEqual([]);
@@ -250,9 +250,9 @@ describe('retention', () => {
 
   it('never expires a Checkpoint that a restore in flight is reading', async () => {
     // The restore pushes to a registry behind a gate that holds its connections: the restore stays Running.
-    const gate = await TcpGate.start({ host: registryHost.split(':')[0]!, port: Number(registryHost.split(':')[1]) }, sparePodPorts[4]!);
+    const gate = await TcpGate.start({ host: registryHost.split(':')[0]!, port: Number(registryHost.split(':')[1]) }, sparePodPorts[4]!, clusterServerHost());
     try {
-      await apply(policyYaml('ret-restore', `${localStorage('restore')}${retention(`maxCount: 1\nschedule: "${NEVER}"`)}  restore:\n    imageRepository: 127.0.0.1:${sparePodPorts[4]}/checkpoints\n`));
+      await apply(policyYaml('ret-restore', `${localStorage('restore')}${retention(`maxCount: 1\nschedule: "${NEVER}"`)}  restore:\n    imageRepository: ${clusterServerHost().ip}:${sparePodPorts[4]}/checkpoints\n    insecureRegistry: true\n`));
       await runWorkload(NS, 'restoree');
       const [first] = await checkpointsOf('ret-restore', 'main', ['restoring-1'], 'restoree');
       await kubectl(['annotate', 'pod', 'restoree', '-n', NS, 'checkpoint.example.com/restore-from=restoring-1']);

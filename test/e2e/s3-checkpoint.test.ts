@@ -6,7 +6,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type S3Server, startMinio } from '../cluster/minio.js';
 import { generateCa, issueServingCert } from '../cluster/pki.js';
-import { clusterContext } from './support/cluster-context.js';
+import { clusterContext, clusterServerHost } from './support/cluster-context.js';
 import { eventsFor, runWorkload, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { adminS3, createBucket, objectDigest, objectKeys, pendingUploads } from './support/s3.js';
@@ -101,8 +101,9 @@ describe('checkpoints stored in S3 (a real MinIO)', () => {
     const dir = join(clusterDir, 'minio-tls');
     await mkdir(dir, { recursive: true });
     const ca = await generateCa(dir, 's3-ca', 'local S3 test CA');
-    const serving = await issueServingCert(ca, 'minio-tls', '127.0.0.1', { ips: ['127.0.0.1'] });
-    const server = await startMinio({ dir, port: sparePodPorts[2]!, name: 'minio-tls', tls: { ...serving, ca: ca.caCert } });
+    const host = clusterServerHost();
+    const serving = await issueServingCert(ca, 'minio-tls', host.ip, { ips: [host.ip] });
+    const server = await startMinio({ dir, host, port: sparePodPorts[2]!, name: 'minio-tls', tls: { ...serving, ca: ca.caCert } });
     const tlsAdmin = new S3Client({
       endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
       requestHandler: new NodeHttpHandler({ httpsAgent: new HttpsAgent({ ca: await readFile(ca.caCert) }) }),
@@ -170,7 +171,7 @@ ${s3Storage(storage)}`));
     // The Job tries unreachable storage again for 30 s (a restarting S3 server must not fail a
     // checkpoint), so this one takes that long to fail.
     it('StorageUnreachable when nothing answers at the endpoint', async () => {
-      await kubectl(['apply', '-f', '-'], checkpointYaml('no-endpoint', `  target:\n    podName: app\n${s3Storage({ endpoint: `http://127.0.0.1:${sparePodPorts[0]}`, bucket: 'checkpoints' })}`));
+      await kubectl(['apply', '-f', '-'], checkpointYaml('no-endpoint', `  target:\n    podName: app\n${s3Storage({ endpoint: `http://${clusterServerHost().ip}:${sparePodPorts[0]}`, bucket: 'checkpoints' })}`));
       const c = await waitForTerminal(NS, 'no-endpoint', 150_000);
       expect(c.status?.conditions?.find((x) => x.type === 'Succeeded')?.reason).toBe('StorageUnreachable');
       expect(Date.parse(c.status!.completionTime!) - Date.parse(c.status!.startTime!)).toBeGreaterThanOrEqual(20_000);
@@ -179,7 +180,7 @@ ${s3Storage(storage)}`));
     it('S3 stopped mid-upload: Failed, and once it is back no object exists for the Checkpoint', async () => {
       const port = sparePodPorts[1]!;
       const dir = join(clusterDir, 'minio-outage');
-      let server: S3Server = await startMinio({ dir, port, name: 'minio-outage' });
+      let server: S3Server = await startMinio({ dir, host: clusterServerHost(), port, name: 'minio-outage' });
       const outage = adminS3(server);
       try {
         await createBucket(outage, 'outage');
@@ -196,7 +197,7 @@ ${s3Storage(storage)}`));
         expect(c.status?.phase).toBe('Failed');
         expect(['StorageUnreachable', 'StorageTimeout']).toContain(c.status?.conditions?.find((x) => x.type === 'Succeeded')?.reason);
         expect(c.status?.archive).toBeUndefined();
-        server = await startMinio({ dir, port, name: 'minio-outage', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+        server = await startMinio({ dir, host: clusterServerHost(), port, name: 'minio-outage', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
         expect(await objectKeys(adminS3(server), 'outage', 'p/')).toEqual([]);
       } finally {
         outage.destroy();

@@ -5,7 +5,7 @@ import { extract } from 'tar-stream';
 import { BlobVerifier } from '../../../src/oci/blob-verifier.js';
 import { CHECKPOINT_ANNOTATION, MEDIA_TYPE } from '../../../src/oci/checkpoint-image.js';
 import { credentialsForRegistry, type RegistryCredentials } from '../../../src/oci/docker-config.js';
-import { digestReference, isLoopbackHost, parseImageReference, type ImageReference } from '../../../src/oci/image-reference.js';
+import { digestReference, hostname, isLoopbackHost, parseImageReference, type ImageReference } from '../../../src/oci/image-reference.js';
 import { RegistryClient } from '../../../src/oci/registry-client.js';
 import { RegistryError } from '../../../src/oci/registry-error.js';
 
@@ -22,16 +22,20 @@ const SMALL_FILE_LIMIT = 1024 * 1024;
 
 /**
  * Images a simulated node pulls as a restore-enabled runtime would: references by digest to a
- * registry on this machine's loopback (the only registries a test may reach). Everything else
- * keeps the node's image rule.
+ * registry on loopback or on the local cluster's network (198.18.0.0/15, the only registries a
+ * test may reach). Everything else keeps the node's image rule.
  */
 export function isCheckpointImageCandidate(image: string): boolean {
   try {
     const ref = parseImageReference(image);
-    return ref.digest !== undefined && isLoopbackHost(ref.host);
+    return ref.digest !== undefined && (isLoopbackHost(ref.host) || isClusterNetworkHost(ref.host));
   } catch {
     return false;
   }
+}
+
+function isClusterNetworkHost(host: string): boolean {
+  return /^198\.(18|19)\.\d{1,3}\.\d{1,3}$/.test(hostname(host));
 }
 
 /**
@@ -45,7 +49,8 @@ export async function pullCheckpointImage(image: string, credentials: RegistryCr
   const ref = parseImageReference(image);
   const ca = nodeRoot ? await trustedRegistryCa(nodeRoot, ref.host) : undefined;
   const client = new RegistryClient({
-    repository: `${ref.host}/${ref.path}`, actions: ['pull'], ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}), connectTimeoutMs: 5000, idleTimeoutMs: 30_000,
+    // A registry without a certs.d directory is plain HTTP, as container engines treat registries listed as insecure.
+    repository: `${ref.host}/${ref.path}`, actions: ['pull'], ...(credentials ? { credentials } : {}), ...(ca ? { ca } : { insecure: true }), connectTimeoutMs: 5000, idleTimeoutMs: 30_000,
   });
   try {
     const annotations = await checkImage(client, ref);

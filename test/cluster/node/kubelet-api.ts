@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { writeCheckpointArchive } from './checkpoint-archive.js';
 import type { PodRunner } from './pod-runner.js';
-import { listenInNetns } from './netns-listener.js';
+import { listenInNetns } from '../network/netns-listener.js';
 
 export type Fault = { mode: 'error' | 'stall' | 'unauthorized'; remaining: number };
 

@@ -16,7 +16,8 @@ export interface RunnerSettings {
   nodeRoot: string;
   /** The node's network namespace: pods share it, as host-network pods share a node's. */
   netns: string;
-  apiserverPort: number;
+  /** The API server, as pods reach it (the cluster host's address). */
+  apiserver: URL;
   /** The operator's build that images of checkpoint-operator run (see image-rules.ts). */
   imageDir: string;
   /** Node identity (system:node:<name>) for everything a kubelet does. */
@@ -299,9 +300,9 @@ export class PodRunner {
       PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: '/root',
       HOSTNAME: pod.metadata!.name!,
-      KUBERNETES_SERVICE_HOST: '127.0.0.1',
-      KUBERNETES_SERVICE_PORT: String(this.s.apiserverPort),
-      KUBERNETES_SERVICE_PORT_HTTPS: String(this.s.apiserverPort),
+      KUBERNETES_SERVICE_HOST: this.s.apiserver.hostname,
+      KUBERNETES_SERVICE_PORT: this.s.apiserver.port,
+      KUBERNETES_SERVICE_PORT_HTTPS: this.s.apiserver.port,
     };
     for (const from of spec.envFrom ?? []) {
       if (from.configMapRef) {

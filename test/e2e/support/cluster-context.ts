@@ -1,4 +1,5 @@
 import { inject } from 'vitest';
+import { namespacedHost, type ServerHost } from '../../cluster/network/server-host.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -8,18 +9,26 @@ declare module 'vitest' {
     /** The operator build the cluster runs (manager.js, jobs/*.js). */
     imageDir: string;
     s3: S3Access;
+    /** The cluster host's address and network namespace: where every server of the cluster listens. */
+    clusterHost: ClusterHostAddress;
+    /** Ports of the cluster host with nothing listening, for servers a test starts there. */
     sparePodPorts: number[];
     pushgatewayUrl: string;
-    /** `127.0.0.1:<port>` of the cluster's OCI registry (anonymous), the same from pods. */
+    /** `<cluster host>:<port>` of the cluster's OCI registry (anonymous, plain HTTP), the same from pods. */
     registryHost: string;
-    /** http://127.0.0.1:<port> of the cluster's OTLP/HTTP trace receiver (Jaeger), the same from pods. */
+    /** http://<cluster host>:<port> of the cluster's OTLP/HTTP trace receiver (Jaeger), the same from pods. */
     otlpEndpoint: string;
-    /** http://127.0.0.1:<port> of that receiver's Jaeger query API (/api/traces/<id>); from this machine only. */
+    /** http://<cluster host>:<port> of that receiver's Jaeger query API (/api/traces/<id>). */
     otlpQueryUrl: string;
     /** Process (group) ids of the Pushgateway and the trace receiver, for tests that stall them (SIGSTOP/SIGCONT). */
     pushgatewayPid: number;
     otlpPid: number;
   }
+}
+
+export interface ClusterHostAddress {
+  ip: string;
+  netns: string;
 }
 
 export interface S3Access {
@@ -29,7 +38,7 @@ export interface S3Access {
 }
 
 export interface ClusterContext {
-  kubeconfig: string; kubectl: string; clusterDir: string; imageDir: string; s3: S3Access; sparePodPorts: number[]; pushgatewayUrl: string;
+  kubeconfig: string; kubectl: string; clusterDir: string; imageDir: string; s3: S3Access; clusterHost: ClusterHostAddress; sparePodPorts: number[]; pushgatewayUrl: string;
   registryHost: string; otlpEndpoint: string; otlpQueryUrl: string; pushgatewayPid: number; otlpPid: number;
 }
 
@@ -45,8 +54,14 @@ export function clusterContext(): ClusterContext {
   if (own) return own;
   return {
     kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir'), imageDir: inject('imageDir'),
-    s3: inject('s3'), sparePodPorts: inject('sparePodPorts'), pushgatewayUrl: inject('pushgatewayUrl'),
+    s3: inject('s3'), clusterHost: inject('clusterHost'), sparePodPorts: inject('sparePodPorts'), pushgatewayUrl: inject('pushgatewayUrl'),
     registryHost: inject('registryHost'), otlpEndpoint: inject('otlpEndpoint'), otlpQueryUrl: inject('otlpQueryUrl'),
     pushgatewayPid: inject('pushgatewayPid'), otlpPid: inject('otlpPid'),
   };
+}
+
+/** The cluster host, for starting a server where pods reach it (on one of sparePodPorts). */
+export function clusterServerHost(): ServerHost {
+  const { ip, netns } = clusterContext().clusterHost;
+  return namespacedHost(netns, ip);
 }

@@ -1,9 +1,11 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { loopbackHost, type ServerHost } from '../../cluster/network/server-host.js';
 
 /**
- * A TCP pass-through on loopback that holds every connection until it is opened: a client behind
- * it sees an API server that accepts connections and answers nothing, as one does while it is
- * starting or overloaded. TLS passes through untouched.
+ * A TCP pass-through that holds every connection until it is opened: a client behind it sees an
+ * API server that accepts connections and answers nothing, as one does while it is starting or
+ * overloaded. TLS passes through untouched. It is a fault a test injects, so its bytes pass
+ * through the test process on purpose; it listens on loopback, or on the cluster host for pods.
  */
 export class TcpGate {
   private open = false;
@@ -11,12 +13,13 @@ export class TcpGate {
   private readonly sockets = new Set<Socket>();
   private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {}
 
-  /** port: where to listen (a port pods can reach, for a gate in front of something pods use); 0 picks one. */
-  static async start(target: { host: string; port: number }, port = 0): Promise<TcpGate> {
+  /** port: where to listen on host (a spare port of the cluster host, for a gate in front of something pods use); 0 picks one on loopback. */
+  static async start(target: { host: string; port: number }, port = 0, host: ServerHost = loopbackHost): Promise<TcpGate> {
     const server = createServer();
     const gate = new TcpGate(server, target);
     server.on('connection', (socket) => gate.accept(socket));
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const socket = await host.listen(port);
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
     return gate;
   }
 
