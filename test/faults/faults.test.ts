@@ -9,8 +9,9 @@ import { adminS3, createBucket, pendingUploads } from '../e2e/support/s3.js';
 import { type FaultResult, machine, writeSection } from '../reliability/report.js';
 import { leaderLease, operatorPods, runningJobPods, signalContainer } from './support/containers.js';
 import {
-  type Audit, applyAll, audit, checkpointObject, dispatcherRestarts, listCheckpoints, objectsOf, runWorkloads, unexpectedRestarts, waitActedOn, waitAllTerminal,
+  type Audit, applyAll, audit, checkpointObject, listCheckpoints, objectsOf, runWorkloads, waitActedOn, waitAllTerminal,
 } from './support/fleet.js';
+import { describeRestarts, type RestartCause, RestartWatcher } from './support/restarts.js';
 
 /**
  * The fault suite: breaks one part of a cluster of its own while Checkpoints are in flight, then
@@ -29,8 +30,10 @@ const LEASE_DURATION_S = 15;
 const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + 2.4 + 5.6) * 1000;
 let cluster: LocalCluster;
 const results: FaultResult[] = [];
-/** Dispatcher restart counts when the current test began. */
-let restartsBefore = new Map<string, number>();
+/** Every dispatcher restart, with its cause, for the whole suite. */
+const restartWatcher = new RestartWatcher();
+/** When the current test began: its restarts are those seen since. */
+let testStartedAt = 0;
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
@@ -40,21 +43,42 @@ beforeAll(async () => {
   useOwnCluster({
     kubeconfig: cluster.kubeconfigPath, kubectl: cp.binaries.kubectl, clusterDir: cp.dir, imageDir: cluster.imageDir,
     s3: { endpoint: cluster.s3!.endpoint, accessKeyId: cluster.s3!.accessKeyId, secretAccessKey: cluster.s3!.secretAccessKey },
-    sparePodPorts: cluster.sparePodPorts, pushgatewayUrl: cluster.pushgateway!.url, registryHost: cluster.registry!.host,
+    clusterHost: { ip: cluster.network.host.ip, netns: cluster.network.host.netns! }, sparePodPorts: cluster.sparePodPorts, pushgatewayUrl: cluster.pushgateway!.url, registryHost: cluster.registry!.host,
     otlpEndpoint: cluster.otlp!.endpoint, otlpQueryUrl: cluster.otlp!.queryUrl, pushgatewayPid: cluster.pushgateway!.process.pid, otlpPid: cluster.otlp!.process.pid,
   });
+  await restartWatcher.start();
 });
 
-beforeEach(async () => {
-  restartsBefore = await dispatcherRestarts();
+beforeEach(() => {
+  testStartedAt = Date.now();
 });
 
-/** Dispatcher restarts during this test, beyond those the fault causes on purpose. */
-async function restartsNotCausedByFault(faulted?: { pod: string; expected: number }): Promise<number> {
-  return unexpectedRestarts(restartsBefore, await dispatcherRestarts(), faulted);
+/** The dispatcher restarts of this test, each with its cause; `unexpected` counts those the fault does not explain. */
+interface RestartCheck { unexpected: number; described: string; of(pod: string, cause?: RestartCause): number }
+
+/**
+ * The restarts since the test began. A fault may explain up to `expected.upTo` restarts of one
+ * pod with one cause (the leader it killed, froze, or cut off from the API); any other restart,
+ * or one with another cause, is unexpected and fails the case.
+ */
+async function restartsOfThisTest(expected?: { pod: string; cause: RestartCause; upTo: number }): Promise<RestartCheck> {
+  const restarts = await restartWatcher.since(testStartedAt);
+  let allowance = expected?.upTo ?? 0;
+  let unexpected = 0;
+  for (const r of restarts) {
+    const explained = expected !== undefined && r.pod === expected.pod && r.cause === expected.cause ? Math.min(allowance, r.count) : 0;
+    allowance -= explained;
+    unexpected += r.count - explained;
+  }
+  return {
+    unexpected,
+    described: describeRestarts(restarts),
+    of: (pod, cause) => restarts.filter((r) => r.pod === pod && (cause === undefined || r.cause === cause)).reduce((n, r) => n + r.count, 0),
+  };
 }
 
 afterAll(async () => {
+  await restartWatcher.stop();
   if (results.length > 0) await writeSection('faults', { ranAt: new Date().toISOString(), machine: machine(), results });
   await cluster?.stop();
 });
@@ -81,26 +105,25 @@ async function countPhase(namespace: string, phases: string[]): Promise<number> 
 /**
  * A leader that cannot renew its lease within the renew deadline (10 s) stops leading and exits
  * (it must not act on a lease it may have lost); its kubelet restarts it. An API outage that long
- * causes exactly that, so one restart of the leader is the fault's doing, and said in the notes.
+ * causes exactly that, so one such restart of the leader is the fault's doing, and said in the notes.
  */
-async function leaderExitNote(leader: string): Promise<string> {
-  const restarted = ((await dispatcherRestarts()).get(leader) ?? 0) - (restartsBefore.get(leader) ?? 0);
-  return restarted > 0
+function leaderExitNote(leader: string, restarts: RestartCheck): string {
+  return restarts.of(leader, 'stepped down at its renew deadline') > 0
     ? ' The leader could not renew its lease within the renew deadline, stopped leading and exited; its kubelet restarted it.'
     : ' The leader kept its lease.';
 }
 
 /** Records the figures and asserts what must hold (asserted after recording, so a failure still reaches the report). */
-function record(base: Omit<FaultResult, 'checkpoints' | 'terminal' | 'succeeded' | 'failedReasons' | 'duplicateJobs' | 'archivesLostOrWrong' | 'held' | 'dispatcherRestarts'>,
-  a: Audit, unexpectedRestartCount: number, extraHeld = true): void {
-  const held = a.terminal === a.checkpoints && a.duplicateJobs === 0 && a.archivesLostOrWrong === 0 && unexpectedRestartCount === 0 && extraHeld;
+function record(base: Omit<FaultResult, 'checkpoints' | 'terminal' | 'succeeded' | 'failedReasons' | 'duplicateJobs' | 'archivesLostOrWrong' | 'held' | 'dispatcherRestarts' | 'restartCauses'>,
+  a: Audit, restarts: RestartCheck, extraHeld = true): void {
+  const held = a.terminal === a.checkpoints && a.duplicateJobs === 0 && a.archivesLostOrWrong === 0 && restarts.unexpected === 0 && extraHeld;
   results.push({ ...base, checkpoints: a.checkpoints, terminal: a.terminal, succeeded: a.succeeded, failedReasons: a.failedReasons,
-    duplicateJobs: a.duplicateJobs, archivesLostOrWrong: a.archivesLostOrWrong, dispatcherRestarts: unexpectedRestartCount, held });
+    duplicateJobs: a.duplicateJobs, archivesLostOrWrong: a.archivesLostOrWrong, dispatcherRestarts: restarts.unexpected, restartCauses: restarts.described, held });
   expect(a.problems).toEqual([]);
   expect(a.terminal).toBe(a.checkpoints);
   expect(a.duplicateJobs).toBe(0);
   expect(a.archivesLostOrWrong).toBe(0);
-  expect(unexpectedRestartCount).toBe(0);
+  expect(restarts.unexpected, `unexpected dispatcher restarts: ${restarts.described}`).toBe(0);
 }
 
 /**
@@ -121,11 +144,12 @@ async function controlPlaneOutage(ns: string, fault: string, part: string, break
   const actedAt = await waitActedOn(ns, 'probe', 180_000);
   const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
   const a = await audit(ns, [...names, 'probe']);
+  const restarts = await restartsOfThisTest({ pod: leader, cause: 'stepped down at its renew deadline', upTo: 1 });
   record({
     fault, during: `${names.length} concurrent checkpoints + 1 created once it was back`,
     recoverySeconds: seconds(actedAt - backAt), recoveredWhen: `${part} serving again → a new Checkpoint is acted on`,
-    notes: `${part} down ${seconds(backAt - stoppedAt)} s${howDown ? ` ${howDown}` : ''}; all terminal ${seconds(doneAt - backAt)} s after it was back.${await leaderExitNote(leader)}`,
-  }, a, await restartsNotCausedByFault({ pod: leader, expected: 1 }));
+    notes: `${part} down ${seconds(backAt - stoppedAt)} s${howDown ? ` ${howDown}` : ''}; all terminal ${seconds(doneAt - backAt)} s after it was back.${leaderExitNote(leader, restarts)}`,
+  }, a, restarts);
 }
 
 describe('fault suite', () => {
@@ -145,7 +169,7 @@ describe('fault suite', () => {
     const leaseAfter = await leaderLease();
     const a = await audit(ns, [...names, 'probe']);
     // The killed container is restarted by its kubelet: one restart, caused by the fault.
-    const restarts = await restartsNotCausedByFault({ pod: leaseBefore.holder, expected: 1 });
+    const restarts = await restartsOfThisTest({ pod: leaseBefore.holder, cause: 'killed', upTo: 1 });
     const takenBy = leaseAfter.holder === leaseBefore.holder ? 'the killed replica, restarted by its kubelet (same identity)' : 'the standby';
     record({
       fault: 'leader SIGKILLed (container restarted by the kubelet)', during: `${names.length} concurrent checkpoints + 1 created after the kill`,
@@ -185,8 +209,8 @@ describe('fault suite', () => {
       const a = await audit(ns, [...names, 'probe']);
       // The thawed replica finds its lease gone and exits (a replica that lost the lease must not
       // act on what it believed while frozen); its kubelet restarts it as a standby.
-      const frozenRestarts = ((await dispatcherRestarts()).get(leaseBefore.holder) ?? 0) - (restartsBefore.get(leaseBefore.holder) ?? 0);
-      const restarts = await restartsNotCausedByFault({ pod: leaseBefore.holder, expected: 1 });
+      const restarts = await restartsOfThisTest({ pod: leaseBefore.holder, cause: 'stepped down at its renew deadline', upTo: 1 });
+      const frozenRestarts = restarts.of(leaseBefore.holder);
       const standbyLeads = leaseDuring.holder === standby && leaseAfter.holder === standby;
       record({
         fault: 'leader frozen (SIGSTOP 25 s, then SIGCONT)', during: `${names.length} concurrent checkpoints + 1 created after the freeze`,
@@ -215,7 +239,8 @@ describe('fault suite', () => {
     const ns = 'fault-minio';
     const port = cluster.sparePodPorts[0]!;
     const dir = join(cluster.controlPlane.dir, 'minio-fault');
-    let server: S3Server = await startMinio({ dir, port, name: 'minio-fault' });
+    const host = cluster.network.host;
+    let server: S3Server = await startMinio({ dir, host, port, name: 'minio-fault' });
     let s3: S3Client = adminS3(server);
     try {
       await createBucket(s3, 'faults');
@@ -230,7 +255,7 @@ describe('fault suite', () => {
       await server.process.stop(0);
       s3.destroy();
       await new Promise((r) => setTimeout(r, 5_000));
-      server = await startMinio({ dir, port, name: 'minio-fault', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+      server = await startMinio({ dir, host, port, name: 'minio-fault', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
       s3 = adminS3(server);
       const backAt = Date.now();
       await applyAll([checkpointObject(ns, 'probe', probeTarget!, storage)]);
@@ -245,7 +270,7 @@ describe('fault suite', () => {
         fault: 'MinIO stopped mid-upload, back after 5 s', during: `${names.length} concurrent 64 MiB checkpoints to S3 + 1 created once it was back`,
         recoverySeconds: seconds(probeDoneAt - backAt), recoveredWhen: 'MinIO serving again → a new S3 Checkpoint Succeeded',
         notes: `MinIO down ${seconds(backAt - stoppedAt)} s; all terminal ${seconds(doneAt - stoppedAt)} s after it stopped; objects left by Failed Checkpoints: ${strays.length}.`,
-      }, a, await restartsNotCausedByFault(), strays.length === 0 && a.succeeded === a.checkpoints);
+      }, a, await restartsOfThisTest(), strays.length === 0 && a.succeeded === a.checkpoints);
       expect(strays).toEqual([]);
       // Jobs try unreachable storage again for 30 s: an outage of a few seconds fails nothing.
       expect(a.failedReasons).toEqual({});
@@ -279,7 +304,7 @@ describe('fault suite', () => {
         fault: 'kubelet stalled for 20 s (answers nothing, then resumes)', during: `${names.length} checkpoints on that node, half created during the stall`,
         recoverySeconds: seconds(doneAt - releasedAt), recoveredWhen: 'kubelet answering again → every Checkpoint terminal',
         notes: `stalled ${seconds(releasedAt - stalledAt)} s.`,
-      }, a, await restartsNotCausedByFault());
+      }, a, await restartsOfThisTest());
     } finally {
       if (!released) node.kubelet.release();
     }
@@ -311,6 +336,6 @@ describe('fault suite', () => {
       fault: 'checkpoint Job pods SIGKILLed', during: `${names.length} concurrent 96 MiB checkpoints; ${killed.size} Job pods killed`,
       recoverySeconds: seconds(doneAt - firstKillAt), recoveredWhen: 'first kill → every Checkpoint terminal',
       notes: 'Each Job allows one more pod (backoffLimit 1): a Job whose pod was killed runs again from the start (a new kubelet checkpoint, a new archive key); the killed attempt never records anything.',
-    }, a, await restartsNotCausedByFault());
+    }, a, await restartsOfThisTest());
   }, 600_000);
 });

@@ -38,10 +38,10 @@ export function renderReliability(report: ReliabilityReport): string {
     const f = report.faults;
     const held = f.results.filter((r) => r.held).length;
     out.push('', '## Faults', '', `Last run ${f.ranAt} on ${f.machine}: ${held} of ${f.results.length} held.`,
-      'A fault holds when every Checkpoint ends terminal, no Checkpoint got a second Job, every Succeeded Checkpoint\'s archive is in storage with the recorded size and sha256, and no dispatcher replica restarted (except the one the fault killed).',
+      'A fault holds when every Checkpoint ends terminal, no Checkpoint got a second Job, every Succeeded Checkpoint\'s archive is in storage with the recorded size and sha256, and no dispatcher replica restarted except as the fault explains (the leader it killed, or the one that stepped down at its renew deadline when it froze or lost the API). Each restart is listed with its cause, read from the container\'s last state and log.',
       '', ...faultRows(f.results));
-    const notes = f.results.filter((r) => r.notes);
-    if (notes.length > 0) out.push('', ...notes.map((r) => `- **${r.fault}**: ${r.notes}`));
+    const notes = f.results.filter((r) => r.notes || r.restartCauses);
+    if (notes.length > 0) out.push('', ...notes.map((r) => `- **${r.fault}**: ${[r.notes, r.restartCauses ? `Dispatcher restarts: ${r.restartCauses}.` : ''].filter(Boolean).join(' ')}`));
   }
   if (report.badInput) {
     const b = report.badInput;

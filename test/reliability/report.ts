@@ -22,7 +22,10 @@ export interface FaultResult {
   duplicateJobs: number;
   /** Succeeded Checkpoints whose archive is missing or whose bytes do not match the recorded size and sha256. */
   archivesLostOrWrong: number;
+  /** Dispatcher restarts the fault does not explain (the case fails on any). */
   dispatcherRestarts: number;
+  /** Every dispatcher restart during the case, each with its cause (stepped down, killed, crashed). */
+  restartCauses?: string;
   /** Reasons of the Checkpoints that ended Failed, with counts. */
   failedReasons: Record<string, number>;
   held: boolean;

@@ -101,23 +101,6 @@ export async function jobsPerCheckpoint(namespace: string): Promise<{ withJob: n
   return { withJob: counts.size, duplicates: [...counts.values()].filter((n) => n > 1).length };
 }
 
-/** Restart counts of the dispatcher's pods, by pod name. */
-export async function dispatcherRestarts(): Promise<Map<string, number>> {
-  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
-  return new Map(pods.items.map((p: { metadata: { name: string }; status: { containerStatuses?: { restartCount: number }[] } }) =>
-    [p.metadata.name, (p.status.containerStatuses ?? []).reduce((m, s) => m + s.restartCount, 0)]));
-}
-
-/** Restarts since `before`, except up to `expected` of the one pod a fault hit on purpose. */
-export function unexpectedRestarts(before: Map<string, number>, after: Map<string, number>, faulted?: { pod: string; expected: number }): number {
-  let n = 0;
-  for (const [pod, count] of after) {
-    const more = count - (before.get(pod) ?? 0);
-    n += pod === faulted?.pod ? Math.max(0, more - faulted.expected) : more;
-  }
-  return n;
-}
-
 export interface Audit {
   checkpoints: number;
   terminal: number;
