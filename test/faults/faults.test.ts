@@ -25,7 +25,9 @@ const LEASE_DURATION_S = 15;
  * since the last renewal it saw, which it sees up to one retry period (2 s + 20% jitter) late.
  * Room is left for the lease reads and writes and for acting on the first Checkpoint while 30
  * Jobs load this 2-core machine (measured 14.6–19.0 s); a takeover that waited for a second
- * lease duration would still fail it.
+ * lease duration would still fail it. A killed leader is bound by the same figure: its kubelet
+ * restarts it under the same identity, which may take the lease back at once, but when the restart
+ * is slower than the lease the standby takes over on exactly these terms.
  */
 const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + 2.4 + 5.6) * 1000;
 let cluster: LocalCluster;
@@ -175,8 +177,8 @@ describe('fault suite', () => {
       fault: 'leader SIGKILLed (container restarted by the kubelet)', during: `${names.length} concurrent checkpoints + 1 created after the kill`,
       recoverySeconds: seconds(actedAt - killedAt), recoveredWhen: 'kill → a Checkpoint created after the kill is acted on',
       notes: `leader afterwards: ${takenBy}; all terminal ${seconds(doneAt - killedAt)} s after the kill; lease duration ${LEASE_DURATION_S} s.`,
-    }, a, restarts, actedAt - killedAt <= LEASE_DURATION_S * 1000);
-    expect(actedAt - killedAt).toBeLessThanOrEqual(LEASE_DURATION_S * 1000);
+    }, a, restarts, actedAt - killedAt <= TAKEOVER_BOUND_MS);
+    expect(actedAt - killedAt).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
   }, 600_000);
 
   it('leader frozen (SIGSTOP) for 25 s during 30 checkpoints: the standby takes over, the old leader steps down', async () => {
