@@ -83,16 +83,19 @@ export class ArchiveMetadataTap extends Transform {
     const spec = this.json('spec.dump');
     const annotations = (spec?.annotations ?? {}) as Record<string, string>;
     const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+    // CRI-O annotates the spec with io.kubernetes.*, containerd with io.kubernetes.cri.*; the
+    // config's own name is the runtime's (containerd: <container>_<pod>_<namespace>_<uid>_<attempt>),
+    // the last resort.
     const meta: ArchiveMetadata = {
-      containerName: str(annotations['io.kubernetes.container.name']) ?? str(config.name),
+      containerName: str(annotations['io.kubernetes.container.name']) ?? str(annotations['io.kubernetes.cri.container-name']) ?? str(config.name),
       containerId: str(config.id),
-      image: str(config.rootfsImageName) ?? str(config.rootfsImage) ?? str(annotations['io.kubernetes.cri-o.ImageName']),
+      image: str(config.rootfsImageName) ?? str(config.rootfsImage) ?? str(annotations['io.kubernetes.cri-o.ImageName']) ?? str(annotations['io.kubernetes.cri.image-name']),
       imageRef: str(config.rootfsImageRef),
       runtime: str(config.runtime) ?? str(config.ociRuntime),
       createdAt: str(config.createdTime),
       checkpointedAt: str(config.checkpointedTime),
-      podName: str(annotations['io.kubernetes.pod.name']),
-      podNamespace: str(annotations['io.kubernetes.pod.namespace']),
+      podName: str(annotations['io.kubernetes.pod.name']) ?? str(annotations['io.kubernetes.cri.sandbox-name']),
+      podNamespace: str(annotations['io.kubernetes.pod.namespace']) ?? str(annotations['io.kubernetes.cri.sandbox-namespace']),
     };
     return Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) as ArchiveMetadata;
   }

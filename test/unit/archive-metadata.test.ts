@@ -44,6 +44,16 @@ describe('ArchiveMetadataTap', () => {
     });
   });
 
+  it('reads the names containerd writes: io.kubernetes.cri.* annotations, not its own container name', async () => {
+    const containerdConfig = { ...config, name: 'main_web-0_team-a_5f2c9a1e-0000-4000-8000-000000000000_0', runtime: 'io.containerd.runc.v2' };
+    const containerdSpec = { annotations: {
+      'io.kubernetes.cri.container-name': 'main', 'io.kubernetes.cri.sandbox-name': 'web-0', 'io.kubernetes.cri.sandbox-namespace': 'team-a',
+      'io.kubernetes.cri.image-name': 'quay.io/app/web:1.2',
+    } };
+    const { t } = await tap(await tarOf({ 'config.dump': JSON.stringify(containerdConfig), 'spec.dump': JSON.stringify(containerdSpec) }));
+    expect(await t.metadata()).toMatchObject({ containerName: 'main', podName: 'web-0', podNamespace: 'team-a', runtime: 'io.containerd.runc.v2' });
+  });
+
   it('refuses a tar without config.dump', async () => {
     const { t } = await tap(await tarOf({ 'hello.txt': 'hi' }));
     await expect(t.metadata()).rejects.toThrow('no config.dump');
