@@ -101,6 +101,7 @@ export const restoreRecordSchema = z.object({
   request: z.string().max(253).optional().describe('The restore-from value this attempt answers.'),
   strategy: z.enum(RESTORE_STRATEGIES).optional().describe('How the restore reaches the runtime.'),
   image: z.string().max(4096).optional().describe('Checkpoint image the container was pointed at, by digest.'),
+  replacedContainerID: z.string().max(256).optional().describe('The container the kubelet ran when the pod was pointed at the checkpoint image; a running container with another ID is the restored one.'),
   startTime: timestampSchema.optional(),
   completionTime: timestampSchema.optional(),
   reason: z.string().max(1024).optional(),

@@ -191,7 +191,21 @@ describe('decideRestore: in flight', () => {
 
   it('points the container at the pushed image by digest', () => {
     const d = decide(pod(inFlight('Running')), checkpoint({ restores: [record({ image: IMAGE })] }), { job: { exists: true, outcome: 'complete' } });
-    expect(d).toEqual({ kind: 'pointContainer', request: 'snap', jobName: JOB, containerName: 'app', image: IMAGE });
+    expect(d).toEqual({ kind: 'pointContainer', request: 'snap', jobName: JOB, containerName: 'app', image: IMAGE, replacedContainerID: undefined });
+    const running = pod(inFlight('Running'), { statuses: [{ name: 'app', imageID: 'sha256:old', containerID: 'containerd://old', running: true, waitingReason: undefined, waitingMessage: undefined }] });
+    expect(decide(running, checkpoint({ restores: [record({ image: IMAGE })] }), { job: { exists: true, outcome: 'complete' } }))
+      .toMatchObject({ kind: 'pointContainer', replacedContainerID: 'containerd://old' });
+  });
+
+  it('takes a new running container as restored when the runtime reports it under its first image (containerd)', () => {
+    const c = checkpoint({ restores: [record({ image: IMAGE, replacedContainerID: 'containerd://old' })] });
+    const pointed = { containers: [{ name: 'app', image: IMAGE }] };
+    const status = (containerID: string, running: boolean) => ({ statuses: [{ name: 'app', imageID: 'registry.example.com/app@sha256:first', containerID, running, waitingReason: undefined, waitingMessage: undefined }] });
+    expect(decide(pod(inFlight('Running'), { ...pointed, ...status('containerd://old', true) }), c).kind).toBe('wait');
+    expect(decide(pod(inFlight('Running'), { ...pointed, ...status('containerd://new', false) }), c).kind).toBe('wait');
+    expect(decide(pod(inFlight('Running'), { ...pointed, ...status('containerd://new', true) }), c)).toMatchObject({ kind: 'succeed', image: IMAGE });
+    const notYetPointed = { containers: [{ name: 'app', image: 'busybox' }] };
+    expect(decide(pod(inFlight('Running'), { ...notYetPointed, ...status('containerd://new', true) }), c).kind).toBe('pointContainer');
   });
 
   it('succeeds once the container runs from that digest, and waits until then', () => {

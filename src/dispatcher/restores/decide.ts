@@ -21,7 +21,7 @@ export interface RestorePodFacts {
   annotations: Record<string, string>;
   imagePullSecrets: string[];
   containers: { name: string; image: string }[];
-  statuses: { name: string; imageID: string | undefined; running: boolean; waitingReason: string | undefined; waitingMessage: string | undefined }[];
+  statuses: { name: string; imageID: string | undefined; containerID?: string | undefined; running: boolean; waitingReason: string | undefined; waitingMessage: string | undefined }[];
 }
 
 export type { RestoreDefaults } from './registry-plan.js';
@@ -44,7 +44,7 @@ export type RestoreDecision =
     }
   | { kind: 'markRunning'; request: string; jobName: string }
   /** The image is pushed: point the container at it by digest; the kubelet recreates it. */
-  | { kind: 'pointContainer'; request: string; jobName: string; containerName: string; image: string }
+  | { kind: 'pointContainer'; request: string; jobName: string; containerName: string; image: string; replacedContainerID: string | undefined }
   | { kind: 'succeed'; request: string; jobName: string; containerName: string; image: string }
   | { kind: 'fail'; request: string; jobName: string; containerName: string | undefined; reason: string; message: string }
   | { kind: 'wait'; ms: number };
@@ -137,11 +137,11 @@ function decideOnNode(pod: RestorePodFacts, record: RestoreRecord, request: stri
   const spec = pod.containers.find((c) => c.name === containerName);
   if (!spec) return { kind: 'fail', request, jobName, containerName, reason: 'ContainerNotInPod', message: `pod ${pod.namespace}/${pod.name} has no container ${containerName}` };
   const state = pod.statuses.find((s) => s.name === containerName);
-  const view = { image: spec.image, imageID: state?.imageID, running: Boolean(state?.running) };
+  const view = { image: spec.image, imageID: state?.imageID, containerID: state?.containerID, running: Boolean(state?.running) };
   const strategy = RESTORE_STRATEGY[record.strategy ?? 'CheckpointImage'];
   const change = strategy.podChange(view, image);
-  if (change) return { kind: 'pointContainer', request, jobName, containerName, image: change.image };
-  if (strategy.restored(view, image)) return { kind: 'succeed', request, jobName, containerName, image };
+  if (change) return { kind: 'pointContainer', request, jobName, containerName, image: change.image, replacedContainerID: state?.containerID || undefined };
+  if (strategy.restored(view, image, record.replacedContainerID)) return { kind: 'succeed', request, jobName, containerName, image };
   if (state?.waitingReason && NODE_REJECTIONS.has(state.waitingReason)) {
     return {
       kind: 'fail', request, jobName, containerName, reason: 'NodeRejectedImage',

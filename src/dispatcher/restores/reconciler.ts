@@ -113,6 +113,14 @@ export class RestoreReconciler {
         await this.annotate(pod, { [RESTORE_STATUS_ANNOTATION]: 'Running', [RESTORE_MESSAGE_ANNOTATION]: `JobRunning: restore Job ${decision.jobName} is preparing the checkpoint image` });
         return { kind: 'requeueAfter', ms: RESYNC_MS };
       case 'pointContainer': {
+        // Recorded before the pod changes: the container the kubelet replaces must be known
+        // before any replacement can be seen.
+        if (checkpoint) {
+          await this.record(checkpoint, decision.jobName, (r) => ({
+            ...base(pod, decision.request, decision.containerName, r, now),
+            ...(decision.replacedContainerID ? { replacedContainerID: decision.replacedContainerID } : {}),
+          }));
+        }
         await this.deps.core.patchNamespacedPod({
           name: pod.name, namespace: pod.namespace,
           body: {
@@ -292,7 +300,7 @@ export function podFacts(pod: V1Pod): RestorePodFacts {
     imagePullSecrets: (pod.spec?.imagePullSecrets ?? []).map((s) => s.name ?? ''),
     containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? '' })),
     statuses: (pod.status?.containerStatuses ?? []).map((s) => ({
-      name: s.name, imageID: s.imageID, running: Boolean(s.state?.running),
+      name: s.name, imageID: s.imageID, containerID: s.containerID, running: Boolean(s.state?.running),
       waitingReason: s.state?.waiting?.reason, waitingMessage: s.state?.waiting?.message,
     })),
   };
