@@ -64,6 +64,10 @@ export async function createClusterNetwork(): Promise<ClusterNetwork> {
   try {
     await inNs('link', 'set', 'lo', 'up');
     await inNs('link', 'add', 'br0', 'type', 'bridge');
+    // A bridge takes the lowest MAC address of its ports unless given one: each node attached
+    // later could change it, and every neighbour holding the old one (this machine's ARP cache
+    // among them) would send into the void for seconds. A fixed address never changes.
+    await inNs('link', 'set', 'br0', 'address', bridgeMac(block));
     await inNs('addr', 'add', `${hostIP}/24`, 'dev', 'br0');
     await inNs('link', 'set', 'br0', 'up');
     // This machine's end: named after the cluster, its peer enslaved to the bridge.
@@ -110,6 +114,12 @@ export async function createClusterNetwork(): Promise<ClusterNetwork> {
       await deleteNetns(netns);
     },
   };
+}
+
+/** A locally administered unicast address, one per cluster block: 02:c6:12:<block>:02. */
+function bridgeMac(block: number): string {
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `02:c6:12:${hex(block >> 8)}:${hex(block & 255)}:02`;
 }
 
 async function deleteNetns(netns: string): Promise<void> {
