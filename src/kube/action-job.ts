@@ -1,4 +1,4 @@
-import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Affinity, V1EnvVar, V1Job, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { JobAction } from './names.js';
 
 export interface JobSettings {
@@ -30,6 +30,31 @@ const JOB_USER = 65532;
  */
 export function secretFileMode(runAsRoot: boolean): number {
   return runAsRoot ? 0o400 : 0o440;
+}
+
+/**
+ * Pins a pod to one node the way the DaemonSet controller does: a required node affinity on the
+ * node's name, not spec.nodeName. The scheduler then places the pod, so a WaitForFirstConsumer
+ * claim it mounts is bound on that node and the pod's requests are counted against it; a pod
+ * with nodeName set bypasses the scheduler and such a claim never binds.
+ */
+export function nodeAffinityFor(nodeName: string): V1Affinity {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [nodeName] }] }],
+      },
+    },
+  };
+}
+
+/** The node a pod template is pinned to: by the affinity above, or by nodeName (Jobs made before it). */
+export function pinnedNode(spec: V1PodSpec | undefined): string | undefined {
+  for (const term of spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []) {
+    const field = term.matchFields?.find((f) => f.key === 'metadata.name' && f.operator === 'In' && f.values?.length === 1);
+    if (field) return field.values![0];
+  }
+  return spec?.nodeName;
 }
 
 /**
@@ -77,7 +102,7 @@ export function buildActionJob(args: {
       template: {
         metadata: { labels: args.labels },
         spec: {
-          ...(args.nodeName ? { nodeName: args.nodeName } : {}),
+          ...(args.nodeName ? { affinity: nodeAffinityFor(args.nodeName) } : {}),
           restartPolicy: 'Never',
           serviceAccountName: settings.serviceAccountName,
           automountServiceAccountToken: true,

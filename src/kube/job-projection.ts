@@ -1,4 +1,5 @@
 import type { V1Job, V1JobCondition, V1Volume } from '@kubernetes/client-node';
+import { nodeAffinityFor, pinnedNode } from './action-job.js';
 import { withoutManagedFields } from './cache-transform.js';
 
 /**
@@ -7,7 +8,8 @@ import { withoutManagedFields } from './cache-transform.js';
  * Jobs cost hundreds of MiB. The dispatcher reads only:
  * - metadata: name, namespace, labels (owner, action), resourceVersion (the cache's change test);
  *   the rest of metadata is small and kept, managedFields aside;
- * - spec.template.spec.nodeName (a Running Checkpoint's node, checkpoints/reconciler.ts);
+ * - the node the pod template is pinned to, its node affinity (pinnedNode in action-job.ts: a
+ *   Running Checkpoint's node, checkpoints/reconciler.ts), kept as that one term;
  * - spec.template.spec.volumes[].secret.secretName (does the Job mount its own per-Job Secret,
  *   dispatcher.ts dropFinishedJobSecret);
  * - status.conditions (jobFacts in checkpoints/decide.ts, used by the checkpoint, cleanup and
@@ -23,6 +25,7 @@ export function projectJob(job: V1Job): V1Job {
     ?.filter((v) => v.secret?.secretName !== undefined)
     .map((v): V1Volume => ({ name: v.name, secret: { secretName: v.secret!.secretName } }));
   const status = job.status;
+  const node = pinnedNode(podSpec);
   return {
     ...(job.apiVersion ? { apiVersion: job.apiVersion } : {}),
     ...(job.kind ? { kind: job.kind } : {}),
@@ -32,7 +35,7 @@ export function projectJob(job: V1Job): V1Job {
         template: {
           spec: {
             containers: [],
-            ...(podSpec?.nodeName !== undefined ? { nodeName: podSpec.nodeName } : {}),
+            ...(node !== undefined ? { affinity: nodeAffinityFor(node) } : {}),
             ...(secretVolumes && secretVolumes.length > 0 ? { volumes: secretVolumes } : {}),
           },
         },

@@ -9,7 +9,7 @@ export class KubeletError extends Error {
   /**
    * retryable: asking again may succeed and cannot checkpoint twice, because the kubelet did not
    * get as far as the runtime (it could not reach the API server to check our credentials, was
-   * restarting, or said it is overloaded).
+   * restarting, or said it is overloaded), or the runtime stopped before dumping anything.
    */
   constructor(readonly reason: KubeletFailureReason, message: string, readonly retryable = false) {
     super(message);
@@ -64,19 +64,27 @@ export async function requestCheckpoint(endpoint: KubeletEndpoint, req: Checkpoi
   }
   const { status, body } = await post(options, clientTimeoutMs);
   if (status === 200) return parseItems(body);
-  const detail = body.trim().slice(0, 500) || `HTTP ${status}`;
+  throw kubeletFailure(status, body.trim().slice(0, 500) || `HTTP ${status}`);
+}
+
+/** What a kubelet's answer other than 200 means, as a reason; retryable where nothing was dumped. */
+export function kubeletFailure(status: number, detail: string): KubeletError {
   switch (status) {
     // The kubelet answers 401 also when its TokenReview cannot reach the API server.
-    case 401: throw new KubeletError('KubeletUnauthorized', `the kubelet refused our credentials: ${detail}`, true);
-    case 403: throw new KubeletError('KubeletForbidden', `the kubelet denied the checkpoint: ${detail}`);
-    case 404: throw new KubeletError('KubeletNotFound', `the kubelet does not know the container: ${detail}`);
+    case 401: return new KubeletError('KubeletUnauthorized', `the kubelet refused our credentials: ${detail}`, true);
+    case 403: return new KubeletError('KubeletForbidden', `the kubelet denied the checkpoint: ${detail}`);
+    case 404: return new KubeletError('KubeletNotFound', `the kubelet does not know the container: ${detail}`);
     case 429:
-    case 503: throw new KubeletError('KubeletUnreachable', `the kubelet is not serving (HTTP ${status}): ${detail}`, true);
+    case 503: return new KubeletError('KubeletUnreachable', `the kubelet is not serving (HTTP ${status}): ${detail}`, true);
     default:
       // 500 "Authorization error (…)": its SubjectAccessReview could not reach the API server.
-      if (status === 500 && /^Authorization error/.test(detail)) throw new KubeletError('KubeletCheckpointFailed', `the kubelet could not check our permission (HTTP 500): ${detail}`, true);
-      if (/deadline exceeded|timed? ?out/i.test(detail)) throw new KubeletError('KubeletTimeout', `the checkpoint timed out in the kubelet: ${detail}`);
-      throw new KubeletError('KubeletCheckpointFailed', `the kubelet failed to checkpoint (HTTP ${status}): ${detail}`);
+      if (status === 500 && /^Authorization error/.test(detail)) return new KubeletError('KubeletCheckpointFailed', `the kubelet could not check our permission (HTTP 500): ${detail}`, true);
+      // The runtime freezes the container before CRIU dumps it; a freeze that did not complete
+      // (runc gives up on a cgroup v1 freezer that stays FREEZING on a busy node) thaws it again
+      // and dumps nothing, so asking again cannot checkpoint twice.
+      if (/pause failed: unable to freeze/.test(detail)) return new KubeletError('KubeletCheckpointFailed', `the runtime could not freeze the container (HTTP ${status}): ${detail}`, true);
+      if (/deadline exceeded|timed? ?out/i.test(detail)) return new KubeletError('KubeletTimeout', `the checkpoint timed out in the kubelet: ${detail}`);
+      return new KubeletError('KubeletCheckpointFailed', `the kubelet failed to checkpoint (HTTP ${status}): ${detail}`);
   }
 }
 

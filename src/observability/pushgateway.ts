@@ -23,7 +23,7 @@ async function loadPromClient(): Promise<typeof import('prom-client')> {
 }
 
 /** What a Job pushes, each as `checkpoint_operator_job_<name>`. */
-export const JOB_METRICS = ['duration_seconds', 'succeeded', 'last_run_timestamp_seconds', 'last_success_timestamp_seconds', 'archive_bytes'] as const;
+export const JOB_METRICS = ['duration_seconds', 'succeeded', 'last_run_timestamp_seconds', 'last_success_timestamp_seconds', 'archive_bytes', 'peak_rss_bytes'] as const;
 type JobMetric = (typeof JOB_METRICS)[number];
 
 export interface JobRunFigures {
@@ -49,6 +49,8 @@ export async function pushJobRun(url: string, run: JobRunFigures, log: Logger): 
     gauge('last_run_timestamp_seconds', 'When the last run finished (Unix time).', run.finishedAt / 1000);
     if (run.succeeded) gauge('last_success_timestamp_seconds', 'When the last successful run finished (Unix time).', run.finishedAt / 1000);
     if (run.bytes !== undefined) gauge('archive_bytes', 'Bytes the last run stored or read.', run.bytes);
+    // The process's own high-water mark (getrusage ru_maxrss, KiB): what its memory limit must hold.
+    gauge('peak_rss_bytes', 'Peak resident memory of the last run\'s process.', process.resourceUsage().maxRSS * 1024);
     await new Pushgateway(url, { timeout: TIMEOUT_MS }, registry).push(pushGroup(run.action, run.owner));
   } catch (err) {
     log.warn({ pushgateway: url, err: (err as Error).message }, 'could not push metrics to the Pushgateway');

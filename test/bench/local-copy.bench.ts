@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeCheckpointArchive } from '../cluster/node/checkpoint-archive.js';
+import { writeCheckpointArchive } from '../fixtures/checkpoint-archive.js';
 import { JOB_NODE_OPTIONS } from '../../src/kube/checkpoint-job.js';
 import type { Figure } from './figures.js';
 import { bareNodePeakRss, bundle, median, MiB, type WorkerResult } from './workers/bundle.js';

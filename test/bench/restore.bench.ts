@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startMinio } from '../cluster/minio.js';
-import { writeCheckpointArchive } from '../cluster/node/checkpoint-archive.js';
+import { writeCheckpointArchive } from '../fixtures/checkpoint-archive.js';
 import { type RegistryServer, startRegistry } from '../cluster/registry.js';
 import { adminS3, createBucket } from '../e2e/support/s3.js';
 import { JOB_NODE_OPTIONS } from '../../src/kube/action-job.js';

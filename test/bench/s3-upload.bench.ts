@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { startMinio } from '../cluster/minio.js';
-import { writeCheckpointArchive } from '../cluster/node/checkpoint-archive.js';
+import { writeCheckpointArchive } from '../fixtures/checkpoint-archive.js';
 import { adminS3, createBucket } from '../e2e/support/s3.js';
 import { JOB_NODE_OPTIONS } from '../../src/kube/checkpoint-job.js';
 import type { Figure } from './figures.js';

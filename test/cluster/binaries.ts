@@ -12,6 +12,17 @@ export interface Binaries {
   minio: string;
   /** Jaeger v2: the OTLP trace receiver tests query. */
   jaeger: string;
+  kubelet: string;
+  kubeProxy: string;
+  containerd: string;
+  /** containerd's runc shim (containerd finds it on its PATH, next to itself). */
+  containerdShim: string;
+  ctr: string;
+  runc: string;
+  criu: string;
+  /** The pod sandbox's pause program (static). */
+  pause: string;
+  localPathProvisioner: string;
 }
 
 const here = import.meta.dirname;
@@ -24,7 +35,10 @@ export async function pinnedVersions(): Promise<PinnedVersions> {
   return JSON.parse(await readFile(join(here, 'versions.json'), 'utf8'));
 }
 
-export interface PinnedVersions { kubernetes: string; etcd: string; minio: string; jaeger: string }
+export interface PinnedVersions {
+  kubernetes: string; etcd: string; minio: string; jaeger: string;
+  containerd: string; runc: string; criu: string; criuSha256: string; localPathProvisioner: string;
+}
 
 function pathsFor(v: PinnedVersions): Binaries {
   const k8s = join(cacheDir(), 'bin', `kubernetes-${v.kubernetes}`);
@@ -36,6 +50,15 @@ function pathsFor(v: PinnedVersions): Binaries {
     etcd: join(cacheDir(), 'bin', `etcd-${v.etcd}`, 'etcd'),
     minio: join(cacheDir(), 'bin', `minio-${v.minio}`, 'minio'),
     jaeger: join(cacheDir(), 'bin', `jaeger-${v.jaeger}`, 'jaeger'),
+    kubelet: join(k8s, 'kubelet'),
+    kubeProxy: join(k8s, 'kube-proxy'),
+    containerd: join(cacheDir(), 'bin', `containerd-${v.containerd}`, 'containerd'),
+    containerdShim: join(cacheDir(), 'bin', `containerd-${v.containerd}`, 'containerd-shim-runc-v2'),
+    ctr: join(cacheDir(), 'bin', `containerd-${v.containerd}`, 'ctr'),
+    runc: join(cacheDir(), 'bin', `runc-${v.runc}`, 'runc'),
+    criu: join(cacheDir(), 'bin', `criu-${v.criu}`, 'criu'),
+    pause: join(cacheDir(), 'bin', `pause-${v.kubernetes}`, 'pause'),
+    localPathProvisioner: join(cacheDir(), 'bin', `local-path-provisioner-${v.localPathProvisioner}`, 'local-path-provisioner'),
   };
 }
 

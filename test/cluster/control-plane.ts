@@ -95,7 +95,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--service-account-key-file', pki.serviceAccountPub, '--service-account-signing-key-file', pki.serviceAccountKey,
       '--service-cluster-ip-range', '10.96.0.0/16', '--allow-privileged=true',
       '--kubelet-client-certificate', pki.apiserverKubeletClient.cert, '--kubelet-client-key', pki.apiserverKubeletClient.key,
-      '--kubelet-certificate-authority', pki.caCert, '--kubelet-preferred-address-types', 'InternalIP',
+      // No --kubelet-certificate-authority, as kubeadm and kind set none: the API server then
+      // reaches kubelets with self-signed serving certificates too (logs, exec, node proxy).
+      '--kubelet-preferred-address-types', 'InternalIP',
       '--enable-admission-plugins', 'NodeRestriction',
       '--cert-dir', join(dir, 'apiserver-certs'), '--v', v,
     ];

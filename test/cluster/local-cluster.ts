@@ -2,14 +2,15 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { pinnedVersions } from './binaries.js';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
+import { CLUSTER_IMAGES, pushClusterImages } from './images/cluster-images.js';
 import { type S3Server, startMinio } from './minio.js';
+import { type ClusterNetwork, createClusterNetwork } from './network/cluster-network.js';
+import { type RealNodes, startRealNodes } from './node/real-nodes.js';
 import { type OtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 import { type PushgatewayServer, startPushgateway } from './pushgateway.js';
 import { type RegistryServer, startRegistry } from './registry.js';
-import { type SimulatedNodes, startSimulatedNodes } from './node/simulated-nodes.js';
-import { type ClusterNetwork, createClusterNetwork } from './network/cluster-network.js';
+import { installLocalPathStorage } from './storage/local-path-storage.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
@@ -18,12 +19,16 @@ export interface LocalCluster {
   /** The namespaces, bridge and addresses the cluster lives on; network.host is where its servers listen. */
   network: ClusterNetwork;
   controlPlane: ControlPlane;
-  nodes: SimulatedNodes | undefined;
+  /** Real nodes: kubelet, containerd, runc and CRIU (see node/real-nodes.ts for what each is). */
+  nodes: RealNodes | undefined;
   /** The real S3 server (MinIO), reachable at the same endpoint from this machine and from pods. */
   s3: S3Server | undefined;
   /** The real Pushgateway the operator's Jobs push to (PUSHGATEWAY_URL). */
   pushgateway: PushgatewayServer | undefined;
-  /** The real OCI registry (anonymous) restores push checkpoint images to, at the same host:port from this machine and from pods. */
+  /**
+   * The real OCI registry (anonymous, plain HTTP): nodes pull every image from it (see
+   * images/cluster-images.ts), and restores push checkpoint images to it.
+   */
   registry: RegistryServer | undefined;
   /** A real OTLP/HTTP trace receiver (Jaeger, in memory), at the same endpoint from this machine and from pods; query it with otlp.trace(). */
   otlp: OtlpReceiver | undefined;
@@ -31,23 +36,25 @@ export interface LocalCluster {
   sparePodPorts: number[];
   kubeconfigPath: string;
   /**
-   * The operator build this cluster runs (manager.js, jobs/*.js): built into the cluster's own
-   * directory when the operator is installed, like an image pushed once. Rebuilding dist/, or
-   * another cluster starting, never changes what a running cluster executes.
+   * The operator build the cluster's image holds (manager.js, jobs/*.js), built into the
+   * cluster's own directory: rebuilding dist/, or another cluster starting, never changes what
+   * a running cluster executes.
    */
   imageDir: string;
+  /** The operator image's manifest digest in the cluster's registry. */
+  operatorImageDigest: string | undefined;
   stop(): Promise<void>;
 }
 
 export interface LocalClusterOptions {
   dir?: string;
-  /** Simulated nodes that run pods and serve the kubelet checkpoint API (default 2; 0 for none). */
+  /** Real nodes (default 2; 0 for a control plane alone). */
   nodes?: number;
   /** Install manifests/default and wait for the operator Deployment (needs nodes). */
   operator?: boolean;
-  /** Start MinIO, expose it to pods and give the operator its credentials as its default S3 Secret (default true with nodes). */
+  /** Start MinIO and give the operator its credentials as its default S3 Secret (default true with nodes). */
   s3?: boolean;
-  /** How many spare pod-reachable ports to reserve (default 0). */
+  /** How many spare ports of the cluster host to reserve (default 0). */
   sparePodPorts?: number;
   log?: (line: string) => void;
 }
@@ -57,9 +64,10 @@ export const DEFAULT_S3_SECRET = 'checkpoint-operator-s3-credentials';
 export const OPERATOR_NAMESPACE = 'checkpoint-operator-system';
 
 /**
- * The local cluster used by tests, benchmarks and `npm run local`: the real control plane, the
- * CRDs, simulated nodes, and the operator installed from manifests/default exactly as users
- * install it, running as its own ServiceAccount under the shipped RBAC.
+ * The local cluster used by tests, benchmarks and `npm run local`, every part real: etcd and the
+ * control plane, nodes running kubelet, containerd, runc and CRIU, kube-proxy, a dynamic
+ * provisioner as the default StorageClass, MinIO, a registry, a Pushgateway and a trace receiver,
+ * and the operator installed from manifests/default as users install it, from its image.
  */
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
   const log = opts.log ?? (() => undefined);
@@ -69,11 +77,12 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await network.destroy();
     throw err;
   });
-  let nodes: SimulatedNodes | undefined;
+  let nodes: RealNodes | undefined;
   let s3: S3Server | undefined;
   let pushgateway: PushgatewayServer | undefined;
   let registry: RegistryServer | undefined;
   let otlp: OtlpReceiver | undefined;
+  let operatorImageDigest: string | undefined;
   const sparePodPorts: number[] = [];
   const imageDir = join(controlPlane.dir, 'image');
   const stop = async () => {
@@ -91,17 +100,21 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await controlPlane.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=checkpoint-operator']);
     log('CRDs installed');
     if ((opts.nodes ?? 2) > 0) {
-      nodes = await startSimulatedNodes(controlPlane, network, { count: opts.nodes ?? 2, imageDir, kubernetesVersion: (await pinnedVersions()).kubernetes });
-      log(`nodes registered: ${nodes.nodes.map((n) => `${n.name} (${n.ip})`).join(', ')}`);
       for (let i = 0; i < (opts.sparePodPorts ?? 0); i++) sparePodPorts.push(await host.freePort());
+      registry = await startRegistry({ dir: controlPlane.dir, host });
+      log(`OCI registry (distribution) at ${registry.host}`);
+      await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', imageDir], { cwd: root });
+      operatorImageDigest = (await pushClusterImages({ registryHost: registry.host, binaries: controlPlane.binaries, distDir: imageDir, workDir: join(controlPlane.dir, 'image-build') })).operatorDigest;
+      log(`images pushed: ${Object.values(CLUSTER_IMAGES).join(', ')} (operator ${operatorImageDigest})`);
+      nodes = await startRealNodes(controlPlane, network, { count: opts.nodes ?? 2, registryHost: registry.host, log });
+      await installLocalPathStorage(controlPlane);
+      log('StorageClass local-path (rancher local-path-provisioner, WaitForFirstConsumer) is the default');
       if (opts.s3 ?? true) {
         s3 = await startMinio({ dir: controlPlane.dir, host });
         log(`S3 (MinIO) at ${s3.endpoint}`);
       }
       pushgateway = await startPushgateway(controlPlane.dir, host);
       log(`Pushgateway at ${pushgateway.url}`);
-      registry = await startRegistry({ dir: controlPlane.dir, host });
-      log(`OCI registry (distribution) at ${registry.host}`);
       otlp = await startOtlpReceiver({ dir: controlPlane.dir, host });
       log(`OTLP trace receiver (Jaeger) at ${otlp.endpoint}, query API at ${otlp.queryUrl}`);
     }
@@ -111,10 +124,8 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         await controlPlane.kubectl(['create', 'secret', 'generic', DEFAULT_S3_SECRET, '-n', OPERATOR_NAMESPACE,
           `--from-literal=AWS_ACCESS_KEY_ID=${s3.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`]);
       }
-      await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', imageDir], { cwd: root });
-      log(`operator built (${imageDir})`);
       // The local servers' addresses go into the Deployment before it is created: changing them
-      // afterwards would roll the pods, and old and new pods on one node share its ports.
+      // afterwards would roll the pods.
       const local: Record<string, string> = {
         ...(pushgateway ? { PUSHGATEWAY_URL: pushgateway.url } : {}),
         // The registry speaks plain HTTP at an address that is not loopback, as test registries do.
@@ -129,12 +140,12 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'env'], [...entries, ...Object.entries(local).map(([name, value]) => ({ name, value }))]);
       }
       await controlPlane.kubectl(['apply', '--server-side', '-f', '-'], { input: rendered.map((d) => d.toString()).join('---\n') });
-      await controlPlane.kubectl(['rollout', 'status', '-n', 'checkpoint-operator-system', 'deployment/checkpoint-operator', '--timeout=120s']);
-      log('operator running: deployment/checkpoint-operator in checkpoint-operator-system');
+      await controlPlane.kubectl(['rollout', 'status', '-n', OPERATOR_NAMESPACE, 'deployment/checkpoint-operator', '--timeout=180s']);
+      log(`operator running from ${CLUSTER_IMAGES.operator}: deployment/checkpoint-operator in ${OPERATOR_NAMESPACE}`);
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { network, controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, imageDir, stop };
+  return { network, controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, imageDir, operatorImageDigest, stop };
 }

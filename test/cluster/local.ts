@@ -3,7 +3,7 @@ import { startLocalCluster } from './local-cluster.js';
 import { deploySampleWorkload, walkthrough } from './walkthrough.js';
 
 /**
- * `npm run local`: brings up the local cluster — control plane, CRDs, two simulated nodes, the
+ * `npm run local`: brings up the local cluster — control plane, CRDs, two real nodes (kubelet, containerd, runc, CRIU), the
  * operator installed from manifests/default — walks through a checkpoint, a retention sweep and a
  * restore of a sample workload, prints how to reach everything, and stays up until Ctrl-C, which
  * tears everything down. `--no-walkthrough` skips the tour; `--exit-after-walkthrough` stops
@@ -11,7 +11,7 @@ import { deploySampleWorkload, walkthrough } from './walkthrough.js';
  */
 const started = Date.now();
 const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
-say('starting the local cluster (real etcd, kube-apiserver, controller-manager, scheduler; simulated nodes)…');
+say('starting the local cluster (etcd, kube-apiserver, controller-manager, scheduler; two nodes of kubelet, containerd, runc and CRIU)…');
 const cluster = await startLocalCluster({ operator: true, log: say });
 const cp = cluster.controlPlane;
 

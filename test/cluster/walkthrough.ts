@@ -7,7 +7,7 @@ export interface WalkthroughOptions {
   kubectl: Kubectl;
   /** One line of progress for a person watching. */
   say: (line: string) => void;
-  /** Where the simulated nodes keep their disks (`<clusterDir>/nodes/<node>/…`). */
+  /** Where the nodes keep their disks: a node's /var is `<clusterDir>/nodes/<node>/var`. */
   clusterDir: string;
 }
 
@@ -16,7 +16,12 @@ export interface WalkthroughResult {
   expired: string[];
   kept: string[];
   restore: { from: string; image: string; seconds: number };
+  /** The counter the workload keeps in memory: before the checkpoint restored from, and after the restore. */
+  counter: { checkpointed: Counter; restored: Counter };
 }
+
+/** What the sample workload's counter answers: an identity drawn when the process started, and its count. */
+export interface Counter { id: string; count: number }
 
 const POLICY = 'walkthrough';
 const POD = 'my-app-pod-0';
@@ -30,10 +35,15 @@ metadata:
   namespace: ${NAMESPACE}
 spec:
   terminationGracePeriodSeconds: 2
+  # The node set up for checkpoint and restore (the kubelet's certificate signed by the cluster
+  # CA, containerd restoring through CreateContainer): see test/cluster/node/real-nodes.ts.
+  nodeSelector:
+    kubernetes.io/hostname: node-a
   containers:
   - name: main
+    # busybox and the counter (test/cluster/images/counter.c): it counts in memory and serves
+    # {"id":…,"count":…} on port 8080.
     image: registry.example.com/sample-app:1.0
-    command: [sh, -c, 'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 1; done']
 `;
 
 const policyYaml = `apiVersion: checkpoint.example.com/v1alpha1
@@ -78,9 +88,13 @@ export async function walkthrough(o: WalkthroughOptions): Promise<WalkthroughRes
 
   step(2, 'three checkpoints of the running container, one after another');
   const checkpoints: WalkthroughResult['checkpoints'] = [];
+  const counters = new Map<string, Counter>();
   for (let i = 1; i <= 3; i++) {
     const name = `walkthrough-${run}-${i}`;
     const t0 = Date.now();
+    const counter = await readCounter(o);
+    counters.set(name, counter);
+    o.say(`  the counter in memory before ${name}: ${counter.count} (process ${counter.id})`);
     await o.kubectl(['apply', '-f', '-'], checkpointYaml(name));
     const c = await waitFor(o, name, (x) => x.status?.phase === 'Succeeded' || x.status?.phase === 'Failed', 120_000);
     if (c.status?.phase !== 'Succeeded') throw new Error(`Checkpoint ${name} ${c.status?.phase}: ${c.status?.reason} ${c.status?.message}`);
@@ -128,13 +142,24 @@ export async function walkthrough(o: WalkthroughOptions): Promise<WalkthroughRes
   const seconds = (Date.now() - r0) / 1000;
   o.say(`  restored in ${seconds.toFixed(1)}s: container main now runs from the checkpoint image ${image}`);
   o.say(`  (restore-status=Succeeded, restored-from=${annotations['checkpoint.example.com/restored-from']})`);
-  return { checkpoints, expired, kept, restore: { from, image, seconds } };
+  await o.kubectl(['wait', '--for=condition=Ready', `pod/${POD}`, '-n', NAMESPACE, '--timeout=60s']);
+  const restored = await readCounter(o);
+  const checkpointed = counters.get(from)!;
+  o.say(`  the counter after the restore: ${restored.count} (process ${restored.id}): ${restored.id === checkpointed.id
+    ? `the process checkpointed at ${checkpointed.count} goes on counting`
+    : 'a new process: the restore did not bring the checkpointed one back'}`);
+  return { checkpoints, expired, kept, restore: { from, image, seconds }, counter: { checkpointed, restored } };
 }
 
 /** The pod the walk-through and the README's examples act on (applying it again changes nothing). */
 export async function deploySampleWorkload(kubectl: Kubectl): Promise<void> {
   await kubectl(['apply', '-f', '-'], sampleWorkload);
-  await kubectl(['wait', '--for=condition=Ready', `pod/${POD}`, '-n', NAMESPACE, '--timeout=60s']);
+  await kubectl(['wait', '--for=condition=Ready', `pod/${POD}`, '-n', NAMESPACE, '--timeout=120s']);
+}
+
+/** The counter's answer, read inside the container (busybox wget), as a user would with kubectl exec. */
+async function readCounter(o: WalkthroughOptions): Promise<Counter> {
+  return JSON.parse(await o.kubectl(['exec', POD, '-n', NAMESPACE, '-c', 'main', '--', 'wget', '-qO-', 'http://127.0.0.1:8080/'])) as Counter;
 }
 
 interface CheckpointView { status?: { phase?: string; reason?: string; message?: string; archive?: { uri: string; sizeBytes: number; sha256: string } } }

@@ -1,15 +1,17 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { clusterContext } from './support/cluster-context.js';
 import { eventsFor, getCheckpoint, runWorkload, sha256File, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
+import { pinnedNode } from '../../src/kube/action-job.js';
+import { stalledStorage } from './support/stalled-storage.js';
+import { claimDirectory, nodeRoot } from './support/nodes.js';
 
 const NS = 'ckpt-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
 const root = join(import.meta.dirname, '../..');
 
-const nodeRoot = (node: string) => join(clusterContext().clusterDir, 'nodes', node);
 
 async function apply(yaml: string): Promise<void> {
   await kubectl(['apply', '-f', '-'], yaml);
@@ -27,9 +29,7 @@ async function archiveFileOf(uri: string): Promise<string> {
   if (local) return join(nodeRoot(local[1]!), local[2]!);
   const pvc = /^pvc:\/\/([^/]+)\/(.*)$/.exec(uri);
   if (pvc) {
-    const claim = JSON.parse(await kubectl(['get', 'pvc', pvc[1]!, '-n', OPERATOR_NS, '-o', 'json']));
-    const pv = JSON.parse(await kubectl(['get', 'pv', claim.spec.volumeName, '-o', 'json']));
-    return join(pv.spec.hostPath.path, pvc[2]!);
+    return join(await claimDirectory(OPERATOR_NS, pvc[1]!), pvc[2]!);
   }
   throw new Error(`unexpected archive URI ${uri}`);
 }
@@ -71,7 +71,8 @@ describe('checkpoint end to end', () => {
     expect(s.mode & 0o777).toBe(0o600);
     expect(await sha256File(file)).toBe(archive.sha256);
     expect(archive.image).toBe('registry.example.com/sample-app:1.0');
-    expect(archive.runtime).toBe('runc');
+    // containerd names the runtime by its shim (CRI-O would say runc).
+    expect(archive.runtime).toBe('io.containerd.runc.v2');
     expect(await kubeletArchivesOn(c.status!.nodeName!, 'my-app-pod-0', 'main')).toEqual([]);
     const condition = c.status!.conditions!.find((x) => x.type === 'Succeeded');
     expect(condition).toMatchObject({ status: 'True', reason: 'ArchiveStored' });
@@ -123,7 +124,8 @@ describe('checkpoint end to end', () => {
     const job = JSON.parse(await kubectl(['get', 'job', c.status!.jobName!, '-n', OPERATOR_NS, '-o', 'json']));
     const pod = JSON.parse(await kubectl(['get', 'pod', 'my-app-pod-0', '-n', NS, '-o', 'json']));
     expect(job.metadata.name.length).toBeLessThanOrEqual(63);
-    expect(job.spec.template.spec.nodeName).toBe(pod.spec.nodeName);
+    // Pinned by a required affinity on the node's name (the scheduler places it), not nodeName.
+    expect(pinnedNode(job.spec.template.spec)).toBe(pod.spec.nodeName);
     expect(job.spec.template.spec.serviceAccountName).toBe('checkpoint-operator-job');
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
     expect(job.spec.backoffLimit).toBeLessThanOrEqual(1);
@@ -155,8 +157,8 @@ describe('checkpoint end to end', () => {
       expect(await jobsOwnedBy(name)).toEqual([]);
     });
 
-    it('KubeletCheckpointFailed when the kubelet answers 500', async () => {
-      await runWorkload(NS, 'criu-fails', { annotations: { 'checkpoint-sim.test/fault': 'error' } });
+    it('KubeletCheckpointFailed when the kubelet answers 500 (CRIU cannot dump an io_uring instance)', async () => {
+      await runWorkload(NS, 'criu-fails', { program: 'undumpable' });
       await apply(checkpointYaml('kubelet-500', `  target:\n    podName: criu-fails\n${LOCAL}`));
       const c = await waitForTerminal(NS, 'kubelet-500');
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletCheckpointFailed' });
@@ -165,17 +167,21 @@ describe('checkpoint end to end', () => {
       expect(c.status!.archive).toBeUndefined();
     });
 
-    it('KubeletTimeout when the kubelet stalls past timeoutSeconds', async () => {
-      await runWorkload(NS, 'criu-stalls', { annotations: { 'checkpoint-sim.test/fault': 'stall' } });
-      await apply(checkpointYaml('kubelet-stall', `  target:\n    podName: criu-stalls\n  timeoutSeconds: 2\n${LOCAL}`));
+    it('KubeletTimeout when the checkpoint takes longer than timeoutSeconds', async () => {
+      // A process with 1 GiB of memory takes CRIU longer than one second to dump.
+      await runWorkload(NS, 'criu-stalls', { memoryMiB: 1024 });
+      await apply(checkpointYaml('kubelet-stall', `  target:\n    podName: criu-stalls\n  timeoutSeconds: 1\n${LOCAL}`));
       const c = await waitForTerminal(NS, 'kubelet-stall');
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletTimeout' });
       expect(c.status!.archive).toBeUndefined();
     });
 
     it('JobFailed when the Job pods are killed mid-way', async () => {
-      await runWorkload(NS, 'slow-checkpoint', { annotations: { 'checkpoint-sim.test/fault': 'stall' } });
-      await apply(checkpointYaml('job-killed', `  target:\n    podName: slow-checkpoint\n  timeoutSeconds: 120\n${LOCAL}`));
+      await runWorkload(NS, 'slow-checkpoint');
+      // Its storage answers nothing: each pod of the Job waits on its upload until it is killed.
+      const stalled = await stalledStorage();
+      onTestFinished(() => stalled.close());
+      await apply(checkpointYaml('job-killed', `  target:\n    podName: slow-checkpoint\n${stalled.yaml}`));
       await waitForPhase(NS, 'job-killed', 'Running');
       const [job] = await jobsOwnedBy('job-killed');
       const deadline = Date.now() + 60_000;
@@ -206,7 +212,7 @@ describe('checkpoint end to end', () => {
   });
 
   it('finishes a Checkpoint with one Job when the leader dies mid-flight', async () => {
-    await runWorkload(NS, 'big-memory', { annotations: { 'checkpoint-sim.test/memory-bytes': String(384 * 1024 * 1024) } });
+    await runWorkload(NS, 'big-memory', { memoryMiB: 384 });
     await apply(checkpointYaml('leader-dies', `  target:\n    podName: big-memory\n${LOCAL}`));
     await waitForPhase(NS, 'leader-dies', 'Running');
     const lease = JSON.parse(await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']));

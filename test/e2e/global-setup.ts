@@ -2,12 +2,12 @@ import type { TestProject } from 'vitest/node';
 import { startLocalCluster } from '../cluster/local-cluster.js';
 
 /**
- * Starts one local cluster for the whole e2e run — control plane, CRDs, simulated nodes and the
+ * Starts one local cluster for the whole e2e run — control plane, CRDs, real nodes and the
  * operator installed from manifests/default — and stops it at the end.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const cluster = await startLocalCluster({ operator: true, sparePodPorts: 5, log: (line) => process.stderr.write(`${line}\n`) });
+  const cluster = await startLocalCluster({ operator: true, sparePodPorts: 6, log: (line) => process.stderr.write(`${line}\n`) });
   const cp = cluster.controlPlane;
   process.stderr.write(`local cluster ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${cp.server} (${cp.dir})\n`);
   project.provide('kubeconfig', cluster.kubeconfigPath);

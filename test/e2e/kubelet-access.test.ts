@@ -10,7 +10,7 @@ import { kubeConfig, kubectl } from './support/kube.js';
 const NS = 'kubelet-access';
 
 /**
- * The kubelet contract of the simulated nodes, exercised with the operator's own kubelet client:
+ * The kubelet checkpoint API of the real nodes, exercised with the operator's own kubelet client:
  * through the API server's node proxy, and directly with ServiceAccount tokens that RBAC allows
  * or refuses.
  */

@@ -6,10 +6,14 @@ import { kubectl } from './support/kube.js';
 const NS = 'metrics-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
 
-/** Every replica's /metrics, scraped at its pod address as Prometheus would. */
+/**
+ * Every replica's /metrics at its pod address, as Prometheus scrapes it; reached through the API
+ * server's pod proxy, since pod addresses are routed inside the cluster's network only.
+ */
 async function scrape(): Promise<string[]> {
   const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
-  return Promise.all(pods.items.map(async (p: { status: { podIP: string } }) => (await fetch(`http://${p.status.podIP}:8080/metrics`)).text()));
+  return Promise.all(pods.items.map((p: { metadata: { name: string } }) =>
+    kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${p.metadata.name}:8080/proxy/metrics`])));
 }
 
 function sum(pages: string[], series: string): number {

@@ -1,14 +1,17 @@
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Checkpoint } from '../../src/api/checkpoint.js';
 import { clusterContext, clusterServerHost } from './support/cluster-context.js';
+import { stalledStorage } from './support/stalled-storage.js';
+import { trustRegistryOnNodes } from './support/nodes.js';
 import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { createBucket, adminS3 } from './support/s3.js';
 import { generateCa } from '../cluster/pki.js';
 import { startRegistry, type RegistryServer } from '../cluster/registry.js';
+import { pinnedNode } from '../../src/kube/action-job.js';
 
 const NS = 'restore-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
@@ -196,7 +199,7 @@ describe('restore by annotation', () => {
     await kubectl(['annotate', 'pod', 'local-dst', '-n', NS, 'checkpoint.example.com/restore-from=local-ckpt']);
     await expectRestored('local-dst', c, before);
     const job = JSON.parse(await kubectl(['get', (await jobsFor('local-dst'))[0]!, '-n', OPERATOR_NS, '-o', 'json']));
-    expect(job.spec.template.spec.nodeName).toBe('node-a');
+    expect(pinnedNode(job.spec.template.spec)).toBe('node-a');
   });
 
   it('restores from a claim (pvc backend), and once per annotation value', async () => {
@@ -252,8 +255,11 @@ describe('restore by annotation', () => {
     });
 
     it('a Checkpoint still running', async () => {
-      await runWorkload(NS, 'slow', { annotations: { 'checkpoint-sim.test/fault': 'stall' } });
-      await apply(checkpointYaml('running-ckpt', `${target('slow')}  timeoutSeconds: 20\n${LOCAL}`));
+      await runWorkload(NS, 'slow');
+      // Its storage answers nothing: the Checkpoint stays Running while the restore is asked for.
+      const stalled = await stalledStorage();
+      onTestFinished(() => stalled.close());
+      await apply(checkpointYaml('running-ckpt', `${target('slow')}${stalled.yaml}`));
       await waitForPhase(NS, 'running-ckpt', 'Running');
       expect(await refuse('running-ckpt', 'CheckpointNotReady')).toContain('Running');
     });
@@ -291,21 +297,18 @@ describe('restore by annotation', () => {
 
     describe('with a registry whose certificate a private CA signs', () => {
       let tls: RegistryServer;
-      const trustDirs = () => ['node-a', 'node-b'].map((node) => join(clusterDir, 'nodes', node, 'etc/containers/certs.d', tls.host));
+      let untrust: (() => Promise<void>) | undefined;
       beforeAll(async () => {
         tls = await startRegistry({ dir: join(clusterDir, 'registry-tls'), host: clusterServerHost(), tls: true, port: sparePodPorts[2] });
         const unrelated = await generateCa(join(clusterDir, 'registry-tls'), 'unrelated-ca', 'unrelated-ca');
         await kubectl(['create', 'secret', 'generic', 'registry-ca', '-n', OPERATOR_NS, '--from-literal', `ca.crt=${tls.ca!}`]);
         await kubectl(['create', 'secret', 'generic', 'unrelated-ca', '-n', OPERATOR_NS, '--from-literal', `bundle.pem=${await readFile(unrelated.caCert, 'utf8')}`]);
-        // The nodes' runtimes trust the registry as containers-certs.d(5) says.
-        for (const dir of trustDirs()) {
-          await mkdir(dir, { recursive: true });
-          await writeFile(join(dir, 'ca.crt'), tls.ca!);
-        }
+        // The nodes' runtimes trust the registry's CA (containerd's certs.d).
+        untrust = await trustRegistryOnNodes(tls.host, { ca: tls.ca! });
       });
       afterAll(async () => {
         await tls?.stop();
-        for (const dir of tls ? trustDirs() : []) await rm(dir, { recursive: true, force: true });
+        await untrust?.();
         await kubectl(['delete', 'secret', 'registry-ca', 'unrelated-ca', '-n', OPERATOR_NS, '--ignore-not-found']);
       });
       const policyWithCa = (name: string, ca: string) => applyRestorePolicy(name,
@@ -356,10 +359,13 @@ describe('restore by annotation', () => {
 
     describe('with a registry that wants credentials', () => {
       let guarded: RegistryServer;
+      let untrust: (() => Promise<void>) | undefined;
       beforeAll(async () => {
         guarded = await startRegistry({ dir: join(clusterDir, 'registry-basic'), host: clusterServerHost(), auth: 'basic', port: sparePodPorts[1] });
+        untrust = await trustRegistryOnNodes(guarded.host, { plainHttp: true });
       });
       afterAll(async () => {
+        await untrust?.();
         await guarded?.stop();
         await kubectl(['delete', 'secret', 'push-wrong', 'push-right', '-n', OPERATOR_NS, '--ignore-not-found']);
       });

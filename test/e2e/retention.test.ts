@@ -10,6 +10,7 @@ import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } 
 import { kubectl } from './support/kube.js';
 import { adminS3, createBucket, objectKeys } from './support/s3.js';
 import { TcpGate } from './support/tcp-gate.js';
+import { claimDirectory } from './support/nodes.js';
 
 const NS = 'retention-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
@@ -65,9 +66,7 @@ async function localKeys(node: string, dir: string): Promise<string[]> {
   return filesUnder(join(clusterDir, 'nodes', node, LOCAL_ROOT, dir));
 }
 async function claimKeys(claim: string): Promise<string[]> {
-  const pvc = JSON.parse(await kubectl(['get', 'pvc', claim, '-n', OPERATOR_NS, '-o', 'json']));
-  const pv = JSON.parse(await kubectl(['get', 'pv', pvc.spec.volumeName, '-o', 'json']));
-  return filesUnder(pv.spec.hostPath.path);
+  return filesUnder(await claimDirectory(OPERATOR_NS, claim));
 }
 
 /** Starts one sweep of a policy now, from its CronJob's template, and waits for it to finish. */

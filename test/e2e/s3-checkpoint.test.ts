@@ -14,7 +14,7 @@ import { adminS3, createBucket, objectDigest, objectKeys, pendingUploads } from 
 const NS = 's3-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
 const root = join(import.meta.dirname, '../..');
-const { s3, sparePodPorts, clusterDir } = clusterContext();
+const { s3, sparePodPorts, clusterDir, pushgatewayUrl } = clusterContext();
 let admin: S3Client;
 
 function checkpointYaml(name: string, spec: string, namespace = NS): string {
@@ -31,12 +31,12 @@ async function jobOf(namespace: string, name: string): Promise<{ metadata: { nam
   return out.items[0];
 }
 
-/** Peak RSS of the Job's container as the node measured it (VmHWM sampled while it ran). */
-async function jobPeakRss(jobName: string): Promise<number> {
-  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${jobName}`, '-o', 'json']));
-  const pod = pods.items[0];
-  const dir = join(clusterDir, 'nodes', pod.spec.nodeName, 'var/log/pods', `${OPERATOR_NS}_${pod.metadata.name}_${pod.metadata.uid}`, 'checkpoint');
-  return Number(await readFile(join(dir, '0.peak-rss-bytes'), 'utf8'));
+/** Peak RSS of the Job's process, as the Job pushed it to the Pushgateway (its getrusage high-water mark). */
+async function jobPeakRss(checkpoint: string): Promise<number> {
+  const res = await fetch(`${pushgatewayUrl}/api/v1/metrics`);
+  const groups = (await res.json() as { data: { labels: Record<string, string>; checkpoint_operator_job_peak_rss_bytes?: { metrics: { value: string }[] } }[] }).data;
+  const group = groups.find((g) => g.labels.action === 'checkpoint' && g.labels.namespace === NS && g.labels.name === checkpoint);
+  return Number(group?.checkpoint_operator_job_peak_rss_bytes?.metrics[0]?.value ?? Number.NaN);
 }
 
 async function operatorRestarts(): Promise<number> {
@@ -49,7 +49,7 @@ beforeAll(async () => {
   admin = adminS3(s3);
   await createBucket(admin, 'checkpoints');
   await kubectl(['create', 'namespace', NS]).catch(() => undefined);
-  await runWorkload(NS, 'app', { annotations: { 'checkpoint-sim.test/memory-bytes': String(3 * 1024 * 1024) } });
+  await runWorkload(NS, 'app', { memoryMiB: 3 });
 });
 
 afterAll(async () => {
@@ -186,7 +186,7 @@ ${s3Storage(storage)}`));
         await createBucket(outage, 'outage');
         await kubectl(['create', 'secret', 'generic', 'outage-s3', '-n', NS,
           `--from-literal=AWS_ACCESS_KEY_ID=${server.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${server.secretAccessKey}`]);
-        await runWorkload(NS, 'big', { annotations: { 'checkpoint-sim.test/memory-bytes': String(600 * 1024 * 1024) } });
+        await runWorkload(NS, 'big', { memoryMiB: 600 });
         await kubectl(['apply', '-f', '-'], checkpointYaml('outage', `  target:\n    podName: big\n${s3Storage({
           endpoint: server.endpoint, bucket: 'outage', prefix: 'p/', credentialsSecretRef: { name: 'outage-s3' },
         })}`));
@@ -208,7 +208,7 @@ ${s3Storage(storage)}`));
 
   it('uploads an archive larger than the Job memory limit with the Job RSS bounded', async () => {
     const size = 400 * 1024 * 1024;
-    await runWorkload(NS, 'large', { annotations: { 'checkpoint-sim.test/memory-bytes': String(size) } });
+    await runWorkload(NS, 'large', { memoryMiB: size / 2 ** 20 });
     await kubectl(['apply', '-f', '-'], checkpointYaml('large', `  target:\n    podName: large\n${s3Storage({ endpoint: s3.endpoint, bucket: 'checkpoints', prefix: 'large/' })}`));
     const c = await waitForTerminal(NS, 'large', 180_000);
     expect(c.status?.phase, c.status?.message).toBe('Succeeded');
@@ -216,7 +216,7 @@ ${s3Storage(storage)}`));
     const job = await jobOf(NS, 'large');
     const limit = JSON.parse(await kubectl(['get', 'job', job!.metadata.name, '-n', OPERATOR_NS, '-o', 'json'])).spec.template.spec.containers[0].resources.limits.memory;
     expect(limit).toBe('192Mi');
-    const peak = await jobPeakRss(job!.metadata.name);
+    const peak = await jobPeakRss('large');
     expect(peak).toBeGreaterThan(10 * 1024 * 1024);
     expect(peak).toBeLessThan(150 * 1024 * 1024);
     const { size: stored, sha256 } = await objectDigest(admin, 'checkpoints', c.status!.archive!.uri.slice('s3://checkpoints/'.length));

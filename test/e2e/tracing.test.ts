@@ -75,7 +75,9 @@ describe('OpenTelemetry traces', () => {
     // The Job's log lines written inside its spans carry the trace id.
     const logDir = join(clusterDir, 'nodes', job.pod.node, 'var/log/pods', `${OPERATOR_NS}_${job.pod.name}_${job.pod.uid}`, 'checkpoint');
     const log = await readFile(join(logDir, (await readdir(logDir)).find((f) => f.endsWith('.log'))!), 'utf8');
-    const lines = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; trace_id?: string; namespace?: string; action?: string });
+    // The kubelet writes each line in the CRI log format: <time> <stream> <F|P> <line>.
+    const lines = log.split('\n').map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, '')).filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; trace_id?: string; namespace?: string; action?: string });
     const stored = lines.find((l) => l.msg === 'checkpoint stored');
     expect(stored).toMatchObject({ trace_id: traceId, namespace: NS, action: 'checkpoint' });
   });

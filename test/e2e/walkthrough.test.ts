@@ -25,12 +25,16 @@ function expectTour(r: WalkthroughResult): void {
   expect(r.kept).toEqual([r.checkpoints[1]!.name, r.checkpoints[2]!.name]);
   expect(r.restore.from).toBe(r.checkpoints[2]!.name);
   expect(r.restore.image).toMatch(/\/checkpoints@sha256:[a-f0-9]{64}$/);
+  // The same process, brought back: its identity, and a count that went on from the checkpoint's.
+  expect(r.counter.restored.id).toBe(r.counter.checkpointed.id);
+  expect(r.counter.restored.count).toBeGreaterThanOrEqual(r.counter.checkpointed.count);
 }
 
 describe('the npm run local walk-through', () => {
   it('checkpoints the sample workload, sweeps by retention and restores, with readable progress', async () => {
     expectTour(await tour());
-    expect(lines.join('\n')).toMatch(/step 2\/4.*\n.*Succeeded in [\d.]+s — local:\/\/.*\n.*MiB, sha256 [a-f0-9]{64}; on this machine: \//);
+    expect(lines.join('\n')).toMatch(/step 2\/4.*\n.*counter in memory before .*: \d+ \(process [0-9a-f]{16}\)\n.*Succeeded in [\d.]+s — local:\/\/.*\n.*MiB, sha256 [a-f0-9]{64}; on this machine: \//);
+    expect(lines.some((l) => /the counter after the restore: \d+ .*goes on counting/.test(l))).toBe(true);
     expect(lines.some((l) => l.includes('restored in'))).toBe(true);
   }, 400_000);
 

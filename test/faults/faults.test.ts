@@ -7,6 +7,7 @@ import { useOwnCluster } from '../e2e/support/cluster-context.js';
 import { kubectl } from '../e2e/support/kube.js';
 import { adminS3, createBucket, pendingUploads } from '../e2e/support/s3.js';
 import { type FaultResult, machine, writeSection } from '../reliability/report.js';
+import { CHECKPOINT_NODE } from '../e2e/support/nodes.js';
 import { leaderLease, operatorPods, runningJobPods, signalContainer } from './support/containers.js';
 import {
   type Audit, applyAll, audit, checkpointObject, listCheckpoints, objectsOf, runWorkloads, waitActedOn, waitAllTerminal,
@@ -164,7 +165,7 @@ describe('fault suite', () => {
     // Kill once the work is under way: some Checkpoints Running, most not finished.
     await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 10, 120_000, 50);
     const killedAt = Date.now();
-    expect(signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGKILL')).toBe(true);
+    expect(await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGKILL')).toBe(true);
     await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
     const actedAt = await waitActedOn(ns, 'probe', 120_000);
     const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
@@ -191,7 +192,7 @@ describe('fault suite', () => {
     const names = await createFleet(ns, targets);
     await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
     const frozenAt = Date.now();
-    expect(signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGSTOP')).toBe(true);
+    expect(await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGSTOP')).toBe(true);
     let thawed = false;
     try {
       // The frozen leader's last renewal: the lease does not change again until the standby takes it.
@@ -202,7 +203,7 @@ describe('fault suite', () => {
       const leaseDuring = await leaderLease();
       const remaining = 25_000 - (Date.now() - frozenAt);
       if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
-      signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
+      await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
       thawed = true;
       // The thawed replica finds the lease taken and must not take it back.
       await new Promise((r) => setTimeout(r, 5_000));
@@ -222,7 +223,7 @@ describe('fault suite', () => {
       expect(standbyLeads).toBe(true);
       expect(actedAt - frozenAt).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
     } finally {
-      if (!thawed) signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
+      if (!thawed) await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
     }
   }, 600_000);
 
@@ -285,31 +286,55 @@ describe('fault suite', () => {
 
   it('kubelet stalled for 20 s during 20 checkpoints on its node', async () => {
     const ns = 'fault-kubelet';
-    const node = cluster.nodes!.nodes[0]!;
+    const node = cluster.nodes!.byName(CHECKPOINT_NODE);
     const targets = await runWorkloads(ns, 2, 10, { nodeName: node.name });
     const names = await createFleet(ns, targets.slice(0, 10));
     await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 1, 120_000, 20);
     const stalledAt = Date.now();
-    node.kubelet.hold();
+    // The real kubelet stopped (SIGSTOP): connections are accepted by the kernel and nothing answers.
+    const kubelet = node.kubelet().pid;
+    process.kill(kubelet, 'SIGSTOP');
     let released = false;
     try {
       // More work arrives while the kubelet answers nothing.
       const more = await createFleet(ns, targets.slice(10), 'late');
       names.push(...more);
       await new Promise((r) => setTimeout(r, 20_000));
-      node.kubelet.release();
+      process.kill(kubelet, 'SIGCONT');
       released = true;
       const releasedAt = Date.now();
       const doneAt = await waitAllTerminal(ns, names, 300_000);
       const a = await audit(ns, names);
       record({
-        fault: 'kubelet stalled for 20 s (answers nothing, then resumes)', during: `${names.length} checkpoints on that node, half created during the stall`,
+        fault: 'kubelet stalled for 20 s (SIGSTOP, then SIGCONT)', during: `${names.length} checkpoints on that node, half created during the stall`,
         recoverySeconds: seconds(doneAt - releasedAt), recoveredWhen: 'kubelet answering again → every Checkpoint terminal',
         notes: `stalled ${seconds(releasedAt - stalledAt)} s.`,
       }, a, await restartsOfThisTest());
     } finally {
-      if (!released) node.kubelet.release();
+      if (!released) process.kill(kubelet, 'SIGCONT');
     }
+  }, 600_000);
+
+  it('containerd restarted while checkpoints are under way on its node', async () => {
+    const ns = 'fault-runtime';
+    const node = cluster.nodes!.byName(CHECKPOINT_NODE);
+    const targets = await runWorkloads(ns, 2, 10, { nodeName: node.name, memoryBytes: 32 * 1024 * 1024 });
+    const names = await createFleet(ns, targets);
+    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 3, 120_000, 20);
+    const stoppedAt = Date.now();
+    // Stopped and started as a service manager restarts it: running containers keep running (their shims live on).
+    await node.restartContainerd(2_000);
+    const backAt = Date.now();
+    const doneAt = await waitAllTerminal(ns, names, 300_000);
+    const a = await audit(ns, names);
+    const running = JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-o', 'json'])) as { items: { status: { containerStatuses?: { restartCount: number }[] } }[] };
+    const workloadRestarts = running.items.flatMap((p) => p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
+    record({
+      fault: 'containerd restarted mid-checkpoint', during: `${names.length} concurrent 32 MiB checkpoints on that node`,
+      recoverySeconds: seconds(doneAt - backAt), recoveredWhen: 'containerd serving again → every Checkpoint terminal',
+      notes: `containerd down ${seconds(backAt - stoppedAt)} s; workload containers restarted by it: ${workloadRestarts}. A checkpoint the restart cut short fails with the kubelet's reason or is tried again; none records an archive it does not have.`,
+    }, a, await restartsOfThisTest(), workloadRestarts === 0);
+    expect(workloadRestarts).toBe(0);
   }, 600_000);
 
   it('checkpoint Job pods SIGKILLed while they work', async () => {
@@ -323,7 +348,7 @@ describe('fault suite', () => {
     while (Date.now() < killUntil && killed.size < names.length / 2) {
       for (const pod of await runningJobPods(ns)) {
         if (killed.has(pod)) continue;
-        if (signalContainer(cluster.nodes!, 'checkpoint-operator-system', pod, 'checkpoint', 'SIGKILL')) {
+        if (await signalContainer(cluster.nodes!, 'checkpoint-operator-system', pod, 'checkpoint', 'SIGKILL')) {
           killed.add(pod);
           firstKillAt ||= Date.now();
         }

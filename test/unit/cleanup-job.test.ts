@@ -5,6 +5,7 @@ import { REGISTRY_SECRET_DIR } from '../../src/jobs-contract/restore-job-input.j
 import type { JobSettings } from '../../src/kube/action-job.js';
 import { buildCleanupJob, cleanupJobName } from '../../src/kube/cleanup-job.js';
 import { LABELS } from '../../src/kube/names.js';
+import { nodeAffinityFor, pinnedNode } from '../../src/kube/action-job.js';
 
 const checkpoint = { namespace: 'team-a', name: 'web-ckpt', uid: '1b4e28ba-2fa1-11d2-883f-0016d3cca427' };
 const settings: JobSettings = { namespace: 'checkpoint-system', image: 'checkpoint-operator:dev', serviceAccountName: 'checkpoint-job', logLevel: 'info' };
@@ -32,7 +33,10 @@ describe('buildCleanupJob', () => {
   it('pins a local cleanup to the archive\'s node, with the node directory writable, as root', () => {
     const job = buildCleanupJob(input({ backend: 'local', nodeName: 'node-b', path: '/var/lib/checkpoints' }), settings, [], name);
     const pod = podOf(job);
-    expect(pod.nodeName).toBe('node-b');
+    expect(pinnedNode(pod)).toBe('node-b');
+    // Placed by the scheduler through a required affinity on the node's name, as DaemonSets are.
+    expect(pod.nodeName).toBeUndefined();
+    expect(pod.affinity).toEqual(nodeAffinityFor('node-b'));
     expect(pod.volumes).toEqual([{ name: 'archive', hostPath: { path: '/var/lib/checkpoints', type: 'DirectoryOrCreate' } }]);
     expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH }]);
     expect(pod.securityContext).toMatchObject({ runAsUser: 0 });
@@ -40,7 +44,7 @@ describe('buildCleanupJob', () => {
 
   it('mounts a claim writable, unpinned, as root', () => {
     const pod = podOf(buildCleanupJob(input({ backend: 'pvc', claimName: 'archives' }), settings, [], name));
-    expect(pod.nodeName).toBeUndefined();
+    expect(pinnedNode(pod)).toBeUndefined();
     expect(pod.volumes).toEqual([{ name: 'archive', persistentVolumeClaim: { claimName: 'archives' } }]);
     expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH }]);
     expect(pod.securityContext).toMatchObject({ runAsUser: 0 });
@@ -49,7 +53,7 @@ describe('buildCleanupJob', () => {
   it('mounts the S3 keys its Secret holds, readable by the non-root Job only', () => {
     const storage = { backend: 's3', bucket: 'archives', credentials: 'secret', caBundle: true };
     const pod = podOf(buildCleanupJob(input(storage), settings, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'ca.crt', 'unrelated'], name));
-    expect(pod.nodeName).toBeUndefined();
+    expect(pinnedNode(pod)).toBeUndefined();
     expect(pod.volumes).toEqual([{
       name: 's3-secret',
       secret: {

@@ -8,6 +8,7 @@ import { withoutManagedFields } from '../../src/kube/cache-transform.js';
 import { buildCheckpointJob } from '../../src/kube/checkpoint-job.js';
 import { buildCleanupJob, cleanupJobName } from '../../src/kube/cleanup-job.js';
 import { projectJob } from '../../src/kube/job-projection.js';
+import { nodeAffinityFor, pinnedNode } from '../../src/kube/action-job.js';
 
 const settings: JobSettings = { namespace: 'checkpoint-system', image: 'checkpoint-operator:dev', serviceAccountName: 'checkpoint-job', logLevel: 'info' };
 const checkpoint = { namespace: 'team-a', name: 'web-ckpt', uid: '1b4e28ba-2fa1-11d2-883f-0016d3cca427' };
@@ -54,7 +55,7 @@ const jobs: Record<string, V1Job> = {
 const readers: Record<string, (job: V1Job) => unknown> = {
   jobFacts: (job) => jobFacts(job),
   'finishedJobSecret (dispatcher.ts)': (job) => finishedJobSecret(job),
-  'node of a Running Checkpoint (checkpoints/reconciler.ts markRunning)': (job) => job.spec?.template.spec?.nodeName,
+  'node of a Running Checkpoint (checkpoints/reconciler.ts markRunning)': (job) => pinnedNode(job.spec?.template.spec),
   'name, namespace, labels (dispatcher.ts Job handler)': (job) => [job.metadata?.name, job.metadata?.namespace, job.metadata?.labels],
   'resourceVersion (the cache\'s change test)': (job) => job.metadata?.resourceVersion,
 };
@@ -74,7 +75,7 @@ describe('projectJob', () => {
     const full = served(jobs['checkpoint, s3 with its Secret']!, statuses.complete);
     const projected = projectJob(full);
     expect(projected.metadata?.managedFields).toBeUndefined();
-    expect(projected.spec?.template.spec).toEqual({ containers: [], nodeName: 'node-b', volumes: [{ name: 's3-secret', secret: { secretName: full.metadata!.name } }] });
+    expect(projected.spec?.template.spec).toEqual({ containers: [], affinity: nodeAffinityFor('node-b'), volumes: [{ name: 's3-secret', secret: { secretName: full.metadata!.name } }] });
     expect(JSON.stringify(projected).length).toBeLessThan(JSON.stringify(full).length / 2);
   });
 

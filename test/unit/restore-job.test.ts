@@ -3,6 +3,7 @@ import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/jobs-contract/check
 import { REGISTRY_SECRET_DIR, RESTORE_JOB_INPUT_ENV, restoreJobInputSchema } from '../../src/jobs-contract/restore-job-input.js';
 import type { JobSettings } from '../../src/kube/action-job.js';
 import { buildRestoreJob, restoreJobName } from '../../src/kube/restore-job.js';
+import { pinnedNode } from '../../src/kube/action-job.js';
 
 const pod = { namespace: 'team-a', name: 'web-0', uid: 'pod-uid' };
 const settings: JobSettings = { namespace: 'checkpoint-system', image: 'checkpoint-operator:dev', serviceAccountName: 'checkpoint-job', logLevel: 'info' };
@@ -23,7 +24,8 @@ describe('buildRestoreJob', () => {
       settings, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'ca.crt', '.dockerconfigjson', 'registry-ca.crt'], 'node-b',
     );
     const spec = podOf(job);
-    expect(spec.nodeName).toBe('node-b');
+    expect(pinnedNode(spec)).toBe('node-b');
+    expect(spec.nodeName).toBeUndefined();
     expect(spec.securityContext).toMatchObject({ runAsUser: 65532, runAsNonRoot: true, fsGroup: 65532 });
     // Secret files belong to root: a 0400 file could not be opened by the Job's user.
     expect(spec.volumes).toEqual([
@@ -42,7 +44,7 @@ describe('buildRestoreJob', () => {
   it('reads a local archive as root, where it lies, with owner-only Secret files', () => {
     const job = buildRestoreJob(input({ backend: 'local', path: '/var/lib/checkpoint-operator/a', nodeName: 'node-a' }, { caBundle: true }), settings, ['registry-ca.crt'], 'node-a');
     const spec = podOf(job);
-    expect(spec.nodeName).toBe('node-a');
+    expect(pinnedNode(spec)).toBe('node-a');
     expect(spec.securityContext).toMatchObject({ runAsUser: 0 });
     expect(spec.volumes).toEqual([
       { name: 'archive', hostPath: { path: '/var/lib/checkpoint-operator/a', type: 'Directory' } },

@@ -5,6 +5,7 @@ import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
 import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
+import { pinnedNode } from '../../kube/action-job.js';
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
 import { apiMessage, ConflictError, isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
@@ -178,7 +179,7 @@ export class CheckpointReconciler {
         const spec = job?.spec?.template.spec;
         await patchCheckpointStatus(this.deps.lean, ref, runningStatus(checkpoint, {
           jobName: expectedJobName,
-          nodeName: spec?.nodeName ?? checkpoint.status?.nodeName ?? '',
+          nodeName: pinnedNode(spec) ?? checkpoint.status?.nodeName ?? '',
           containerName: checkpoint.status?.containerName ?? checkpoint.spec.target.containerName ?? '',
         }, now), checkpoint.metadata.resourceVersion);
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the real programs the local cluster runs (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, minio, and Jaeger as the trace receiver) from their Go modules,
-# at the versions pinned in test/cluster/versions.json, into a cache reused across runs. Nothing
-# built here is committed.
+# Builds the real programs the local cluster runs from their sources, at the versions pinned in
+# test/cluster/versions.json, into a cache reused across runs. Nothing built here is committed.
+#   control plane: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd
+#   nodes:         kubelet, kube-proxy, containerd (+ its runc shim and ctr), runc, CRIU, pause
+#   servers:       MinIO, Jaeger (the trace receiver), local-path-provisioner (the StorageClass)
+# CRIU is C: it is built from the source tarball named by CRIU_SOURCE (verified against the
+# sha256 pinned in versions.json), unless a criu on the PATH passes `criu check`.
 #
 # k8s.io/kubernetes cannot be `go install`ed directly: its go.mod replaces every k8s.io/*
 # staging module with a local path. A throw-away wrapper module requires it and maps each of
@@ -16,19 +19,30 @@ k8s=$(ver kubernetes)
 etcd=$(ver etcd)
 minio=$(ver minio)
 jaeger=$(ver jaeger)
+containerd=$(ver containerd)
+runc=$(ver runc)
+criu=$(ver criu)
+criu_sha256=$(ver criuSha256)
+lpp=$(ver localPathProvisioner)
 cache=${CHECKPOINT_OPERATOR_CACHE:-$HOME/.cache/checkpoint-operator}
 bin="$cache/bin"
 mkdir -p "$bin"
+# One build at a time per cache: two runs (a test and npm run local, say) must not both write it.
+exec 9>"$cache/build.lock"
+flock 9
 export GOFLAGS="-mod=mod"
 export CGO_ENABLED=0
 
 build_kubernetes() {
   local out="$bin/kubernetes-$k8s"
-  if [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kube-scheduler" && -x "$out/kubectl" ]]; then
-    echo "kubernetes $k8s: cached in $out"; return
-  fi
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+  local missing=()
+  for cmd in "${cmds[@]}"; do [[ -x "$out/$cmd" ]] || missing+=("$cmd"); done
+  if ((${#missing[@]} == 0)); then echo "kubernetes $k8s: cached in $out"; return; fi
   local work="$cache/src/kubernetes-$k8s"
   mkdir -p "$work" "$out.tmp"
+  # Programs built by an earlier run (before the nodes were real, say) are kept.
+  [[ -d "$out" ]] && cp -a "$out/." "$out.tmp/"
   local staging="v0${k8s#v1}"
   (
     cd "$work"
@@ -48,7 +62,7 @@ build_kubernetes() {
     echo 'package main' > tools.go
     echo "kubernetes $k8s: resolving modules"
     go mod download k8s.io/kubernetes
-    for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    for cmd in "${missing[@]}"; do
       echo "kubernetes $k8s: building $cmd"
       go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$k8s -X k8s.io/client-go/pkg/version.gitVersion=$k8s" \
         -o "$out.tmp/$cmd" "k8s.io/kubernetes/cmd/$cmd"
@@ -75,11 +89,85 @@ build_main() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+# A C program of the kubernetes module (the pod sandbox's pause), built static with the system's gcc.
+build_pause() {
+  local out="$bin/pause-$k8s"
+  if [[ -x "$out/pause" ]]; then echo "pause $k8s: cached in $out"; return; fi
+  local gomod; gomod=$(go env GOMODCACHE)
+  local src="$gomod/k8s.io/kubernetes@$k8s/build/pause/linux/pause.c"
+  [[ -f "$src" ]] || (cd "$cache/src/kubernetes-$k8s" 2>/dev/null && go mod download k8s.io/kubernetes) || go mod download "k8s.io/kubernetes@$k8s"
+  mkdir -p "$out.tmp"
+  echo "pause $k8s: building"
+  gcc -Os -static -DVERSION="$k8s" -o "$out.tmp/pause" "$src"
+  strip "$out.tmp/pause"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+# Several main packages of one module, built through a throw-away module that requires it.
+# Usage: build_module <name> <version> <module> <cgo 0|1> <tags> <package>...
+build_module() {
+  local name=$1 version=$2 module=$3 cgo=$4 tags=$5; shift 5
+  local out="$bin/$name-$version"
+  local want=() pkg
+  for pkg in "$@"; do want+=("$out/$(basename "$pkg")"); done
+  local all=1 f
+  for f in "${want[@]}"; do [[ -x "$f" ]] || all=0; done
+  if ((all)); then echo "$name $version: cached in $out"; return; fi
+  local work="$cache/src/$name-$version"
+  mkdir -p "$work" "$out.tmp"
+  (
+    cd "$work"
+    local gover; gover=$(go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' | xargs sed -n 's/^go \(.*\)/\1/p' | head -1)
+    printf 'module checkpoint-operator.local/%s-build\n\ngo %s\n\nrequire %s %s\n' "$name" "${gover:-1.24}" "$module" "$version" > go.mod
+    echo 'package main' > tools.go
+    for pkg in "$@"; do
+      echo "$name $version: building $(basename "$pkg")"
+      CGO_ENABLED=$cgo go build -trimpath -tags "$tags" -ldflags "-s -w -X $module/version.Version=${version#v} -X main.version=${version#v}" -o "$out.tmp/$(basename "$pkg")" "$pkg"
+    done
+  )
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+build_containerd() {
+  build_module containerd "$containerd" github.com/containerd/containerd/v2 0 "no_btrfs no_devmapper no_zfs" \
+    github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 github.com/containerd/containerd/v2/cmd/ctr
+}
+# runc needs cgo (its nsexec is C) and libseccomp for seccomp profiles.
+build_runc() { build_module runc "$runc" github.com/opencontainers/runc 1 seccomp github.com/opencontainers/runc; }
+build_local-path-provisioner() {
+  build_module local-path-provisioner "$lpp" github.com/rancher/local-path-provisioner 0 "" github.com/rancher/local-path-provisioner
+}
+
+build_criu() {
+  local out="$bin/criu-$criu"
+  if [[ -x "$out/criu" ]]; then echo "criu $criu: cached in $out"; return; fi
+  if command -v criu >/dev/null && criu check >/dev/null 2>&1; then
+    echo "criu: using $(command -v criu) ($(criu --version | head -1)), which passes criu check"
+    mkdir -p "$out"; ln -sf "$(command -v criu)" "$out/criu"; return
+  fi
+  local tarball=${CRIU_SOURCE:-}
+  if [[ -z "$tarball" || ! -f "$tarball" ]]; then
+    echo "CRIU $criu is needed by the local cluster's nodes and none that passes 'criu check' is on the PATH." >&2
+    echo "Point CRIU_SOURCE at its source tarball (criu-${criu#v}.tar.gz, sha256 $criu_sha256; .ci/run uses ../shared/vendor/criu-${criu#v}.tar.gz)," >&2
+    echo "or install CRIU >= 4.1 (Debian's 3.17 fails on kernels >= 6.13: 'Unexpected rt vDSO area bounds')." >&2
+    exit 1
+  fi
+  local got; got=$(sha256sum "$tarball" | cut -d' ' -f1)
+  if [[ "$got" != "$criu_sha256" ]]; then echo "$tarball: sha256 $got, expected $criu_sha256 (CRIU $criu)" >&2; exit 1; fi
+  local work="$cache/src/criu-$criu"
+  rm -rf "$work"; mkdir -p "$work" "$out.tmp"
+  tar -xzf "$tarball" -C "$work" --strip-components=1
+  echo "criu $criu: building"
+  make -C "$work" -j"$(nproc)" criu >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
+  cp "$work/criu/criu" "$out.tmp/criu"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 build_etcd() { build_main etcd "$etcd" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3; }
 # MinIO publishes no semver tags, so it is pinned by its module pseudo-version.
 build_minio() { build_main minio "$minio" github.com/minio/minio github.com/minio/minio; }
 # Jaeger v2 (an OpenTelemetry Collector distribution) ships from the module's v1 tags.
 build_jaeger() { build_main jaeger "$jaeger" github.com/jaegertracing/jaeger github.com/jaegertracing/jaeger/cmd/jaeger; }
 
-want=${*:-kubernetes etcd minio jaeger}
+want=${*:-kubernetes pause etcd minio jaeger containerd runc criu local-path-provisioner}
 for w in $want; do "build_$w"; done

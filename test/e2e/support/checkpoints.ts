@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../../../src/api/constants.js';
 import type { Checkpoint } from '../../../src/api/checkpoint.js';
 import { customObjects, kubectl } from './kube.js';
+import { CHECKPOINT_NODE } from './nodes.js';
 
 export async function getCheckpoint(namespace: string, name: string): Promise<Checkpoint> {
   return await customObjects().getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace, name }) as Checkpoint;
@@ -41,9 +42,38 @@ export async function eventsFor(namespace: string, name: string): Promise<{ type
   return out.items.map((e: { type: string; reason: string; message: string }) => ({ type: e.type, reason: e.reason, message: e.message }));
 }
 
-/** A workload pod the simulated nodes run (any image runs its command on the host). */
-export function workloadPod(namespace: string, name: string, opts: { containers?: string[]; annotations?: Record<string, string>; nodeName?: string; imagePullSecrets?: string[] } = {}): string {
-  const containers = (opts.containers ?? ['main']).map((c) => `  - { name: ${c}, image: registry.example.com/sample-app:1.0, command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 1; done'] }`).join('\n');
+export interface WorkloadOptions {
+  containers?: string[];
+  annotations?: Record<string, string>;
+  /** The node to run on (default CHECKPOINT_NODE); set through nodeName, as a test pins a pod. */
+  nodeName?: string;
+  imagePullSecrets?: string[];
+  /** Memory each container holds (the counter's ALLOC_MIB): its checkpoint is about that large. */
+  memoryMiB?: number;
+  /**
+   * What the containers do: 'counter' (default) counts in memory and serves the count on its
+   * port (8080, 8081… per container); 'undumpable' also holds an io_uring instance, a file CRIU
+   * cannot dump (the runtime's checkpoint fails in CRIU).
+   */
+  program?: 'counter' | 'undumpable';
+}
+
+/** The port the counter of a workload's container `index` serves its count on. */
+export const counterPort = (index = 0) => 8080 + index;
+
+/**
+ * A workload pod of the test image (busybox and the counter program, test/cluster/images): each
+ * container runs the counter, whose count and identity live only in its memory.
+ */
+export function workloadPod(namespace: string, name: string, opts: WorkloadOptions = {}): string {
+  const containers = (opts.containers ?? ['main']).map((c, i) => {
+    const env = [
+      `{ name: PORT, value: "${counterPort(i)}" }`,
+      ...(opts.memoryMiB ? [`{ name: ALLOC_MIB, value: "${opts.memoryMiB}" }`] : []),
+      ...(opts.program === 'undumpable' ? ['{ name: HOLD_IO_URING, value: "1" }'] : []),
+    ];
+    return `  - { name: ${c}, image: registry.example.com/sample-app:1.0, env: [${env.join(', ')}] }`;
+  }).join('\n');
   const annotations = Object.entries(opts.annotations ?? {}).map(([k, v]) => `    ${k}: "${v}"`).join('\n');
   return `apiVersion: v1
 kind: Pod
@@ -52,12 +82,13 @@ metadata:
   namespace: ${namespace}
 ${annotations ? `  annotations:\n${annotations}\n` : ''}spec:
   terminationGracePeriodSeconds: 2
-${opts.nodeName ? `  nodeName: ${opts.nodeName}\n` : ''}${opts.imagePullSecrets ? `  imagePullSecrets: [${opts.imagePullSecrets.map((n) => `{ name: ${n} }`).join(', ')}]\n` : ''}  containers:
+  nodeName: ${opts.nodeName ?? CHECKPOINT_NODE}
+${opts.imagePullSecrets ? `  imagePullSecrets: [${opts.imagePullSecrets.map((n) => `{ name: ${n} }`).join(', ')}]\n` : ''}  containers:
 ${containers}
 `;
 }
 
-export async function runWorkload(namespace: string, name: string, opts: Parameters<typeof workloadPod>[2] = {}): Promise<void> {
+export async function runWorkload(namespace: string, name: string, opts: WorkloadOptions = {}): Promise<void> {
   await kubectl(['apply', '-f', '-'], workloadPod(namespace, name, opts));
-  await kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', namespace, '--timeout=60s']);
+  await kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', namespace, '--timeout=120s']);
 }

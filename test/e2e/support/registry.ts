@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeCheckpointArchive } from '../../cluster/node/checkpoint-archive.js';
+import { writeCheckpointArchive } from '../../fixtures/checkpoint-archive.js';
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

@@ -27,6 +27,11 @@ export class TcpGate {
     return (this.server.address() as { port: number }).port;
   }
 
+  /** Connections accepted and held, not yet let through. */
+  get heldConnections(): number {
+    return this.held.filter((s) => !s.destroyed).length;
+  }
+
   /** Lets held and later connections through. */
   release(): void {
     this.open = true;

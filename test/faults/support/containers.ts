@@ -1,21 +1,28 @@
-import type { SimulatedNodes } from '../../cluster/node/simulated-nodes.js';
+import type { RealNodes } from '../../cluster/node/real-nodes.js';
 import { kubectl } from '../../e2e/support/kube.js';
 import { OPERATOR_NS } from './fleet.js';
 
 /**
- * Sends a signal to a running container's process group on whichever simulated node runs it, as
- * the kernel would to a container (SIGKILL: OOM kill or crash; SIGSTOP: a frozen process).
- * Returns false when the container is not running anywhere.
+ * Sends a signal to a running container's main process on the node that runs it, found as its
+ * runtime knows it (the pod's containerID, then containerd's task list on that node): SIGKILL
+ * as the OOM killer or a crash would, SIGSTOP/SIGCONT to freeze and thaw it. Returns false when
+ * the container is not running.
  */
-export function signalContainer(nodes: SimulatedNodes, namespace: string, pod: string, container: string, signal: NodeJS.Signals): boolean {
-  for (const node of nodes.nodes) {
-    const pid = node.runner.runningContainer(namespace, pod, container)?.container.process?.pid;
-    if (pid) {
-      process.kill(-pid, signal);
-      return true;
-    }
+export async function signalContainer(nodes: RealNodes, namespace: string, pod: string, container: string, signal: NodeJS.Signals): Promise<boolean> {
+  const view = JSON.parse(await kubectl(['get', 'pod', pod, '-n', namespace, '-o', 'json']).catch(() => '{}')) as {
+    spec?: { nodeName?: string }; status?: { containerStatuses?: { name: string; containerID?: string; state?: { running?: unknown } }[] };
+  };
+  const status = view.status?.containerStatuses?.find((c) => c.name === container);
+  const id = status?.containerID?.replace(/^containerd:\/\//, '');
+  if (!id || !status?.state?.running || !view.spec?.nodeName) return false;
+  const pid = await nodes.byName(view.spec.nodeName).containerPid(id);
+  if (!pid) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
   }
-  return false;
 }
 
 export interface LeaseView {

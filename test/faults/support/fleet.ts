@@ -4,7 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../../../src/api/constants.js';
 import type { Checkpoint } from '../../../src/api/checkpoint.js';
 import { LABELS } from '../../../src/kube/names.js';
-import { sha256File } from '../../e2e/support/checkpoints.js';
+import { sha256File, workloadPod } from '../../e2e/support/checkpoints.js';
 import { clusterContext } from '../../e2e/support/cluster-context.js';
 import { customObjects, kubectl } from '../../e2e/support/kube.js';
 import { objectDigest, objectKeys } from '../../e2e/support/s3.js';
@@ -29,29 +29,19 @@ export async function applyAll(objects: object[]): Promise<void> {
 
 /**
  * `pods` pods of `containersPerPod` containers each (every container a separate checkpoint
- * target, since the operator checkpoints one container at a time). Ready before it returns.
+ * target, since the operator checkpoints one container at a time), on CHECKPOINT_NODE unless
+ * told otherwise. Ready before it returns.
  */
 export async function runWorkloads(namespace: string, pods: number, containersPerPod: number, opts: { nodeName?: string; memoryBytes?: number; prefix?: string } = {}): Promise<{ pod: string; container: string }[]> {
   await kubectl(['create', 'namespace', namespace]).catch(() => undefined);
   const prefix = opts.prefix ?? 'work';
-  const objects = Array.from({ length: pods }, (_, p) => ({
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: {
-      name: `${prefix}-${p}`, namespace,
-      ...(opts.memoryBytes ? { annotations: { 'checkpoint-sim.test/memory-bytes': String(opts.memoryBytes) } } : {}),
-    },
-    spec: {
-      terminationGracePeriodSeconds: 2,
-      ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
-      containers: Array.from({ length: containersPerPod }, (_, c) => ({
-        name: `c${c}`, image: 'registry.example.com/sample-app:1.0',
-        command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'],
-      })),
-    },
+  const containers = Array.from({ length: containersPerPod }, (_, c) => `c${c}`);
+  const docs = Array.from({ length: pods }, (_, p) => workloadPod(namespace, `${prefix}-${p}`, {
+    containers, ...(opts.nodeName ? { nodeName: opts.nodeName } : {}), ...(opts.memoryBytes ? { memoryMiB: Math.round(opts.memoryBytes / 2 ** 20) } : {}),
   }));
-  await applyAll(objects);
-  await kubectl(['wait', '--for=condition=Ready', 'pod', '--all', '-n', namespace, '--timeout=180s']);
-  return objects.flatMap((o) => o.spec.containers.map((c) => ({ pod: o.metadata.name, container: c.name })));
+  await kubectl(['apply', '-f', '-'], docs.join('---\n'));
+  await kubectl(['wait', '--for=condition=Ready', 'pod', '--all', '-n', namespace, '--timeout=300s']);
+  return Array.from({ length: pods }, (_, p) => containers.map((container) => ({ pod: `${prefix}-${p}`, container }))).flat();
 }
 
 export async function listCheckpoints(namespace: string): Promise<Checkpoint[]> {
