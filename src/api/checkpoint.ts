@@ -57,7 +57,7 @@ export const checkpointSpecSchema = withCelRules(
     policyRef: z.string().min(1).max(253).regex(DNS_SUBDOMAIN).optional().describe('Name of a CheckpointPolicy.'),
     storage: checkpointStorageSchema.optional(),
     timeoutSeconds: z.int().min(1).max(3600).optional()
-      .describe("Kubelet checkpoint timeout in seconds (the kubelet's ?timeout=). Default: the kubelet's own."),
+      .describe("Kubelet checkpoint timeout in seconds (the kubelet's ?timeout=). The kubelet waits for the runtime at least its runtimeRequestTimeout (2 minutes by default), so only a longer value changes anything. Default: the kubelet's own."),
   }),
   [
     ...selfContainedStorageRules,

@@ -6,7 +6,7 @@ import { eventsFor, getCheckpoint, runWorkload, sha256File, waitForPhase, waitFo
 import { kubectl } from './support/kube.js';
 import { pinnedNode } from '../../src/kube/action-job.js';
 import { stalledStorage } from './support/stalled-storage.js';
-import { claimDirectory, nodeRoot } from './support/nodes.js';
+import { claimDirectory, nodeRoot, runtimeShimOf } from './support/nodes.js';
 
 const NS = 'ckpt-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
@@ -167,14 +167,20 @@ describe('checkpoint end to end', () => {
       expect(c.status!.archive).toBeUndefined();
     });
 
-    it('KubeletTimeout when the checkpoint takes longer than timeoutSeconds', async () => {
-      // A process with 1 GiB of memory takes CRIU longer than one second to dump.
-      await runWorkload(NS, 'criu-stalls', { memoryMiB: 1024 });
+    it('KubeletTimeout when the runtime does not answer within the kubelet\'s runtime request timeout', async () => {
+      // The kubelet gives the runtime max(timeoutSeconds, its runtimeRequestTimeout: 2 minutes by
+      // default), so a short timeoutSeconds alone never ends a checkpoint early. The container's
+      // shim is stopped instead: the container keeps running and the checkpoint request waits.
+      await runWorkload(NS, 'criu-stalls');
+      const shim = await runtimeShimOf(NS, 'criu-stalls');
+      process.kill(shim, 'SIGSTOP');
+      onTestFinished(() => { process.kill(shim, 'SIGCONT'); });
       await apply(checkpointYaml('kubelet-stall', `  target:\n    podName: criu-stalls\n  timeoutSeconds: 1\n${LOCAL}`));
-      const c = await waitForTerminal(NS, 'kubelet-stall');
+      const c = await waitForTerminal(NS, 'kubelet-stall', 240_000);
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletTimeout' });
+      expect(c.status!.message).toMatch(/deadline exceeded/i);
       expect(c.status!.archive).toBeUndefined();
-    });
+    }, 300_000);
 
     it('JobFailed when the Job pods are killed mid-way', async () => {
       await runWorkload(NS, 'slow-checkpoint');

@@ -7,7 +7,7 @@ import { startLocalCluster } from '../cluster/local-cluster.js';
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const cluster = await startLocalCluster({ operator: true, sparePodPorts: 6, log: (line) => process.stderr.write(`${line}\n`) });
+  const cluster = await startLocalCluster({ operator: true, nodes: 3, sparePodPorts: 6, log: (line) => process.stderr.write(`${line}\n`) });
   const cp = cluster.controlPlane;
   process.stderr.write(`local cluster ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${cp.server} (${cp.dir})\n`);
   project.provide('kubeconfig', cluster.kubeconfigPath);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { Checkpoint } from '../../src/api/checkpoint.js';
 import { clusterContext, clusterServerHost } from './support/cluster-context.js';
 import { stalledStorage } from './support/stalled-storage.js';
-import { trustRegistryOnNodes } from './support/nodes.js';
+import { CHECKPOINT_NODE, OTHER_CHECKPOINT_NODE, trustRegistryOnNodes } from './support/nodes.js';
 import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { createBucket, adminS3 } from './support/s3.js';
@@ -191,15 +191,15 @@ describe('restore by annotation', () => {
   });
 
   it('restores from a local archive on another node than the pod', async () => {
-    await runWorkload(NS, 'local-src', { nodeName: 'node-a' });
-    await runWorkload(NS, 'local-dst', { nodeName: 'node-b' });
+    await runWorkload(NS, 'local-src', { nodeName: OTHER_CHECKPOINT_NODE });
+    await runWorkload(NS, 'local-dst', { nodeName: CHECKPOINT_NODE });
     const c = await checkpointOf('local-ckpt', `${target('local-src')}${LOCAL}`);
-    expect(c.status!.archive!.nodeName).toBe('node-a');
+    expect(c.status!.archive!.nodeName).toBe(OTHER_CHECKPOINT_NODE);
     const before = await getPod('local-dst');
     await kubectl(['annotate', 'pod', 'local-dst', '-n', NS, 'checkpoint.example.com/restore-from=local-ckpt']);
     await expectRestored('local-dst', c, before);
     const job = JSON.parse(await kubectl(['get', (await jobsFor('local-dst'))[0]!, '-n', OPERATOR_NS, '-o', 'json']));
-    expect(pinnedNode(job.spec.template.spec)).toBe('node-a');
+    expect(pinnedNode(job.spec.template.spec)).toBe(OTHER_CHECKPOINT_NODE);
   });
 
   it('restores from a claim (pvc backend), and once per annotation value', async () => {
