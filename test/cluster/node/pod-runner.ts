@@ -50,6 +50,11 @@ interface PodRuntime {
   finished: boolean;
   /** Set while a status the API server did not take waits to be sent again. */
   statusRetry?: NodeJS.Timeout | undefined;
+  /**
+   * The pod's volumes, prepared once when it starts. As with a kubelet, they belong to the pod:
+   * a container restarted after a crash finds them as they were, with no API request on the way.
+   */
+  volumePaths?: Map<string, string>;
 }
 
 /**
@@ -131,6 +136,7 @@ export class PodRunner {
 
   private async startPod(rt: PodRuntime): Promise<void> {
     const paths = await this.volumes.prepare(rt.pod);
+    rt.volumePaths = paths;
     for (const spec of rt.pod.spec?.containers ?? []) {
       rt.containers.set(spec.name, {
         name: spec.name, image: spec.image ?? '', imageID: undefined, rootfsImage: undefined, containerId: '', restartCount: 0, process: undefined, startedAt: undefined,
@@ -214,7 +220,7 @@ export class PodRunner {
       // CrashLoopBackOff, compressed: 1 s doubling to 30 s (the kubelet: 10 s to 5 min).
       await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** Math.min(5, c.restartCount - 1))));
       if (!rt.terminating && !this.stopped) {
-        await this.launch(rt, spec, await this.volumes.prepare(rt.pod));
+        await this.launch(rt, spec, rt.volumePaths ?? await this.volumes.prepare(rt.pod));
         await this.report(rt);
       }
       return;
