@@ -11,7 +11,7 @@ import { ResilientInformer } from '../kube/informer.js';
 import { projectJob } from '../kube/job-projection.js';
 import { finishedJobSecret } from './finished-job-secret.js';
 import { JOB_SERVICE_ACCOUNTS, LABELS, MANAGED_BY } from '../kube/names.js';
-import { isNotFound } from '../kube/errors.js';
+import { ConflictError, isNotFound } from '../kube/errors.js';
 import { WorkQueue } from '../kube/work-queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { DispatcherMetrics } from '../observability/metrics.js';
@@ -189,7 +189,14 @@ export class Dispatcher {
     this.queue = new WorkQueue(reconcile, {
       concurrency: options.concurrency ?? 16,
       clock,
-      onError: (key, err, retryInMs) => log.warn({ key, err: String((err as Error)?.message ?? err), retryInMs }, 'reconcile failed; retrying'),
+      onError: (key, err, retryInMs) => {
+        const fields = { key, err: String((err as Error)?.message ?? err), retryInMs };
+        // A guarded write that met a newer object: routine while our caches catch up with our own
+        // last write (one per new Checkpoint when the Job's event overtakes the status's), and
+        // decided again from the newer object. Not worth a warning on every Checkpoint.
+        if (err instanceof ConflictError) log.debug(fields, 'reconcile decided on an outdated object; deciding again');
+        else log.warn(fields, 'reconcile failed; retrying');
+      },
     });
 
     for (const informer of this.checkpoints) {
