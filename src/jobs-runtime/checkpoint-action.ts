@@ -88,7 +88,7 @@ async function produceArchive(deps: CheckpointActionDeps): Promise<{ outcome: 's
     // Each attempt starts over from the kubelet's archive, still on the node, under the same key.
     const { stored, meta } = await withSpan('store archive', { backend: input.storage.backend, key }, () => retrying(() => storeArchive(localPath, backend, key), {
       retryable: storageUnreachable, clock: deps.clock, budgetMs: STORAGE_RETRY_MS,
-      onRetry: (err, waitMs) => log.warn({ reason: (err as BackendError).reason, waitMs }, `storage cannot be reached; trying again: ${(err as Error).message}`),
+      onRetry: (err, waitMs) => log.warn({ reason: (err as BackendError).reason, waitMs }, `storage cannot take the archive now; trying again from the start: ${(err as Error).message}`),
     }));
     const archive: Archive = {
       backend: input.storage.backend,

@@ -19,9 +19,12 @@ export const STORAGE_RETRY_MS = 30_000;
 /** A kubelet answer that came before the runtime was asked (see KubeletError.retryable). */
 export const kubeletCouldNotActYet = (err: unknown): err is KubeletError => err instanceof KubeletError && err.retryable;
 
-/** Storage that did not answer; anything it answered (denied, no bucket, TLS) is final. */
+/**
+ * Storage that did not answer, or answered that it cannot serve now (restarting, throttling);
+ * anything else it answered (denied, no bucket, TLS) is final.
+ */
 export const storageUnreachable = (err: unknown): err is BackendError =>
-  err instanceof BackendError && (err.reason === 'StorageUnreachable' || err.reason === 'StorageTimeout');
+  err instanceof BackendError && (err.reason === 'StorageUnreachable' || err.reason === 'StorageUnavailable' || err.reason === 'StorageTimeout');
 
 /**
  * Runs attempt until it succeeds, fails with an error retryable() refuses, or the budget would be

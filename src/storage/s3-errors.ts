@@ -1,12 +1,19 @@
 /** What went wrong talking to S3, as a Checkpoint's one-word reason and a human message. */
 export interface StorageFailure {
-  reason: 'StorageAccessDenied' | 'BucketNotFound' | 'StorageUnreachable' | 'StorageTimeout' | 'StorageTLSError' | 'StorageError';
+  reason: 'StorageAccessDenied' | 'BucketNotFound' | 'StorageUnreachable' | 'StorageUnavailable' | 'StorageTimeout' | 'StorageTLSError' | 'StorageError';
   message: string;
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
 /** Node's certificate verification failures (self-signed, unknown issuer, wrong host name...). */
 const TLS_CODE = /^(CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
+/**
+ * Answers that say the server cannot serve the request *now*: throttling, overload, a server
+ * still starting (MinIO answers XMinioServerNotInitialized while it loads after a restart).
+ * S3 documents each as one to retry with backoff.
+ */
+const UNAVAILABLE = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'XMinioServerNotInitialized', 'XMinioServerBusy']);
+const UNAVAILABLE_STATUS = new Set([500, 502, 503, 504]);
 const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'Forbidden', 'CredentialsProviderError']);
 
 /**
@@ -26,6 +33,14 @@ export function classifyS3Error(err: unknown, where: string): StorageFailure {
     return { reason: 'StorageTLSError', message: `the TLS certificate of S3 at ${where} is not trusted (${code}); set caBundleSecretRef: ${text}` };
   }
   if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name)) return { reason: 'StorageUnreachable', message: `cannot reach S3 for ${where}: ${code || name}: ${text}` };
+  // The upload in progress is gone: the server restarted mid-part, or a lifecycle rule aborted
+  // it. Nothing of it is kept, and an attempt starts over from the kubelet's archive.
+  if (name === 'NoSuchUpload') {
+    return { reason: 'StorageUnavailable', message: `S3 at ${where} no longer has the upload in progress (NoSuchUpload): ${text}` };
+  }
+  if (UNAVAILABLE.has(name) || (status !== undefined && UNAVAILABLE_STATUS.has(status))) {
+    return { reason: 'StorageUnavailable', message: `S3 at ${where} cannot serve the request now (${name || 'error'}, HTTP ${status ?? 'unknown'}): ${text}` };
+  }
   if (name === 'TimeoutError' || code === 'ETIMEDOUT' || name === 'RequestTimeout') {
     return { reason: 'StorageTimeout', message: `S3 at ${where} stopped answering: ${text}` };
   }

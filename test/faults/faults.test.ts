@@ -283,7 +283,7 @@ describe('fault suite', () => {
       }, a, await restartsOfThisTest(), strays.length === 0 && a.succeeded === a.checkpoints);
       expect(strays).toEqual([]);
       // Jobs try unreachable storage again for 30 s: an outage of a few seconds fails nothing.
-      expect(a.failedReasons).toEqual({});
+      expect(a.failedReasons, failed.map((c) => `${c.metadata.name}: ${c.status?.message}`).join('; ')).toEqual({});
       expect(probe?.status?.phase).toBe('Succeeded');
     } finally {
       s3.destroy();
