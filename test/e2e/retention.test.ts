@@ -10,7 +10,7 @@ import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } 
 import { kubectl } from './support/kube.js';
 import { adminS3, createBucket, objectKeys } from './support/s3.js';
 import { TcpGate } from './support/tcp-gate.js';
-import { claimDirectory } from './support/nodes.js';
+import { claimDirectory, trustRegistryOnNodes } from './support/nodes.js';
 
 const NS = 'retention-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
@@ -250,6 +250,8 @@ describe('retention', () => {
   it('never expires a Checkpoint that a restore in flight is reading', async () => {
     // The restore pushes to a registry behind a gate that holds its connections: the restore stays Running.
     const gate = await TcpGate.start({ host: registryHost.split(':')[0]!, port: Number(registryHost.split(':')[1]) }, sparePodPorts[4]!, clusterServerHost());
+    // The nodes pull the image from the gate too: plain HTTP, as for the registry behind it.
+    const distrust = await trustRegistryOnNodes(`${clusterServerHost().ip}:${sparePodPorts[4]}`, { plainHttp: true });
     try {
       await apply(policyYaml('ret-restore', `${localStorage('restore')}${retention(`maxCount: 1\nschedule: "${NEVER}"`)}  restore:\n    imageRepository: ${clusterServerHost().ip}:${sparePodPorts[4]}/checkpoints\n    insecureRegistry: true\n`));
       await runWorkload(NS, 'restoree');
@@ -272,6 +274,7 @@ describe('retention', () => {
       await expect.poll(async () => (await stat(join(clusterDir, 'nodes', first!.status!.nodeName!, LOCAL_ROOT, 'restore', first!.status!.archive!.key!)).catch(() => undefined)), { timeout: 60_000 }).toBeUndefined();
     } finally {
       await gate.close();
+      await distrust();
     }
   }, 300_000);
 });
