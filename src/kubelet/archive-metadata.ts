@@ -83,11 +83,14 @@ export class ArchiveMetadataTap extends Transform {
     const spec = this.json('spec.dump');
     const annotations = (spec?.annotations ?? {}) as Record<string, string>;
     const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
-    // CRI-O annotates the spec with io.kubernetes.*, containerd with io.kubernetes.cri.*; the
-    // config's own name is the runtime's (containerd: <container>_<pod>_<namespace>_<uid>_<attempt>),
-    // the last resort.
+    // CRI-O annotates the spec with io.kubernetes.*, containerd with io.kubernetes.cri.*.
+    // containerd's own name for the container comes before its annotation: a container that
+    // containerd 2.3 restored from a checkpoint image carries io.kubernetes.cri.container-name
+    // "containerd" in its spec, so a checkpoint of a restored container would name the wrong
+    // container, while its config name is always right.
     const meta: ArchiveMetadata = {
-      containerName: str(annotations['io.kubernetes.container.name']) ?? str(annotations['io.kubernetes.cri.container-name']) ?? str(config.name),
+      containerName: str(annotations['io.kubernetes.container.name']) ?? containerdName(config.name)?.container
+        ?? str(annotations['io.kubernetes.cri.container-name']) ?? str(config.name),
       containerId: str(config.id),
       image: str(config.rootfsImageName) ?? str(config.rootfsImage) ?? str(annotations['io.kubernetes.cri-o.ImageName']) ?? str(annotations['io.kubernetes.cri.image-name']),
       imageRef: str(config.rootfsImageRef),
@@ -110,4 +113,16 @@ export class ArchiveMetadataTap extends Transform {
       throw new Error(`${name} in the archive is not valid JSON`);
     }
   }
+}
+
+/**
+ * containerd's name for a Kubernetes container: <container>_<pod>_<namespace>_<pod uid>_<attempt>.
+ * None of the parts can hold "_" (DNS names, a UID, a number), so five parts are unambiguous.
+ */
+export function containerdName(name: unknown): { container: string; pod: string; namespace: string; podUid: string; attempt: number } | undefined {
+  if (typeof name !== 'string') return undefined;
+  const parts = name.split('_');
+  if (parts.length !== 5 || parts.some((p) => p.length === 0) || !/^\d+$/.test(parts[4]!)) return undefined;
+  const [container, pod, namespace, podUid, attempt] = parts as [string, string, string, string, string];
+  return { container, pod, namespace, podUid, attempt: Number(attempt) };
 }

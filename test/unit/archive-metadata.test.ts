@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { ArchiveMetadataTap } from '../../src/kubelet/archive-metadata.js';
+import { ArchiveMetadataTap, containerdName } from '../../src/kubelet/archive-metadata.js';
 import { checkArchivePath } from '../../src/kubelet/checkpoint-client.js';
 
 async function tarOf(entries: Record<string, Buffer | string>): Promise<Buffer> {
@@ -42,6 +42,25 @@ describe('ArchiveMetadataTap', () => {
       containerName: 'main', containerId: '3f2a', image: 'quay.io/app/web:1.2', imageRef: 'sha256:abc', runtime: 'runc',
       createdAt: '2026-11-25T02:00:00Z', checkpointedAt: '2026-11-25T03:00:00.123Z', podName: 'web-0', podNamespace: 'team-a',
     });
+  });
+
+  it("names the container from containerd's own name when a restored container's annotation says 'containerd'", async () => {
+    const restoredConfig = { ...config, name: 'main_pvc-app_restore-e2e_af64023e-be37-413d-828b-933ec1d90dc2_1', runtime: 'io.containerd.runc.v2' };
+    const restoredSpec = { annotations: {
+      'io.kubernetes.cri.container-name': 'containerd', 'io.kubernetes.cri.sandbox-name': 'pvc-app', 'io.kubernetes.cri.sandbox-namespace': 'restore-e2e',
+    } };
+    const { t } = await tap(await tarOf({ 'config.dump': JSON.stringify(restoredConfig), 'spec.dump': JSON.stringify(restoredSpec) }));
+    expect(await t.metadata()).toMatchObject({ containerName: 'main', podName: 'pvc-app', podNamespace: 'restore-e2e' });
+  });
+
+  it.each([
+    ['main_web-0_team-a_5f2c9a1e-0000-4000-8000-000000000000_0', 'main'],
+    ['main_web-0_team-a_uid', undefined],
+    ['main_web-0_team-a_uid_x', undefined],
+    ['main__team-a_uid_0', undefined],
+    ['main', undefined],
+  ])('reads containerd name %s as container %s', (name, container) => {
+    expect(containerdName(name)?.container).toBe(container);
   });
 
   it('reads the names containerd writes: io.kubernetes.cri.* annotations, not its own container name', async () => {
