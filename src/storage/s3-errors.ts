@@ -9,10 +9,11 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_A
 const TLS_CODE = /^(CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 /**
  * Answers that say the server cannot serve the request *now*: throttling, overload, a server
- * still starting (MinIO answers XMinioServerNotInitialized while it loads after a restart).
+ * still starting (MinIO answers XMinioServerNotInitialized while it loads after a restart, and
+ * ClientDisconnected for a part whose body was cut off when it stopped).
  * S3 documents each as one to retry with backoff.
  */
-const UNAVAILABLE = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'XMinioServerNotInitialized', 'XMinioServerBusy']);
+const UNAVAILABLE = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'XMinioServerNotInitialized', 'XMinioServerBusy', 'ClientDisconnected']);
 const UNAVAILABLE_STATUS = new Set([500, 502, 503, 504]);
 const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'Forbidden', 'CredentialsProviderError']);
 

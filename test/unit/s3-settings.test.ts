@@ -25,6 +25,7 @@ describe('classifyS3Error', () => {
     [s3err('InternalError', 500), 'StorageUnavailable'],
     [s3err('Unknown', 502), 'StorageUnavailable'],
     [s3err('NoSuchUpload', 404), 'StorageUnavailable'],
+    [s3err('ClientDisconnected', 400), 'StorageUnavailable'],
     [s3err('InvalidPart', 400), 'StorageError'],
     [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }), 'StorageUnreachable'],
     [Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'StorageUnreachable'],
