@@ -15,7 +15,7 @@ import type { ArchiveBackend } from '../storage/backend.js';
 import { BackendError } from '../storage/backend.js';
 import { backendFor } from './backend-for.js';
 import { eventTarget, JobFailure, readCheckpoint } from './checkpoint-object.js';
-import { KUBELET_RETRY_MS, kubeletCouldNotActYet, retrying, STORAGE_RETRY_MS, storageUnreachable } from './retrying.js';
+import { KUBELET_RETRY_MS, kubeletCouldNotActYet, retrying, STORAGE_RETRY_MS, storageMayRecover } from './retrying.js';
 import { storeArchive } from './store-archive.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -87,7 +87,7 @@ async function produceArchive(deps: CheckpointActionDeps): Promise<{ outcome: 's
     const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
     // Each attempt starts over from the kubelet's archive, still on the node, under the same key.
     const { stored, meta } = await withSpan('store archive', { backend: input.storage.backend, key }, () => retrying(() => storeArchive(localPath, backend, key), {
-      retryable: storageUnreachable, clock: deps.clock, budgetMs: STORAGE_RETRY_MS,
+      retryable: storageMayRecover, clock: deps.clock, budgetMs: STORAGE_RETRY_MS,
       onRetry: (err, waitMs) => log.warn({ reason: (err as BackendError).reason, waitMs }, `storage cannot take the archive now; trying again from the start: ${(err as Error).message}`),
     }));
     const archive: Archive = {

@@ -23,7 +23,7 @@ export const kubeletCouldNotActYet = (err: unknown): err is KubeletError => err 
  * Storage that did not answer, or answered that it cannot serve now (restarting, throttling);
  * anything else it answered (denied, no bucket, TLS) is final.
  */
-export const storageUnreachable = (err: unknown): err is BackendError =>
+export const storageMayRecover = (err: unknown): err is BackendError =>
   err instanceof BackendError && (err.reason === 'StorageUnreachable' || err.reason === 'StorageUnavailable' || err.reason === 'StorageTimeout');
 
 /**

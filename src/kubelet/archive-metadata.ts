@@ -89,7 +89,7 @@ export class ArchiveMetadataTap extends Transform {
     // "containerd" in its spec, so a checkpoint of a restored container would name the wrong
     // container, while its config name is always right.
     const meta: ArchiveMetadata = {
-      containerName: str(annotations['io.kubernetes.container.name']) ?? containerdName(config.name)?.container
+      containerName: str(annotations['io.kubernetes.container.name']) ?? containerdContainerName(config.name)
         ?? str(annotations['io.kubernetes.cri.container-name']) ?? str(config.name),
       containerId: str(config.id),
       image: str(config.rootfsImageName) ?? str(config.rootfsImage) ?? str(annotations['io.kubernetes.cri-o.ImageName']) ?? str(annotations['io.kubernetes.cri.image-name']),
@@ -116,13 +116,13 @@ export class ArchiveMetadataTap extends Transform {
 }
 
 /**
- * containerd's name for a Kubernetes container: <container>_<pod>_<namespace>_<pod uid>_<attempt>.
- * None of the parts can hold "_" (DNS names, a UID, a number), so five parts are unambiguous.
+ * The container in containerd's name for a Kubernetes container,
+ * <container>_<pod>_<namespace>_<pod uid>_<attempt>. None of the parts can hold "_" (DNS names, a
+ * UID, a number), so a name of five such parts is that form and nothing else.
  */
-export function containerdName(name: unknown): { container: string; pod: string; namespace: string; podUid: string; attempt: number } | undefined {
+export function containerdContainerName(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   const parts = name.split('_');
   if (parts.length !== 5 || parts.some((p) => p.length === 0) || !/^\d+$/.test(parts[4]!)) return undefined;
-  const [container, pod, namespace, podUid, attempt] = parts as [string, string, string, string, string];
-  return { container, pod, namespace, podUid, attempt: Number(attempt) };
+  return parts[0];
 }

@@ -10,8 +10,8 @@ const TLS_CODE = /^(CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_CERT|ER
 /**
  * Answers that say the server cannot serve the request *now*: throttling, overload, a server
  * still starting (MinIO answers XMinioServerNotInitialized while it loads after a restart, and
- * ClientDisconnected for a part whose body was cut off when it stopped).
- * S3 documents each as one to retry with backoff.
+ * ClientDisconnected for a part whose body was cut off when it stopped). S3 documents its
+ * own (SlowDown, ServiceUnavailable, InternalError, 5xx) as ones to retry with backoff.
  */
 const UNAVAILABLE = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'XMinioServerNotInitialized', 'XMinioServerBusy', 'ClientDisconnected']);
 const UNAVAILABLE_STATUS = new Set([500, 502, 503, 504]);

@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { ArchiveMetadataTap, containerdName } from '../../src/kubelet/archive-metadata.js';
+import { ArchiveMetadataTap, containerdContainerName } from '../../src/kubelet/archive-metadata.js';
 import { checkArchivePath } from '../../src/kubelet/checkpoint-client.js';
 
 async function tarOf(entries: Record<string, Buffer | string>): Promise<Buffer> {
@@ -60,7 +60,7 @@ describe('ArchiveMetadataTap', () => {
     ['main__team-a_uid_0', undefined],
     ['main', undefined],
   ])('reads containerd name %s as container %s', (name, container) => {
-    expect(containerdName(name)?.container).toBe(container);
+    expect(containerdContainerName(name)).toBe(container);
   });
 
   it('reads the names containerd writes: io.kubernetes.cri.* annotations, not its own container name', async () => {

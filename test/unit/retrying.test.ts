@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { retrying, kubeletCouldNotActYet, storageUnreachable } from '../../src/jobs-runtime/retrying.js';
+import { retrying, kubeletCouldNotActYet, storageMayRecover } from '../../src/jobs-runtime/retrying.js';
 import { KubeletError } from '../../src/kubelet/checkpoint-client.js';
 import { BackendError } from '../../src/storage/backend.js';
 
@@ -42,7 +42,7 @@ describe('retrying', () => {
     const { result } = await run(async () => {
       calls++;
       throw new BackendError('StorageUnreachable', 'cannot reach S3: ECONNREFUSED');
-    }, storageUnreachable, 30_000);
+    }, storageMayRecover, 30_000);
     expect(result).toMatchObject({ reason: 'StorageUnreachable' });
     expect(calls).toBeGreaterThan(3);
     expect(calls).toBeLessThan(10);
@@ -51,7 +51,7 @@ describe('retrying', () => {
     const denied = await run(async () => {
       calls++;
       throw new BackendError('StorageAccessDenied', 'Access Denied');
-    }, storageUnreachable);
+    }, storageMayRecover);
     expect(denied.result).toMatchObject({ reason: 'StorageAccessDenied' });
     expect(calls).toBe(1);
   });
