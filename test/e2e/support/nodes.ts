@@ -28,7 +28,9 @@ export const OTHER_CHECKPOINT_NODE = 'node-c';
  * against a CA. Returns the undo.
  */
 export async function trustRegistryOnNodes(host: string, how: { plainHttp: true } | { ca: string }): Promise<() => Promise<void>> {
-  const dirs = NODE_PROFILES.map((n) => join(clusterContext().clusterDir, 'nodes', n.name, 'etc/containerd/certs.d', host));
+  // Every node the cluster started (the e2e cluster has one more than NODE_PROFILES names).
+  const nodesDir = join(clusterContext().clusterDir, 'nodes');
+  const dirs = (await readdir(nodesDir)).map((node) => join(nodesDir, node, 'etc/containerd/certs.d', host));
   for (const dir of dirs) {
     await mkdir(dir, { recursive: true });
     if ('ca' in how) await writeFile(join(dir, 'ca.crt'), how.ca);
