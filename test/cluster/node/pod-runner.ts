@@ -216,12 +216,19 @@ export class PodRunner {
     if (policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0)) {
       c.lastState = { terminated };
       c.restartCount++;
-      await this.report(rt);
-      // CrashLoopBackOff, compressed: 1 s doubling to 30 s (the kubelet: 10 s to 5 min).
-      await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** Math.min(5, c.restartCount - 1))));
+      // A kubelet's restart does not wait on its status report (the status manager sends it on
+      // its own); the report of the start below goes after this one, so neither overtakes.
+      const exitReported = this.report(rt);
+      // CrashLoopBackOff, compressed: the first restart at once, as the kubelet does, then 1 s
+      // doubling to 30 s (the kubelet: 10 s doubling to 5 min).
+      const backoffMs = c.restartCount <= 1 ? 0 : Math.min(30_000, 1000 * 2 ** Math.min(5, c.restartCount - 2));
+      await new Promise((r) => setTimeout(r, backoffMs));
       if (!rt.terminating && !this.stopped) {
         await this.launch(rt, spec, rt.volumePaths ?? await this.volumes.prepare(rt.pod));
+        await exitReported;
         await this.report(rt);
+      } else {
+        await exitReported;
       }
       return;
     }
