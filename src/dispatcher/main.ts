@@ -6,7 +6,7 @@ import { systemClock } from '../clock/clock.js';
 import { startHealthServer } from '../observability/health-server.js';
 import { DispatcherMetrics, startMetricsServer } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
-import { startTracing } from '../observability/tracing.js';
+import { startTracing, type Tracing } from '../observability/tracing.js';
 import { describeWatchScope, parseConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
 import { resolveJobImage } from './job-image.js';
@@ -39,11 +39,15 @@ log.info({ watchNamespaces: config.watchNamespaces, operatorNamespace: config.op
   `${config.operatorName} starting: ${describeWatchScope(config)}`);
 
 // Tracing is an aid: a broken exporter set-up is reported and the operator runs without it.
-const tracing = await startTracing(config.operatorName).catch((err: Error) => {
-  log.error({ err: err.message }, 'could not start tracing; continuing without it');
-  return undefined;
-});
-if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
+// Loading the SDK takes a second or more of CPU; it proceeds while the job image is read and the
+// caches fill, which are mostly waits on the API server.
+let tracing: Tracing | undefined;
+const tracingStarted = startTracing(config.operatorName)
+  .then((t) => {
+    tracing = t;
+    if (t) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
+  })
+  .catch((err: Error) => log.error({ err: err.message }, 'could not start tracing; continuing without it'));
 const clients = makeClients(loadKubeConfig());
 let jobImage: string;
 try {
@@ -57,9 +61,15 @@ const metrics = new DispatcherMetrics({ clock: systemClock, queueDepth: (): numb
 const dispatcher: Dispatcher = new Dispatcher({ config, clients, jobImage, log, metrics });
 const health = await startHealthServer(config.healthProbePort, () => dispatcher.cachesSynced);
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
-await dispatcher.startCaches();
-log.info({ jobImage }, 'caches synced');
+let shuttingDown = false;
 
+// The lease is sought while the caches fill, as controller-runtime elects while its caches start:
+// a leader restarted after a crash takes its lease back and has its caches in the time of the
+// longer of the two, not of both, and acts only once both are done.
+const readyToAct = Promise.all([
+  dispatcher.startCaches().then(() => log.info({ jobImage }, 'caches synced')),
+  tracingStarted,
+]);
 const elector = config.leaderElection.enabled
   ? new LeaderElector({
       identity: config.podName,
@@ -68,16 +78,17 @@ const elector = config.leaderElection.enabled
       retryPeriodMs: config.leaderElection.retryPeriodMs,
       store: kubernetesLeaseStore(clients.coordination, config.operatorNamespace, config.leaderElection.leaseName),
       log,
-      onStartedLeading: () => dispatcher.startReconciling(),
+      onStartedLeading: () => void readyToAct.then(() => { if (!shuttingDown) dispatcher.startReconciling(); }, () => undefined),
       // A replica that lost the lease must not act again on stale beliefs: exit, and let the
       // Deployment restart it as a fresh standby (as controller-runtime does).
       onStoppedLeading: () => { if (!shuttingDown) { log.error('lost leadership; exiting'); process.exit(1); } },
     })
   : undefined;
-if (elector) elector.start();
-else dispatcher.startReconciling();
+elector?.start();
+// A cache that cannot list (RBAC, a missing CRD) ends the process here, as before the lease.
+await readyToAct;
+if (!elector) dispatcher.startReconciling();
 
-let shuttingDown = false;
 async function shutdown(signal: string): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
