@@ -1,4 +1,4 @@
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Job, V1Node } from '@kubernetes/client-node';
 import type { Checkpoint } from '../api/checkpoint.js';
 import type { CheckpointPolicy } from '../api/checkpoint-policy.js';
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_PLURAL } from '../api/constants.js';
@@ -27,6 +27,7 @@ import { PodMetadataWatch } from '../kube/metadata-watch.js';
 import { TokenBucket } from '../kube/token-bucket.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../api/constants.js';
 import type { DispatcherConfig } from './config.js';
+import { type NodeLister, nodeFacts, projectNode } from './runtime-support.js';
 
 /** Work-queue keys of restore requests: `restore:<pod namespace>/<pod name>`. */
 const RESTORE_KEY = 'restore:';
@@ -52,6 +53,8 @@ export class Dispatcher {
   readonly checkpoints: ResilientInformer<Checkpoint>[];
   readonly policies: ResilientInformer<CheckpointPolicy>;
   readonly jobs: ResilientInformer<V1Job>;
+  /** Nodes, each cut to its name, labels and versions: what checkpoints and restores are checked against. */
+  readonly nodes: ResilientInformer<V1Node>;
   readonly queue: WorkQueue;
   /** Pod metadata, for restore requests: nothing about pods is cached but the keys below. */
   readonly podWatches: PodMetadataWatch[];
@@ -91,6 +94,14 @@ export class Dispatcher {
       transform: projectJob,
     });
 
+    this.nodes = new ResilientInformer<V1Node>({ kubeConfig: kc, log, clock, path: '/api/v1/nodes', transform: projectNode });
+    const nodeLister: NodeLister = {
+      node: (name) => {
+        const node = this.nodes.get(name);
+        return node ? nodeFacts(node) : null;
+      },
+    };
+
     this.busyContainers = new BusyContainers((key) => {
       const [namespace, name] = key.split('/') as [string, string];
       const c = this.checkpointInformerFor(namespace)?.get(name, namespace);
@@ -121,6 +132,7 @@ export class Dispatcher {
       restoreDefaults: config.restoreDefaults,
       jobSettings,
       busy: this.busyContainers,
+      nodes: nodeLister,
       onCheckpointReleased: (archive) => options.metrics?.checkpointDeletions.inc({ archive }),
     });
     this.podWatches = namespaces.map((ns) => new PodMetadataWatch({
@@ -154,6 +166,7 @@ export class Dispatcher {
       jobSettings,
       defaults: config.restoreDefaults,
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
+      nodes: nodeLister,
       onResult: (status) => metrics?.restoreTotal.inc({ status }),
     });
     const policyReconciler = new PolicyReconciler({
@@ -238,7 +251,7 @@ export class Dispatcher {
 
   /** Starts the caches; resolves once every one has listed. */
   async startCaches(): Promise<void> {
-    await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start(), ...this.podWatches.map((w) => w.start())]);
+    await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start(), this.nodes.start(), ...this.podWatches.map((w) => w.start())]);
   }
 
   get queueDepth(): number {
@@ -246,7 +259,7 @@ export class Dispatcher {
   }
 
   get cachesSynced(): boolean {
-    return [...this.checkpoints, this.policies, this.jobs, ...this.podWatches].every((i) => i.hasSynced);
+    return [...this.checkpoints, this.policies, this.jobs, this.nodes, ...this.podWatches].every((i) => i.hasSynced);
   }
 
   /** Leader only: queue everything once (level-based), then follow changes. */
@@ -270,7 +283,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.queue.stop();
     for (const w of this.podWatches) w.stop();
-    await Promise.all([...this.checkpoints.map((i) => i.stop()), this.policies.stop(), this.jobs.stop()]);
+    await Promise.all([...this.checkpoints.map((i) => i.stop()), this.policies.stop(), this.jobs.stop(), this.nodes.stop()]);
     await this.events.flush();
     await this.lean.close();
   }

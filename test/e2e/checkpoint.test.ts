@@ -6,7 +6,7 @@ import { eventsFor, getCheckpoint, runWorkload, sha256File, waitForPhase, waitFo
 import { kubectl } from './support/kube.js';
 import { pinnedNode } from '../../src/kube/action-job.js';
 import { stalledStorage } from './support/stalled-storage.js';
-import { claimDirectory, nodeRoot, runtimeShimOf } from './support/nodes.js';
+import { claimDirectory, DEFAULT_NODE, nodeRoot, runtimeShimOf } from './support/nodes.js';
 
 const NS = 'ckpt-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
@@ -155,6 +155,20 @@ describe('checkpoint end to end', () => {
       expect(c.status!.conditions!.find((x) => x.type === 'Succeeded')).toMatchObject({ status: 'False', reason });
       await expect.poll(async () => (await eventsFor(NS, name)).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain(reason);
       expect(await jobsOwnedBy(name)).toEqual([]);
+    });
+
+    it('CheckpointDisabledOnNode for a pod on a node labelled checkpoint=disabled: refused before any Job', async () => {
+      await runWorkload(NS, 'on-disabled-node', { nodeName: DEFAULT_NODE });
+      await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/checkpoint=disabled']);
+      onTestFinished(async () => { await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/checkpoint-']); });
+      // The dispatcher learns labels from its node watch: give the event a moment to arrive.
+      await new Promise((r) => setTimeout(r, 1000));
+      await apply(checkpointYaml('node-disabled', `  target:\n    podName: on-disabled-node\n${LOCAL}`));
+      const c = await waitForTerminal(NS, 'node-disabled');
+      expect(c.status).toMatchObject({ phase: 'Failed', reason: 'CheckpointDisabledOnNode' });
+      expect(c.status!.message).toContain(`node ${DEFAULT_NODE} is labelled checkpoint.example.com/checkpoint=disabled`);
+      await expect.poll(async () => (await eventsFor(NS, 'node-disabled')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('CheckpointDisabledOnNode');
+      expect(await jobsOwnedBy('node-disabled')).toEqual([]);
     });
 
     it('KubeletCheckpointFailed when the kubelet answers 500 (CRIU cannot dump an io_uring instance)', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { Checkpoint } from '../../src/api/checkpoint.js';
 import { clusterContext, clusterServerHost } from './support/cluster-context.js';
 import { stalledStorage } from './support/stalled-storage.js';
-import { CHECKPOINT_NODE, OTHER_CHECKPOINT_NODE, trustRegistryOnNodes } from './support/nodes.js';
+import { CHECKPOINT_NODE, DEFAULT_NODE, OTHER_CHECKPOINT_NODE, trustRegistryOnNodes } from './support/nodes.js';
 import { eventsFor, getCheckpoint, runWorkload, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { createBucket, adminS3 } from './support/s3.js';
@@ -291,6 +291,29 @@ describe('restore by annotation', () => {
       expect(record).toMatchObject({ result: 'Failed', reason: 'ChecksumMismatch', podName: 'victim' });
       expect(record.image).toBeUndefined();
       await expect.poll(async () => (await eventsFor(NS, 'corrupt-ckpt')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('ChecksumMismatch');
+    });
+
+    it('a node whose containerd does not say it restores (2.3 with restore off, unlabelled): refused before any Job', async () => {
+      await runWorkload(NS, 'on-default-node', { nodeName: DEFAULT_NODE });
+      await checkpointOf('for-default-node', `${target('victim')}${LOCAL}`);
+      const before = await getPod('on-default-node');
+      await kubectl(['annotate', 'pod', 'on-default-node', '-n', NS, 'checkpoint.example.com/restore-from=for-default-node']);
+      const message = await expectRefused('on-default-node', 'RuntimeCannotRestore', before);
+      expect(message).toContain(`node ${DEFAULT_NODE} runs containerd 2.3.7`);
+      expect(message).toContain('enable_experimental_restore_via_create');
+      expect(message).toContain('label the node checkpoint.example.com/restore=enabled');
+      expect(await jobsFor('on-default-node')).toEqual([]);
+
+      // Labelled restore=disabled by its administrator: refused for that reason, whatever the runtime.
+      await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/restore=disabled']);
+      onTestFinished(async () => { await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/restore-']); });
+      await new Promise((r) => setTimeout(r, 1000));
+      await kubectl(['annotate', 'pod', 'on-default-node', '-n', NS, 'checkpoint.example.com/restore-from-', 'checkpoint.example.com/restore-status-',
+        'checkpoint.example.com/restore-handled-', 'checkpoint.example.com/restore-message-']);
+      const again = await getPod('on-default-node');
+      await kubectl(['annotate', 'pod', 'on-default-node', '-n', NS, 'checkpoint.example.com/restore-from=for-default-node']);
+      expect(await expectRefused('on-default-node', 'RestoreDisabledOnNode', again)).toContain(`node ${DEFAULT_NODE} is labelled checkpoint.example.com/restore=disabled`);
+      expect(await jobsFor('on-default-node')).toEqual([]);
     });
 
     it('a registry that is not listening', async () => {

@@ -40,6 +40,15 @@ describe('decideCheckpoint', () => {
     expect(decide(checkpoint({ target: { podName: 'web-0', containerName: 'side' } }), { containerHeldBy: heldBy })).toMatchObject({ kind: 'startJob', containerName: 'side' });
   });
 
+  it('refuses before any Job where the node cannot checkpoint, and goes ahead where it can', () => {
+    const node = (containerRuntimeVersion: string, labels: Record<string, string> = {}) => ({ name: 'node-a', kubeletVersion: 'v1.37.2', containerRuntimeVersion, labels });
+    expect(decide(checkpoint(), { node: node('containerd://1.7.22') })).toMatchObject({ kind: 'fail', reason: 'RuntimeCannotCheckpoint', message: expect.stringContaining('node node-a runs containerd 1.7.22') });
+    expect(decide(checkpoint(), { node: node('containerd://2.3.7', { 'checkpoint.example.com/checkpoint': 'disabled' }) })).toMatchObject({ kind: 'fail', reason: 'CheckpointDisabledOnNode' });
+    expect(decide(checkpoint(), { node: null })).toMatchObject({ kind: 'fail', reason: 'NodeNotFound', message: 'node node-a, where pod team-a/web-0 runs, does not exist' });
+    // A node that cannot restore still checkpoints: the archive can be restored elsewhere.
+    expect(decide(checkpoint(), { node: node('containerd://2.0.5') })).toMatchObject({ kind: 'startJob', nodeName: 'node-a' });
+  });
+
   it('passes the timeout to the kubelet call', () => {
     const d = decide(checkpoint({ timeoutSeconds: 30 }));
     expect(d.kind === 'startJob' && d.input.kubelet.timeoutSeconds).toBe(30);

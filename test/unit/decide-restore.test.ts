@@ -63,8 +63,8 @@ const record = (over: Partial<RestoreRecord> = {}): RestoreRecord => ({
   podName: 'web-0', namespace: 'team-a', podUid: 'pod-uid', request: 'snap', containerName: 'app', result: 'Running', jobName: JOB, startTime: new Date(NOW - 60_000).toISOString(), ...over,
 });
 
-const decide = (p: RestorePodFacts, c: Checkpoint | undefined, extra: { policy?: Parameters<typeof decideRestore>[0]['policy']; job?: JobFacts; defaults?: RestoreDefaults; now?: number } = {}) =>
-  decideRestore({ pod: p, checkpoint: c, policy: extra.policy, job: extra.job ?? { exists: false }, defaults: extra.defaults ?? defaults, jobNamespace: 'ops', now: extra.now ?? NOW });
+const decide = (p: RestorePodFacts, c: Checkpoint | undefined, extra: { policy?: Parameters<typeof decideRestore>[0]['policy']; job?: JobFacts; defaults?: RestoreDefaults; now?: number; node?: Parameters<typeof decideRestore>[0]['node'] } = {}) =>
+  decideRestore({ pod: p, checkpoint: c, policy: extra.policy, job: extra.job ?? { exists: false }, defaults: extra.defaults ?? defaults, jobNamespace: 'ops', now: extra.now ?? NOW, node: extra.node });
 
 describe('decideRestore: a new request', () => {
   const ask = { 'checkpoint.example.com/restore-from': 'snap' };
@@ -131,6 +131,9 @@ describe('decideRestore: a new request', () => {
     ['ContainerNotInPod', pod(ask, { containers: [{ name: 'other', image: 'x' }] }), checkpoint(), {}],
     ['PodTerminating', pod(ask, { deleting: true }), checkpoint(), {}],
     ['PodNotScheduled', pod(ask, { nodeName: undefined }), checkpoint(), {}],
+    ['NodeNotFound', pod(ask), checkpoint(), { node: null }],
+    ['RuntimeCannotRestore', pod(ask), checkpoint(), { node: { name: 'node-a', kubeletVersion: 'v1.37.2', containerRuntimeVersion: 'containerd://2.3.7', labels: {} } }],
+    ['RestoreDisabledOnNode', pod(ask), checkpoint(), { node: { name: 'node-a', kubeletVersion: 'v1.37.2', containerRuntimeVersion: 'containerd://2.1.4', labels: { 'checkpoint.example.com/restore': 'disabled' } } }],
     ['PolicyNotFound', pod(ask), checkpoint({ policyRef: 'p' }), { policy: { name: 'p', found: false as const } }],
     ['RestoreNotConfigured', pod(ask), checkpoint(), { defaults: { ...defaults, imageRepository: undefined } }],
     ['PullSecretNotInPod', pod(ask), checkpoint({ policyRef: 'p' }), { policy: policy({ restore: { strategy: 'CheckpointImage', imageRepository: 'r.example/c', insecureRegistry: false, pullSecretName: 'pull' } }) }],

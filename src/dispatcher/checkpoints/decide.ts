@@ -5,6 +5,7 @@ import { chooseContainer, resolveTarget } from '../../api/resolve-target.js';
 import type { CheckpointJobInput, JobStorage } from '../../jobs-contract/checkpoint-job-input.js';
 import type { PolicyLookup } from '../policy-lookup.js';
 import { containerKey } from './busy-containers.js';
+import { checkpointSupport, type NodeFacts } from '../runtime-support.js';
 
 /** What the reconciler knows about the target pod, read live (pods are not cached). */
 export type PodFacts =
@@ -65,6 +66,8 @@ export function decideCheckpoint(args: {
   settings: DecideSettings;
   /** The other Checkpoint (`namespace/name`) checkpointing a container right now, if any. */
   containerHeldBy?: (container: string) => string | undefined;
+  /** The pod's node as the dispatcher's cache holds it: null when the cache has no such node. */
+  node?: NodeFacts | null;
 }): CheckpointDecision {
   const { checkpoint, policy, pod, job, settings } = args;
   if (isTerminal(checkpoint.status)) return { kind: 'nothing' };
@@ -118,6 +121,12 @@ export function decideCheckpoint(args: {
       reason: 'ContainerNotRunning',
       message: `container ${container.containerName} of pod ${target.namespace}/${target.podName} is not running (pod phase ${pod.phase ?? 'unknown'})`,
     };
+  }
+  // Before any Job: a node whose kubelet or runtime cannot checkpoint is refused with the reason.
+  if (args.node === null) return { kind: 'fail', reason: 'NodeNotFound', message: `node ${pod.nodeName}, where pod ${target.namespace}/${target.podName} runs, does not exist` };
+  if (args.node) {
+    const support = checkpointSupport(args.node);
+    if (!support.ok) return { kind: 'fail', reason: support.reason, message: support.message };
   }
   const busyKey = containerKey(target.namespace, target.podName, container.containerName);
   const holder = args.containerHeldBy?.(busyKey);

@@ -6,6 +6,7 @@ import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOIN
 import type { Clock } from '../../clock/clock.js';
 import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
 import { pinnedNode } from '../../kube/action-job.js';
+import type { NodeLister } from '../runtime-support.js';
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
 import { apiMessage, ConflictError, isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
@@ -41,6 +42,8 @@ export interface CheckpointReconcilerDeps {
   restoreDefaults: RestoreDefaults;
   /** Containers being checkpointed right now: one Job per container at a time. */
   busy: BusyContainers;
+  /** What each node's kubelet and runtime are (see runtime-support.ts). */
+  nodes: NodeLister;
   /** Told once per deleted Checkpoint let go, with what became of its archive. */
   onCheckpointReleased?: (archive: 'deleted' | 'retained' | 'none') => void;
 }
@@ -100,6 +103,7 @@ export class CheckpointReconciler {
     const decision = decideCheckpoint({
       checkpoint, policy, pod, job: jobFacts(job), expectedJobName, settings: this.deps.decideSettings,
       containerHeldBy: (container) => this.deps.busy.heldByOther(container, key),
+      node: pod.found && pod.nodeName ? this.deps.nodes.node(pod.nodeName) : undefined,
     });
     // Claimed in the same turn as the check above, so no other reconcile can start a second Job.
     if (decision.kind === 'startJob') {

@@ -9,6 +9,7 @@ import { checkpointImageTag } from '../../oci/image-reference.js';
 import { registryPlan, type RegistrySecretRef, type RestoreDefaults } from './registry-plan.js';
 import { RESTORE_STRATEGY, type RestoreStrategyName } from './strategy.js';
 import { type JobFacts, jobStorage, type S3SecretPlan, s3SecretPlan } from '../checkpoints/decide.js';
+import { type NodeFacts, restoreSupport } from '../runtime-support.js';
 
 /** What the dispatcher knows about a pod with a restore request, read live. */
 export interface RestorePodFacts {
@@ -90,6 +91,8 @@ export function decideRestore(args: {
   defaults: RestoreDefaults;
   jobNamespace: string;
   now: number;
+  /** The pod's node as the dispatcher's cache holds it: null when the cache has no such node. */
+  node?: NodeFacts | null;
 }): RestoreDecision {
   const { pod, checkpoint } = args;
   const request = pod.annotations[RESTORE_FROM_ANNOTATION];
@@ -171,6 +174,12 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
   }
   if (pod.deleting) return refuseFor('PodTerminating', `pod ${pod.namespace}/${pod.name} is being deleted`);
   if (!pod.nodeName) return refuseFor('PodNotScheduled', `pod ${pod.namespace}/${pod.name} is not on a node yet`);
+  // Before anything is pushed or the pod touched: can the pod's node restore at all?
+  if (args.node === null) return refuseFor('NodeNotFound', `node ${pod.nodeName}, where pod ${pod.namespace}/${pod.name} runs, does not exist`);
+  if (args.node) {
+    const support = restoreSupport(args.node);
+    if (!support.ok) return refuseFor(support.reason, support.message);
+  }
   if (policy && !policy.found) return refuseFor('PolicyNotFound', `CheckpointPolicy ${policy.name} does not exist`);
   const policyObject = policy?.found ? policy.policy : undefined;
 

@@ -1,4 +1,5 @@
 import { type CoreV1Api, type CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import type { NodeLister } from '../runtime-support.js';
 import type { Checkpoint, RestoreRecord } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import {
@@ -37,6 +38,8 @@ export interface RestoreReconcilerDeps {
   jobSettings: JobSettings;
   defaults: RestoreDefaults;
   s3DefaultCredentialsSecret: string;
+  /** What each node's runtime can do (see runtime-support.ts). */
+  nodes: NodeLister;
   /** Counts each restore result once (the leader is the only one reconciling). */
   onResult?: (result: 'success' | 'failed') => void;
 }
@@ -73,6 +76,7 @@ export class RestoreReconciler {
     const decision = decideRestore({
       pod: facts, checkpoint, policy, job: jobFacts(job), defaults: this.deps.defaults,
       jobNamespace: this.deps.jobSettings.namespace, now: this.deps.clock.now(),
+      node: facts.nodeName ? this.deps.nodes.node(facts.nodeName) : undefined,
     });
     const log = this.deps.log.child({ namespace, name, action: 'restore' });
     if (decision.kind !== 'nothing' && decision.kind !== 'wait') log.debug({ decision: decision.kind }, 'decided');

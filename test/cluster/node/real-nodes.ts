@@ -2,6 +2,7 @@ import type { ControlPlane } from '../control-plane.js';
 import type { ClusterNetwork } from '../network/cluster-network.js';
 import { CLUSTER_IMAGES } from '../images/cluster-images.js';
 import { type RealNode, reapStaleNodeCgroups, startRealNode } from './real-node.js';
+import { RESTORE_NODE_LABEL } from '../../../src/dispatcher/runtime-support.js';
 
 /**
  * What each node of the local cluster is, so both sides of what users meet are on hand:
@@ -48,6 +49,11 @@ export async function startRealNodes(cp: ControlPlane, network: ClusterNetwork, 
       log(`node ${name} at ${attachment.nodeIP}: kubelet ${profile.servingCertificate === 'cluster-ca' ? 'with a CA-signed' : 'with a self-signed'} serving certificate, restore through CreateContainer ${profile.restoreViaCreate ? 'on' : 'off'}`);
     }
     await waitReady(cp, nodes);
+    // As the administrator who turned containerd's restore through CreateContainer on says so:
+    // the node reports its containerd version, not that setting (see runtime-support.ts).
+    for (const [i, n] of nodes.entries()) {
+      if (NODE_PROFILES[i % NODE_PROFILES.length]!.restoreViaCreate) await cp.kubectl(['label', 'node', n.name, `${RESTORE_NODE_LABEL}=enabled`, '--overwrite']);
+    }
   } catch (err) {
     await stop();
     throw err;
