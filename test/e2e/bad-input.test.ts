@@ -14,7 +14,7 @@ import { freePort } from '../cluster/ports.js';
 import { type BadInputResult, machine, writeSection } from '../reliability/report.js';
 import { counterPort, getCheckpoint, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { clusterContext } from './support/cluster-context.js';
-import { CHECKPOINT_NODE } from './support/nodes.js';
+import { CHECKPOINT_NODE, DEFAULT_NODE } from './support/nodes.js';
 import { stalledStorage } from './support/stalled-storage.js';
 import { customObjects, kubeConfig, kubectl, refusal } from './support/kube.js';
 
@@ -118,7 +118,7 @@ const core = () => kubeConfig().makeApiClient(CoreV1Api);
 const getPod = async (name: string, namespace = NS) => await core().readNamespacedPod({ name, namespace }) as unknown as PodView;
 
 /** A workload pod of the test image: every container runs the counter, on a port of its own. */
-function pod(name: string, opts: { containers?: string[]; namespace?: string; annotations?: Record<string, string>; unschedulable?: boolean; finalizer?: boolean } = {}): Json {
+function pod(name: string, opts: { containers?: string[]; namespace?: string; annotations?: Record<string, string>; unschedulable?: boolean; finalizer?: boolean; node?: string } = {}): Json {
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: {
@@ -130,7 +130,7 @@ function pod(name: string, opts: { containers?: string[]; namespace?: string; an
       terminationGracePeriodSeconds: 2,
       // No node carries this label: the pod stays Pending, on no node. Others go to the node
       // the operator checkpoints on in its default configuration.
-      nodeSelector: opts.unschedulable ? { 'bad-input.test/nowhere': 'true' } : { 'kubernetes.io/hostname': CHECKPOINT_NODE },
+      nodeSelector: opts.unschedulable ? { 'bad-input.test/nowhere': 'true' } : { 'kubernetes.io/hostname': opts.node ?? CHECKPOINT_NODE },
       containers: (opts.containers ?? ['main']).map((c, i) => ({
         name: c, image: 'registry.example.com/sample-app:1.0', env: [{ name: 'PORT', value: String(counterPort(i)) }],
       })),
@@ -344,7 +344,7 @@ const notReadyPolicies: NotReadyCase[] = [
 // Restore requests: the pod gets restore-status=Failed with a reason and an Event, and nothing
 // else changes.
 
-interface RestoreCase { title: string; pod: string; value: string; reason: string; running?: boolean }
+interface RestoreCase { title: string; pod: string; value: string; reason: string; running?: boolean; node?: string }
 
 /** Succeeded Checkpoints the restore cases point at, each of its own source pod. */
 const restoreSources: { name: string; pod: string; container?: string; policyRef?: string }[] = [
@@ -378,6 +378,7 @@ const restoreRefusals: RestoreCase[] = [
   { title: 'a push Secret that does not exist', pod: 'r-push-missing', value: 'src-push-missing', reason: 'RegistryCredentialsNotFound' },
   { title: 'a push Secret that is no dockerconfigjson', pod: 'r-push-opaque', value: 'src-push-opaque', reason: 'RegistryCredentialsNotFound' },
   { title: 'a pull Secret the pod does not list', pod: 'r-pull', value: 'src-pull', reason: 'PullSecretNotInPod' },
+  { title: 'a pod on a node whose containerd does not restore (2.3, restore off)', pod: 'r-no-restore-node', value: 'src-ok', reason: 'RuntimeCannotRestore', node: DEFAULT_NODE },
 ];
 
 const annotation = (p: PodView, key: string) => p.metadata.annotations?.[key];
@@ -491,7 +492,7 @@ beforeAll(async () => {
     pod('stalls-b'),
     pod('six', { containers: ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'] }),
     ...restoreSources.map((s) => pod(s.pod, { containers: [s.container ?? 'main'] })),
-    ...restoreRefusals.filter((r) => r.running !== false).map((r) => pod(r.pod)),
+    ...restoreRefusals.filter((r) => r.running !== false).map((r) => pod(r.pod, r.node ? { node: r.node } : {})),
   ]);
   await kubectl(['create', 'secret', 'generic', 'bad-input-partial-creds', '-n', NS, '--from-literal=AWS_ACCESS_KEY_ID=only-the-id']).catch(() => undefined);
   await kubectl(['create', 'secret', 'generic', 'bad-input-opaque', '-n', NS, '--from-literal=password=not-a-docker-config']).catch(() => undefined);
