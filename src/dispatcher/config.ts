@@ -26,6 +26,10 @@ export interface DispatcherConfig {
   restoreDefaults: { imageRepository: string | undefined; pushSecret: string | undefined; insecureRegistry: boolean; caBundleSecret: string | undefined };
   kubeletAccess: 'direct' | 'proxy';
   kubeletPort: number;
+  /** A Secret in the Jobs' namespace whose ca.crt verifies kubelets, beside the cluster CA. */
+  kubeletCABundleSecret: string | undefined;
+  /** Explicitly chosen: kubelets are not verified at all, and every Checkpoint says so in a Warning Event. */
+  kubeletInsecureSkipTLSVerify: boolean;
   /** Node directories the local backend may use; anything else is refused. */
   localStorageRoots: string[];
   kubeApiQps: number;
@@ -97,6 +101,8 @@ const envSchema = z.object({
   RESTORE_CA_BUNDLE_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'RESTORE_CA_BUNDLE_SECRET must be a Secret name').optional(),
   KUBELET_ACCESS: z.enum(['direct', 'proxy'], { error: 'KUBELET_ACCESS must be direct or proxy' }).default('direct'),
   KUBELET_PORT: port('KUBELET_PORT', 10250),
+  KUBELET_CA_BUNDLE_SECRET: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'KUBELET_CA_BUNDLE_SECRET must be a Secret name').optional(),
+  KUBELET_INSECURE_SKIP_TLS_VERIFY: z.enum(['true', 'false'], { error: 'KUBELET_INSECURE_SKIP_TLS_VERIFY must be true or false' }).default('false'),
   LOCAL_STORAGE_ROOTS: z.string().default('/var/lib/checkpoint-operator').transform((text, ctx) => {
     const roots = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     const bad = roots.filter((r) => !ABSOLUTE_NORMAL_PATH.test(r));
@@ -151,6 +157,12 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
   if (e.RESTORE_INSECURE_REGISTRY === 'true' && e.RESTORE_CA_BUNDLE_SECRET) {
     return { ok: false, message: 'invalid configuration: RESTORE_INSECURE_REGISTRY=true (plain HTTP) contradicts RESTORE_CA_BUNDLE_SECRET (verified TLS); set one' };
   }
+  if (e.KUBELET_INSECURE_SKIP_TLS_VERIFY === 'true' && e.KUBELET_CA_BUNDLE_SECRET) {
+    return { ok: false, message: 'invalid configuration: KUBELET_INSECURE_SKIP_TLS_VERIFY=true (no verification) contradicts KUBELET_CA_BUNDLE_SECRET (verification against it); set one' };
+  }
+  if (e.KUBELET_ACCESS === 'proxy' && (e.KUBELET_INSECURE_SKIP_TLS_VERIFY === 'true' || e.KUBELET_CA_BUNDLE_SECRET)) {
+    return { ok: false, message: 'invalid configuration: with KUBELET_ACCESS=proxy the API server reaches kubelets and verifies them itself; KUBELET_CA_BUNDLE_SECRET and KUBELET_INSECURE_SKIP_TLS_VERIFY apply only to KUBELET_ACCESS=direct' };
+  }
   const operatorNamespace = e.POD_NAMESPACE ?? sources.serviceAccountNamespace ?? 'checkpoint-operator-system';
   const leaderElect = sources.argv.includes('--leader-elect') || sources.argv.includes('--leader-elect=true');
   return {
@@ -175,6 +187,8 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       },
       kubeletAccess: e.KUBELET_ACCESS,
       kubeletPort: e.KUBELET_PORT,
+      kubeletCABundleSecret: e.KUBELET_CA_BUNDLE_SECRET,
+      kubeletInsecureSkipTLSVerify: e.KUBELET_INSECURE_SKIP_TLS_VERIFY === 'true',
       localStorageRoots: e.LOCAL_STORAGE_ROOTS,
       kubeApiQps: e.KUBE_API_QPS,
       kubeApiBurst: e.KUBE_API_BURST,

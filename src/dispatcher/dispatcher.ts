@@ -127,7 +127,10 @@ export class Dispatcher {
       events: this.events,
       clock,
       log,
-      decideSettings: { kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots },
+      decideSettings: {
+        kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots,
+        kubeletCABundleSecret: config.kubeletCABundleSecret, kubeletInsecureSkipTLSVerify: config.kubeletInsecureSkipTLSVerify,
+      },
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
       restoreDefaults: config.restoreDefaults,
       jobSettings,

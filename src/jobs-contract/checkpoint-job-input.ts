@@ -61,9 +61,14 @@ export const checkpointJobInputSchema = z.object({
     port: z.int().check(z.minimum(1), z.maximum(65535)),
     timeoutSeconds: z.optional(z.int().check(z.minimum(1))),
     insecureSkipTLSVerify: z._default(z.boolean(), false),
+    /** A Secret in the Jobs' namespace whose ca.crt verifies kubelet serving certificates (with the cluster CA). */
+    caBundleSecret: z.optional(z.string().check(z.minLength(1))),
   }),
   storage: jobStorageSchema,
 });
 export type CheckpointJobInput = z.infer<typeof checkpointJobInputSchema>;
 
 export const CHECKPOINT_JOB_INPUT_ENV = 'CHECKPOINT_JOB_INPUT';
+
+/** Where the kubelet CA bundle Secret (kubelet.caBundleSecret) is mounted in a checkpoint Job. */
+export const KUBELET_CA_DIR = '/etc/checkpoint-operator/kubelet-ca';

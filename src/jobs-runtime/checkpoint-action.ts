@@ -2,7 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import type { Archive } from '../api/checkpoint.js';
 import { failedStatus, succeededStatus } from '../api/checkpoint-status.js';
 import type { Clock } from '../clock/clock.js';
-import { type CheckpointJobInput, S3_SECRET_DIR } from '../jobs-contract/checkpoint-job-input.js';
+import { type CheckpointJobInput, KUBELET_CA_DIR, S3_SECRET_DIR } from '../jobs-contract/checkpoint-job-input.js';
 import { patchCheckpointStatus } from '../kube/checkpoint-status-writer.js';
 import type { CredentialSource } from '../kube/credentials.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -31,6 +31,8 @@ export interface CheckpointActionDeps {
   log: Logger;
   /** Where the node's kubelet checkpoint directory is visible to this process. */
   kubeletDirectory?: string;
+  /** Where the kubelet CA bundle Secret is mounted (KUBELET_CA_DIR in a Job). */
+  kubeletCADirectory?: string;
   backend?: ArchiveBackend;
   /** Where the per-Job S3 Secret is mounted (tests point it elsewhere). */
   s3SecretDir?: string;
@@ -139,6 +141,15 @@ async function kubeletEndpoint(deps: CheckpointActionDeps): Promise<KubeletEndpo
   if (input.kubelet.access === 'proxy') return { access: 'proxy', credentials: deps.credentials, nodeName: input.nodeName };
   if (!deps.nodeIP) throw new JobFailure('NodeAddressUnknown', 'NODE_IP is not set: the Job cannot find its kubelet');
   const token = (await readFile(`${SA_DIR}/token`, 'utf8')).trim();
-  const ca = await readFile(`${SA_DIR}/ca.crt`).catch(() => undefined);
+  const clusterCA = await readFile(`${SA_DIR}/ca.crt`).catch(() => undefined);
+  let ca = clusterCA;
+  if (input.kubelet.caBundleSecret) {
+    const bundle = await readFile(`${deps.kubeletCADirectory ?? KUBELET_CA_DIR}/ca.crt`).catch(() => undefined);
+    if (!bundle || bundle.length === 0) {
+      throw new JobFailure('KubeletCABundleNotFound', `Secret ${input.kubelet.caBundleSecret} (KUBELET_CA_BUNDLE_SECRET) in the Jobs' namespace does not exist or has no ca.crt`);
+    }
+    // Either may have signed a given kubelet's certificate: node groups differ.
+    ca = clusterCA ? Buffer.concat([bundle, Buffer.from('\n'), clusterCA]) : bundle;
+  }
   return { access: 'direct', host: deps.nodeIP, port: input.kubelet.port, token, ca, insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify };
 }

@@ -1,7 +1,7 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { buildActionJob, type JobSettings, secretFileMode } from './action-job.js';
 import {
-  ARCHIVE_MOUNT_PATH, CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CHECKPOINT_DIR, S3_SECRET_DIR,
+  ARCHIVE_MOUNT_PATH, CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CA_DIR, KUBELET_CHECKPOINT_DIR, S3_SECRET_DIR,
 } from '../jobs-contract/checkpoint-job-input.js';
 import { jobName, ownerLabels } from './names.js';
 
@@ -35,6 +35,15 @@ export function buildCheckpointJob(input: CheckpointJobInput, settings: JobSetti
   } else if (input.storage.credentials === 'secret' || input.storage.caBundle) {
     volumes.push({ name: S3_SECRET_VOLUME, secret: { secretName: name, defaultMode: secretFileMode(true) } });
     mounts.push({ name: S3_SECRET_VOLUME, mountPath: S3_SECRET_DIR, readOnly: true });
+  }
+  if (input.kubelet.access === 'direct' && input.kubelet.caBundleSecret) {
+    // Optional: a missing Secret or key must end in a reason from the Job, not in a pod that
+    // waits for its volume until the Job's deadline.
+    volumes.push({
+      name: 'kubelet-ca',
+      secret: { secretName: input.kubelet.caBundleSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }], optional: true, defaultMode: secretFileMode(true) },
+    });
+    mounts.push({ name: 'kubelet-ca', mountPath: KUBELET_CA_DIR, readOnly: true });
   }
   const timeout = input.kubelet.timeoutSeconds;
   const activeDeadlineSeconds = timeout

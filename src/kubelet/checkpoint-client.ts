@@ -3,7 +3,7 @@ import type { CredentialSource } from '../kube/credentials.js';
 
 export type KubeletFailureReason =
   | 'KubeletUnauthorized' | 'KubeletForbidden' | 'KubeletNotFound' | 'KubeletCheckpointFailed'
-  | 'KubeletTimeout' | 'KubeletUnreachable' | 'KubeletBadResponse';
+  | 'KubeletTimeout' | 'KubeletUnreachable' | 'KubeletBadResponse' | 'KubeletTLSError';
 
 export class KubeletError extends Error {
   /**
@@ -114,9 +114,32 @@ function post(options: https.RequestOptions, timeoutMs: number): Promise<{ statu
     req.setTimeout(timeoutMs, () => req.destroy(new KubeletError('KubeletTimeout', `the kubelet did not answer within ${Math.round(timeoutMs / 1000)}s`)));
     // Nothing was sent when the connection could not be made: asking again is safe.
     const refused = (err: NodeJS.ErrnoException) => ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(err.code ?? '');
-    req.on('error', (err: NodeJS.ErrnoException) => reject(err instanceof KubeletError ? err : new KubeletError('KubeletUnreachable', `could not reach the kubelet at ${options.host}:${options.port}: ${err.message}`, refused(err))));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof KubeletError) reject(err);
+      else if (TLS_VERIFICATION_ERRORS.has(err.code ?? '')) reject(kubeletTLSError(`${options.host}:${options.port}`, err));
+      else reject(new KubeletError('KubeletUnreachable', `could not reach the kubelet at ${options.host}:${options.port}: ${err.message}`, refused(err)));
+    });
     req.end();
   });
+}
+
+/** What Node's TLS says when a certificate cannot be verified (as opposed to a connection that failed). */
+const TLS_VERIFICATION_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * A kubelet whose certificate we cannot verify. On kubeadm and kind clusters that is its own
+ * self-signed certificate; the message lists every way out, safest first.
+ */
+export function kubeletTLSError(address: string, err: NodeJS.ErrnoException): KubeletError {
+  return new KubeletError('KubeletTLSError',
+    `could not verify the kubelet's serving certificate at ${address} (${err.code}: ${err.message}); kubelets use a self-signed certificate unless told otherwise. `
+    + 'Either sign kubelet serving certificates with the cluster CA (serverTLSBootstrap: true, then approve their CSRs), '
+    + 'give their CA in the Secret named by KUBELET_CA_BUNDLE_SECRET, reach kubelets through the API server (KUBELET_ACCESS=proxy, which needs nodes/proxy), '
+    + 'or knowingly skip verification (KUBELET_INSECURE_SKIP_TLS_VERIFY=true)');
 }
 
 /** The kubelet writes archives here; a path from its answer outside this directory is refused. */

@@ -171,6 +171,16 @@ describe('checkpoint end to end', () => {
       expect(await jobsOwnedBy('node-disabled')).toEqual([]);
     });
 
+    it('KubeletTLSError for a pod on a node whose kubelet keeps its self-signed certificate (the default settings verify against the cluster CA)', async () => {
+      await runWorkload(NS, 'on-self-signed-node', { nodeName: DEFAULT_NODE });
+      await apply(checkpointYaml('self-signed-kubelet', `  target:\n    podName: on-self-signed-node\n${LOCAL}`));
+      const c = await waitForTerminal(NS, 'self-signed-kubelet');
+      expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletTLSError' });
+      for (const way of ['serverTLSBootstrap', 'KUBELET_CA_BUNDLE_SECRET', 'KUBELET_ACCESS=proxy', 'KUBELET_INSECURE_SKIP_TLS_VERIFY=true']) expect(c.status!.message).toContain(way);
+      expect(c.status!.archive).toBeUndefined();
+      await expect.poll(async () => (await eventsFor(NS, 'self-signed-kubelet')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('KubeletTLSError');
+    });
+
     it('KubeletCheckpointFailed when the kubelet answers 500 (CRIU cannot dump an io_uring instance)', async () => {
       await runWorkload(NS, 'criu-fails', { program: 'undumpable' });
       await apply(checkpointYaml('kubelet-500', `  target:\n    podName: criu-fails\n${LOCAL}`));

@@ -24,6 +24,8 @@ describe('dispatcher configuration', () => {
         restoreDefaults: { imageRepository: undefined, pushSecret: undefined, insecureRegistry: false },
         kubeletAccess: 'direct',
         kubeletPort: 10250,
+        kubeletCABundleSecret: undefined,
+        kubeletInsecureSkipTLSVerify: false,
         localStorageRoots: ['/var/lib/checkpoint-operator'],
         kubeApiQps: 50,
         kubeApiBurst: 100,
@@ -55,6 +57,22 @@ describe('dispatcher configuration', () => {
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.message).toContain('RESTORE_IMAGE_REPOSITORY must be an image repository');
     expect(!bad.ok && bad.message).toContain('RESTORE_INSECURE_REGISTRY must be true or false');
+  });
+
+  it('reads how kubelets are verified, and refuses settings that contradict each other', () => {
+    const byDefault = parseConfig(sources({}));
+    expect(byDefault.ok && [byDefault.config.kubeletCABundleSecret, byDefault.config.kubeletInsecureSkipTLSVerify]).toEqual([undefined, false]);
+    const bundle = parseConfig(sources({ KUBELET_CA_BUNDLE_SECRET: 'kubelet-ca' }));
+    expect(bundle.ok && bundle.config.kubeletCABundleSecret).toBe('kubelet-ca');
+    const insecure = parseConfig(sources({ KUBELET_INSECURE_SKIP_TLS_VERIFY: 'true' }));
+    expect(insecure.ok && insecure.config.kubeletInsecureSkipTLSVerify).toBe(true);
+    const both = parseConfig(sources({ KUBELET_INSECURE_SKIP_TLS_VERIFY: 'true', KUBELET_CA_BUNDLE_SECRET: 'kubelet-ca' }));
+    expect(!both.ok && both.message).toContain('KUBELET_INSECURE_SKIP_TLS_VERIFY=true (no verification) contradicts KUBELET_CA_BUNDLE_SECRET');
+    const proxied = parseConfig(sources({ KUBELET_ACCESS: 'proxy', KUBELET_CA_BUNDLE_SECRET: 'kubelet-ca' }));
+    expect(!proxied.ok && proxied.message).toContain('apply only to KUBELET_ACCESS=direct');
+    const malformed = parseConfig(sources({ KUBELET_CA_BUNDLE_SECRET: '../ca', KUBELET_INSECURE_SKIP_TLS_VERIFY: 'yes' }));
+    expect(!malformed.ok && malformed.message).toContain('KUBELET_CA_BUNDLE_SECRET must be a Secret name');
+    expect(!malformed.ok && malformed.message).toContain('KUBELET_INSECURE_SKIP_TLS_VERIFY must be true or false');
   });
 
   it('splits, trims and de-duplicates WATCH_NAMESPACE', () => {

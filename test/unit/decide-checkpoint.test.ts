@@ -49,6 +49,18 @@ describe('decideCheckpoint', () => {
     expect(decide(checkpoint(), { node: node('containerd://2.0.5') })).toMatchObject({ kind: 'startJob', nodeName: 'node-a' });
   });
 
+  it('tells the Job how to verify the kubelet: the cluster CA, a CA bundle Secret beside it, or (chosen explicitly) not at all', () => {
+    const kubelet = (extra: Partial<DecideSettings>) => {
+      const d = decide(checkpoint(), { settings: { ...settings, ...extra } });
+      return d.kind === 'startJob' ? d.input.kubelet : undefined;
+    };
+    expect(kubelet({})).toEqual({ access: 'direct', port: 10250, insecureSkipTLSVerify: false });
+    expect(kubelet({ kubeletCABundleSecret: 'kubelet-ca' })).toEqual({ access: 'direct', port: 10250, insecureSkipTLSVerify: false, caBundleSecret: 'kubelet-ca' });
+    expect(kubelet({ kubeletInsecureSkipTLSVerify: true })).toEqual({ access: 'direct', port: 10250, insecureSkipTLSVerify: true });
+    // Through the API server, which verifies kubelets itself.
+    expect(kubelet({ kubeletAccess: 'proxy', kubeletCABundleSecret: 'kubelet-ca', kubeletInsecureSkipTLSVerify: true })).toEqual({ access: 'proxy', port: 10250, insecureSkipTLSVerify: false });
+  });
+
   it('passes the timeout to the kubelet call', () => {
     const d = decide(checkpoint({ timeoutSeconds: 30 }));
     expect(d.kind === 'startJob' && d.input.kubelet.timeoutSeconds).toBe(30);

@@ -29,6 +29,8 @@ export type JobFacts =
 export interface DecideSettings {
   kubeletAccess: 'direct' | 'proxy';
   kubeletPort: number;
+  kubeletCABundleSecret?: string | undefined;
+  kubeletInsecureSkipTLSVerify?: boolean;
   /** Node directories the local backend may write to; a path outside them is refused. */
   localStorageRoots: string[];
 }
@@ -144,7 +146,8 @@ export function decideCheckpoint(args: {
         access: settings.kubeletAccess,
         port: settings.kubeletPort,
         ...(spec.data.timeoutSeconds ? { timeoutSeconds: spec.data.timeoutSeconds } : {}),
-        insecureSkipTLSVerify: false,
+        insecureSkipTLSVerify: settings.kubeletAccess === 'direct' && settings.kubeletInsecureSkipTLSVerify === true,
+        ...(settings.kubeletAccess === 'direct' && settings.kubeletCABundleSecret ? { caBundleSecret: settings.kubeletCABundleSecret } : {}),
       },
       storage: jobStorage(storage.storage, pod.nodeName),
     },

@@ -175,6 +175,11 @@ export class CheckpointReconciler {
           log.info({ job: expectedJobName, node: decision.nodeName, container: decision.containerName }, 'checkpoint Job created');
           this.event(checkpoint, 'Normal', 'JobCreated',
             `Job ${this.deps.jobSettings.namespace}/${expectedJobName} checkpoints container ${decision.containerName} on node ${decision.nodeName}`);
+          // Said on every Checkpoint it applies to, so nobody relies on it without knowing.
+          if (input.kubelet.insecureSkipTLSVerify) {
+            this.event(checkpoint, 'Warning', 'KubeletTLSUnverified',
+              `the kubelet on node ${decision.nodeName} is reached without verifying its certificate (KUBELET_INSECURE_SKIP_TLS_VERIFY=true): whoever answers at its address receives the checkpoint request and its token`);
+          }
         }
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
       }
