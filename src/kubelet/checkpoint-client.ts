@@ -3,7 +3,7 @@ import type { CredentialSource } from '../kube/credentials.js';
 
 export type KubeletFailureReason =
   | 'KubeletUnauthorized' | 'KubeletForbidden' | 'KubeletNotFound' | 'KubeletCheckpointFailed'
-  | 'KubeletTimeout' | 'KubeletUnreachable' | 'KubeletBadResponse' | 'KubeletTLSError';
+  | 'KubeletTimeout' | 'KubeletUnreachable' | 'KubeletBadResponse' | 'KubeletTLSError' | 'KubeletCheckpointDisabled';
 
 export class KubeletError extends Error {
   /**
@@ -73,7 +73,12 @@ export function kubeletFailure(status: number, detail: string): KubeletError {
     // The kubelet answers 401 also when its TokenReview cannot reach the API server.
     case 401: return new KubeletError('KubeletUnauthorized', `the kubelet refused our credentials: ${detail}`, true);
     case 403: return new KubeletError('KubeletForbidden', `the kubelet denied the checkpoint: ${detail}`);
-    case 404: return new KubeletError('KubeletNotFound', `the kubelet does not know the container: ${detail}`);
+    case 404:
+      // The checkpoint handler says which of the pod or container it did not find; any other 404
+      // comes from a kubelet that has no /checkpoint route at all (its feature gate is off).
+      if (/does not exist|not found/i.test(detail) && !/page not found/i.test(detail)) return new KubeletError('KubeletNotFound', `the kubelet does not know the container: ${detail}`);
+      return new KubeletError('KubeletCheckpointDisabled',
+        `the kubelet has no checkpoint API (HTTP 404: ${detail}): enable its ContainerCheckpoint feature gate (on by default from Kubernetes 1.30; alpha, off, in 1.25–1.29)`);
     case 429:
     case 503: return new KubeletError('KubeletUnreachable', `the kubelet is not serving (HTTP ${status}): ${detail}`, true);
     default:

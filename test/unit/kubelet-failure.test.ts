@@ -6,6 +6,11 @@ describe('kubeletFailure: what a kubelet answer other than 200 means', () => {
     [401, 'Unauthorized', 'KubeletUnauthorized', true],
     [403, 'Forbidden (user=system:serviceaccount:x:y, verb=create, resource=nodes, subresource=checkpoint)', 'KubeletForbidden', false],
     [404, 'pod does not exist', 'KubeletNotFound', false],
+    [404, 'container "nope" does not exist', 'KubeletNotFound', false],
+    // No /checkpoint route: the ContainerCheckpoint feature gate is off on that kubelet.
+    [404, '404 page not found', 'KubeletCheckpointDisabled', false],
+    [404, '404: Page Not Found', 'KubeletCheckpointDisabled', false],
+    [404, 'HTTP 404', 'KubeletCheckpointDisabled', false],
     [503, 'service unavailable', 'KubeletUnreachable', true],
     [500, 'Authorization error (user=x, verb=create, resource=nodes, subresource=checkpoint)', 'KubeletCheckpointFailed', true],
     // containerd with runc on a cgroup v1 node whose freezer did not settle: nothing was dumped.
