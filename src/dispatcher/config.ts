@@ -30,6 +30,8 @@ export interface DispatcherConfig {
   kubeletCABundleSecret: string | undefined;
   /** Explicitly chosen: kubelets are not verified at all, and every Checkpoint says so in a Warning Event. */
   kubeletInsecureSkipTLSVerify: boolean;
+  /** Finished Jobs kept per action once their results are recorded (the rest are deleted). */
+  finishedJobsKept: number;
   /** Node directories the local backend may use; anything else is refused. */
   localStorageRoots: string[];
   kubeApiQps: number;
@@ -112,6 +114,7 @@ const envSchema = z.object({
     }
     return roots;
   }),
+  FINISHED_JOBS_KEPT: z.coerce.number().int('FINISHED_JOBS_KEPT must be a whole number').min(0, 'FINISHED_JOBS_KEPT must be 0 or more').max(10_000).default(10),
   KUBE_API_QPS: z.coerce.number().positive('KUBE_API_QPS must be positive').max(10_000).default(50),
   KUBE_API_BURST: z.coerce.number().int().positive('KUBE_API_BURST must be a positive whole number').max(10_000).default(100),
   LEADER_ELECTION_LEASE_DURATION: duration('LEADER_ELECTION_LEASE_DURATION', '15s'),
@@ -190,6 +193,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       kubeletCABundleSecret: e.KUBELET_CA_BUNDLE_SECRET,
       kubeletInsecureSkipTLSVerify: e.KUBELET_INSECURE_SKIP_TLS_VERIFY === 'true',
       localStorageRoots: e.LOCAL_STORAGE_ROOTS,
+      finishedJobsKept: e.FINISHED_JOBS_KEPT,
       kubeApiQps: e.KUBE_API_QPS,
       kubeApiBurst: e.KUBE_API_BURST,
       leaderElection: {

@@ -28,11 +28,16 @@ import { TokenBucket } from '../kube/token-bucket.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../api/constants.js';
 import type { DispatcherConfig } from './config.js';
 import { type NodeLister, nodeFacts, projectNode } from './runtime-support.js';
+import { deleteFinishedJobs, finishedJobFacts, finishedJobsToDelete, restoreJobsInFlight } from './finished-jobs.js';
 
 /** Work-queue keys of restore requests: `restore:<pod namespace>/<pod name>`. */
 const RESTORE_KEY = 'restore:';
 /** Work-queue keys of policies: `policy:<name>`. */
 const POLICY_KEY = 'policy:';
+/** The work-queue key of the periodic deletion of finished Jobs. */
+const FINISHED_JOBS_KEY = 'finished-jobs';
+/** How often finished Jobs are looked at: their count stays near FINISHED_JOBS_KEPT, whatever the rate. */
+const FINISHED_JOBS_EVERY_MS = 30_000;
 
 export interface DispatcherOptions {
   config: DispatcherConfig;
@@ -177,7 +182,11 @@ export class Dispatcher {
       jobSettings, sweepServiceAccount: JOB_SERVICE_ACCOUNTS.sweep, s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
     });
     // One span per reconcile: the Jobs it creates continue its trace (TRACEPARENT).
-    const route = (key: string) => {
+    const route = async (key: string) => {
+      if (key === FINISHED_JOBS_KEY) {
+        await this.deleteFinishedJobs();
+        return { kind: 'requeueAfter' as const, ms: FINISHED_JOBS_EVERY_MS };
+      }
       if (key.startsWith(POLICY_KEY)) {
         const name = key.slice(POLICY_KEY.length);
         return withSpan('reconcile policy', { name, action: 'policy' }, () => policyReconciler.reconcile(name));
@@ -275,7 +284,16 @@ export class Dispatcher {
     for (const key of this.restorePods) this.queue.add(`${RESTORE_KEY}${key}`);
     for (const policy of this.policies.list()) this.queue.add(`${POLICY_KEY}${policy.metadata.name}`);
     for (const job of this.jobs.list()) this.dropFinishedJobSecret(job);
+    this.queue.add(FINISHED_JOBS_KEY);
     this.queue.start();
+  }
+
+  /** Deletes finished Jobs whose results are recorded, but the newest few of each action. */
+  private async deleteFinishedJobs(): Promise<void> {
+    const checkpoints = this.checkpoints.flatMap((i) => i.list());
+    const facts = finishedJobFacts(this.jobs.list(), (namespace, name) => this.checkpointInformerFor(namespace)?.get(name, namespace), restoreJobsInFlight(checkpoints));
+    const doomed = finishedJobsToDelete(facts, this.options.config.finishedJobsKept);
+    if (doomed.length > 0) await deleteFinishedJobs(this.lean, this.options.config.jobNamespace, doomed, this.options.log);
   }
 
   stopReconciling(): void {

@@ -26,6 +26,7 @@ describe('dispatcher configuration', () => {
         kubeletPort: 10250,
         kubeletCABundleSecret: undefined,
         kubeletInsecureSkipTLSVerify: false,
+        finishedJobsKept: 10,
         localStorageRoots: ['/var/lib/checkpoint-operator'],
         kubeApiQps: 50,
         kubeApiBurst: 100,
