@@ -135,6 +135,32 @@ describe('checkpoint end to end', () => {
     for (const p of operator.items) expect(p.spec.serviceAccountName).toBe('checkpoint-operator-controller-manager');
   });
 
+  it('leaves at most FINISHED_JOBS_KEPT (10) finished checkpoint Jobs behind a burst, the newest among them', async () => {
+    const pods = ['burst-a', 'burst-b', 'burst-c'];
+    for (const p of pods) await runWorkload(NS, p);
+    const names = Array.from({ length: 24 }, (_, i) => `burst-${i}`);
+    await apply(names.map((n, i) => checkpointYaml(n, `  target:\n    podName: ${pods[i % pods.length]}\n${LOCAL}`)).join('\n---\n'));
+    const done = await Promise.all(names.map((n) => waitForTerminal(NS, n, 240_000)));
+    for (const c of done) expect(c.status?.phase, c.status?.message).toBe('Succeeded');
+    const finishedCheckpointJobs = async () => {
+      const jobs = JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', 'checkpoint.example.com/action=checkpoint', '-o', 'json'])) as
+        { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
+      return jobs.items.filter((j) => j.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')).map((j) => j.metadata.name);
+    };
+    // The dispatcher looks every 30 s.
+    await expect.poll(async () => (await finishedCheckpointJobs()).length, { timeout: 90_000, interval: 2000 }).toBeLessThanOrEqual(10);
+    const newest = [...done].sort((a, b) => Date.parse(b.status!.completionTime!) - Date.parse(a.status!.completionTime!))[0]!;
+    expect(await finishedCheckpointJobs()).toContain(newest.status!.jobName);
+    // Their pods went with them: no checkpoint pod is left of a deleted Job.
+    await expect.poll(async () => {
+      const kept = new Set(JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-o', 'json'])).items.map((j: { metadata: { name: string } }) => j.metadata.name));
+      const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'checkpoint.example.com/action=checkpoint', '-o', 'json'])) as { items: { metadata: { labels: Record<string, string> } }[] };
+      return pods.items.filter((p) => !kept.has(p.metadata.labels['job-name'])).length;
+    }, { timeout: 60_000, interval: 2000 }).toBe(0);
+    // Their Checkpoints keep what they recorded.
+    for (const c of done) expect((await getCheckpoint(NS, c.metadata.name)).status?.archive?.sha256).toBe(c.status!.archive!.sha256);
+  }, 300_000);
+
   describe('fails clearly, with a reason, a message and an Event, and the dispatcher keeps running', () => {
     const failures: [string, string, string, (() => Promise<void>)?][] = [
       ['PodNotFound', 'no-pod', `  target:\n    podName: does-not-exist\n${LOCAL}`],
