@@ -240,6 +240,15 @@ export class Dispatcher {
         }
       });
     }
+    // A node removed under a Running Checkpoint: its Job can never run there (see decideCheckpoint).
+    this.nodes.onChange((node, kind) => {
+      if (kind !== 'delete') return;
+      for (const informer of this.checkpoints) {
+        for (const c of informer.list()) {
+          if (c.status?.phase === 'Running' && c.status.nodeName === node.metadata?.name) this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
+        }
+      }
+    });
     this.policies.onChange((policy, kind) => {
       if (kind === 'delete') {
         this.dropSweepPushGroup(policy.metadata.name);

@@ -61,6 +61,17 @@ describe('decideCheckpoint', () => {
     expect(kubelet({ kubeletAccess: 'proxy', kubeletCABundleSecret: 'kubelet-ca', kubeletInsecureSkipTLSVerify: true })).toEqual({ access: 'proxy', port: 10250, insecureSkipTLSVerify: false });
   });
 
+  it('fails a Running Checkpoint whose node was removed before its Job could run there, and only then', () => {
+    const running = checkpoint({}, { phase: 'Running', jobName: JOB, nodeName: 'node-a' });
+    const job = { exists: true as const, outcome: 'running' as const };
+    expect(decide(running, { job, node: null })).toEqual({
+      kind: 'jobFinishedWithoutResult', reason: 'NodeLost', message: `node node-a was removed from the cluster before Job ${JOB} could checkpoint there`,
+    });
+    expect(decide(running, { job, node: { name: 'node-a', kubeletVersion: 'v1.37.2', containerRuntimeVersion: 'containerd://2.3.7', labels: {} } })).toEqual({ kind: 'wait' });
+    // A finished Job's result stands, node or not.
+    expect(decide(running, { job: { exists: true, outcome: 'complete' }, node: null })).toMatchObject({ reason: 'JobResultMissing' });
+  });
+
   it('passes the timeout to the kubelet call', () => {
     const d = decide(checkpoint({ timeoutSeconds: 30 }));
     expect(d.kind === 'startJob' && d.input.kubelet.timeoutSeconds).toBe(30);

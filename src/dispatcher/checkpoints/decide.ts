@@ -74,7 +74,15 @@ export function decideCheckpoint(args: {
   const { checkpoint, policy, pod, job, settings } = args;
   if (isTerminal(checkpoint.status)) return { kind: 'nothing' };
 
-  if (job.exists) return decideFromJob(checkpoint, job, args.expectedJobName);
+  if (job.exists) {
+    // A Job pinned to a node that was removed can never run there: its pod waits, unscheduled,
+    // until the Job's deadline. Say so now.
+    if (job.outcome === 'running' && args.node === null) {
+      const node = checkpoint.status?.nodeName;
+      return { kind: 'jobFinishedWithoutResult', reason: 'NodeLost', message: `node ${node ?? '(unknown)'} was removed from the cluster before Job ${args.expectedJobName} could checkpoint there` };
+    }
+    return decideFromJob(checkpoint, job, args.expectedJobName);
+  }
   // A Checkpoint already Running whose Job vanished cannot finish: its Job is the only writer.
   if (checkpoint.status?.phase === 'Running') {
     return { kind: 'fail', reason: 'JobLost', message: `Job ${checkpoint.status.jobName ?? args.expectedJobName} disappeared before it reported a result` };

@@ -6,7 +6,7 @@ import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOIN
 import type { Clock } from '../../clock/clock.js';
 import { buildCheckpointJob, type JobSettings } from '../../kube/checkpoint-job.js';
 import { pinnedNode } from '../../kube/action-job.js';
-import type { NodeLister } from '../runtime-support.js';
+import type { NodeFacts, NodeLister } from '../runtime-support.js';
 import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
 import { apiMessage, ConflictError, isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
@@ -103,7 +103,7 @@ export class CheckpointReconciler {
     const decision = decideCheckpoint({
       checkpoint, policy, pod, job: jobFacts(job), expectedJobName, settings: this.deps.decideSettings,
       containerHeldBy: (container) => this.deps.busy.heldByOther(container, key),
-      node: pod.found && pod.nodeName ? this.deps.nodes.node(pod.nodeName) : undefined,
+      node: nodeOf(pod, checkpoint, this.deps.nodes),
     });
     // Claimed in the same turn as the check above, so no other reconcile can start a second Job.
     if (decision.kind === 'startJob') {
@@ -301,3 +301,9 @@ export class CheckpointReconciler {
 }
 
 export { ConflictError };
+
+/** The node a Checkpoint is about: its pod's, or once its Job runs, the one it recorded. */
+function nodeOf(pod: PodFacts, checkpoint: Checkpoint, nodes: NodeLister): NodeFacts | null | undefined {
+  const name = pod.found ? pod.nodeName : checkpoint.status?.nodeName;
+  return name ? nodes.node(name) : undefined;
+}
