@@ -48,7 +48,8 @@ describe('manifests/default', () => {
     expect(env.WATCH_NAMESPACE).toEqual({ name: 'WATCH_NAMESPACE', value: '' });
     expect(env.POD_NAME.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     expect(env.OPERATOR_NAME.value).toBe('checkpoint-operator');
-    expect(manager.resources).toEqual({ limits: { cpu: '500m', memory: '512Mi' }, requests: { cpu: '100m', memory: '20Mi' } });
+    // The limits are the original description's; the memory request is the measured one (README, Install).
+    expect(manager.resources).toEqual({ limits: { cpu: '500m', memory: '512Mi' }, requests: { cpu: '100m', memory: '300Mi' } });
     expect(manager.livenessProbe.httpGet.path).toBe('/healthz');
     expect(manager.readinessProbe.httpGet.path).toBe('/readyz');
     expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(expect.arrayContaining([
@@ -58,6 +59,7 @@ describe('manifests/default', () => {
       'ServiceAccount/checkpoint-operator-controller-manager',
       'ServiceAccount/checkpoint-operator-job',
       'Service/checkpoint-operator-metrics',
+      'PodDisruptionBudget/checkpoint-operator',
     ]));
   });
 
