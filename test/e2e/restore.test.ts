@@ -316,6 +316,35 @@ describe('restore by annotation', () => {
       expect(await jobsFor('on-default-node')).toEqual([]);
     });
 
+    it('a node that cannot run the checkpoint image after all: the original image goes back, and the restore fails saying so', async () => {
+      // The administrator says node-b restores, but its containerd has restore through CreateContainer off.
+      await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/restore=enabled', '--overwrite']);
+      onTestFinished(async () => { await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/restore-']); });
+      await new Promise((r) => setTimeout(r, 1000));
+      await runWorkload(NS, 'rolled-back', { nodeName: DEFAULT_NODE });
+      await checkpointOf('for-rollback', `${target('victim')}${LOCAL}`);
+      const before = await getPod('rolled-back');
+      const original = before.spec.containers[0]!.image;
+      const askedAt = Date.now();
+      await kubectl(['annotate', 'pod', 'rolled-back', '-n', NS, 'checkpoint.example.com/restore-from=for-rollback']);
+      const after = await restoreResult('rolled-back', NS, 180_000);
+      const tookMs = Date.now() - askedAt;
+      expect(annotation(after, 'restore-status')).toBe('Failed');
+      const message = annotation(after, 'restore-message')!;
+      expect(message).toMatch(/^NodeRejectedImage: /);
+      expect(message).toContain('CreateContainerError');
+      expect(message).toContain(`rolled back: container main runs its original image ${original} again`);
+      // Running its original image again, in a new container.
+      expect(after.spec.containers[0]!.image).toBe(original);
+      const status = after.status.containerStatuses![0]!;
+      expect(status.state.running).toBeDefined();
+      expect(status.containerID).not.toBe(before.status.containerStatuses![0]!.containerID);
+      const record = (await getCheckpoint(NS, 'for-rollback')).status!.restores!.at(-1)!;
+      expect(record).toMatchObject({ result: 'Failed', reason: 'NodeRejectedImage', originalImage: original, rollbackReason: 'NodeRejectedImage' });
+      await expect.poll(async () => (await eventsFor(NS, 'rolled-back')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(expect.arrayContaining(['RollingBack', 'NodeRejectedImage']));
+      console.log(`restore on the node without restore: annotation → rolled back and Failed in ${(tookMs / 1000).toFixed(1)} s`);
+    }, 240_000);
+
     it('a registry that is not listening', async () => {
       await applyRestorePolicy('restore-unreachable', `    imageRepository: ${clusterHost.ip}:${sparePodPorts[0]}/checkpoints\n    insecureRegistry: true\n`);
       await checkpointOf('unreachable-ckpt', `${target('victim')}  policyRef: restore-unreachable\n`);

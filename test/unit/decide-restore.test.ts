@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint, RestoreRecord } from '../../src/api/checkpoint.js';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
-import { decideRestore, handledMarker, isCheckpointName, RESTORE_TIMEOUT_MS, type RestoreDefaults, type RestorePodFacts } from '../../src/dispatcher/restores/decide.js';
+import { decideRestore, handledMarker, isCheckpointName, RESTORE_SETTLE_MS, RESTORE_TIMEOUT_MS, ROLLBACK_TIMEOUT_MS, type RestoreDefaults, type RestorePodFacts } from '../../src/dispatcher/restores/decide.js';
 import type { JobFacts } from '../../src/dispatcher/checkpoints/decide.js';
 import { restoreJobName } from '../../src/kube/restore-job.js';
 
@@ -194,7 +194,7 @@ describe('decideRestore: in flight', () => {
 
   it('points the container at the pushed image by digest', () => {
     const d = decide(pod(inFlight('Running')), checkpoint({ restores: [record({ image: IMAGE })] }), { job: { exists: true, outcome: 'complete' } });
-    expect(d).toEqual({ kind: 'pointContainer', request: 'snap', jobName: JOB, containerName: 'app', image: IMAGE, replacedContainerID: undefined });
+    expect(d).toEqual({ kind: 'pointContainer', request: 'snap', jobName: JOB, containerName: 'app', image: IMAGE, replacedContainerID: undefined, originalImage: 'busybox' });
     const running = pod(inFlight('Running'), { statuses: [{ name: 'app', imageID: 'sha256:old', containerID: 'containerd://old', running: true, waitingReason: undefined, waitingMessage: undefined }] });
     expect(decide(running, checkpoint({ restores: [record({ image: IMAGE })] }), { job: { exists: true, outcome: 'complete' } }))
       .toMatchObject({ kind: 'pointContainer', replacedContainerID: 'containerd://old' });
@@ -225,6 +225,67 @@ describe('decideRestore: in flight', () => {
     const d = decide(p, c);
     expect(d).toMatchObject({ kind: 'fail', reason: 'NodeRejectedImage' });
     expect(d.kind === 'fail' && d.message).toContain('layer digest mismatch');
+  });
+
+  it('counts a restored container only once it has kept running a moment', () => {
+    const c = checkpoint({ restores: [record({ image: IMAGE, replacedContainerID: 'containerd://old', originalImage: 'busybox' })] });
+    const running = (since: number) => pod(inFlight('Running'), { containers: [{ name: 'app', image: IMAGE }],
+      statuses: [{ name: 'app', imageID: 'x', containerID: 'containerd://new', running: true, runningSince: since, waitingReason: undefined, waitingMessage: undefined }] });
+    expect(decide(running(NOW - 1000), c)).toEqual({ kind: 'wait', ms: RESTORE_SETTLE_MS });
+    expect(decide(running(NOW - RESTORE_SETTLE_MS), c)).toMatchObject({ kind: 'succeed' });
+  });
+
+  describe('a node that cannot run the checkpoint image: the original image goes back', () => {
+    const pointedAt = (status: Partial<RestorePodFacts['statuses'][number]>, image = IMAGE) => pod(inFlight('Running'), {
+      containers: [{ name: 'app', image }],
+      statuses: [{ name: 'app', imageID: undefined, running: false, waitingReason: undefined, waitingMessage: undefined, ...status }],
+    });
+    const c = checkpoint({ restores: [record({ image: IMAGE, replacedContainerID: 'containerd://old', originalImage: 'busybox' })] });
+
+    it.each([
+      ['CreateContainerError', { waitingReason: 'CreateContainerError', waitingMessage: 'restore via CreateContainer is disabled' }, 'NodeRejectedImage', 'restore via CreateContainer is disabled'],
+      ['ImagePullBackOff', { waitingReason: 'ImagePullBackOff', waitingMessage: 'not found' }, 'NodeRejectedImage', 'ImagePullBackOff'],
+      ['RunContainerError', { waitingReason: 'RunContainerError', waitingMessage: 'criu failed' }, 'NodeRejectedImage', 'criu failed'],
+      ['a restored process that exited', { containerID: 'containerd://new', terminated: { exitCode: 1, reason: 'Error' } }, 'RestoredProcessExited', 'exited (code 1, Error)'],
+      ['a restored process that keeps exiting', { containerID: 'containerd://new', waitingReason: 'CrashLoopBackOff', waitingMessage: 'back-off 10s' }, 'RestoredProcessExited', 'CrashLoopBackOff'],
+    ])('%s: rolls back, recording why first', (_title, status, reason, words) => {
+      const d = decide(pointedAt(status), c);
+      expect(d).toMatchObject({ kind: 'rollBack', originalImage: 'busybox', reason, recorded: false, containerName: 'app' });
+      expect(d.kind === 'rollBack' && d.message).toContain(words);
+    });
+
+    it('without a recorded original image (an attempt from before they were recorded), fails as it is', () => {
+      const old = checkpoint({ restores: [record({ image: IMAGE })] });
+      expect(decide(pointedAt({ waitingReason: 'CreateContainerError', waitingMessage: 'x' }), old)).toMatchObject({ kind: 'fail', reason: 'NodeRejectedImage' });
+    });
+
+    const rollingBack = checkpoint({ restores: [record({
+      image: IMAGE, replacedContainerID: 'containerd://old', originalImage: 'busybox', rollbackReason: 'NodeRejectedImage',
+      rollbackMessage: 'the node could not restore container app', rollbackTime: new Date(NOW - 10_000).toISOString(), rollbackFromContainerID: 'containerd://failed',
+    })] });
+
+    it('puts the image back again while the pod still names the checkpoint image (a write that did not land)', () => {
+      expect(decide(pointedAt({ waitingReason: 'CreateContainerError' }), rollingBack)).toMatchObject({ kind: 'rollBack', recorded: true, originalImage: 'busybox' });
+    });
+
+    it("fails with the node's reason once the original image runs again in a new container, and says it rolled back", () => {
+      const back = (containerID: string, running: boolean) => pointedAt({ containerID, running }, 'busybox');
+      expect(decide(back('containerd://failed', true), rollingBack).kind).toBe('wait');
+      expect(decide(back('containerd://old', true), rollingBack).kind).toBe('wait');
+      expect(decide(back('containerd://again', false), rollingBack).kind).toBe('wait');
+      expect(decide(back('containerd://again', true), rollingBack)).toEqual({
+        kind: 'fail', request: 'snap', jobName: JOB, containerName: 'app', reason: 'NodeRejectedImage',
+        message: 'the node could not restore container app; rolled back: container app runs its original image busybox again',
+      });
+    });
+
+    it('fails RollbackFailed when the original image does not run again in time', () => {
+      const stuck = pointedAt({ waitingReason: 'ErrImagePull', waitingMessage: 'gone' }, 'busybox');
+      expect(decide(stuck, rollingBack).kind).toBe('wait');
+      const d = decide(stuck, rollingBack, { now: NOW - 10_000 + ROLLBACK_TIMEOUT_MS + 1 });
+      expect(d).toMatchObject({ kind: 'fail', reason: 'RollbackFailed' });
+      expect(d.kind === 'fail' && d.message).toContain('ErrImagePull: gone');
+    });
   });
 
   it.each([

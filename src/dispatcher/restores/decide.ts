@@ -22,7 +22,14 @@ export interface RestorePodFacts {
   annotations: Record<string, string>;
   imagePullSecrets: string[];
   containers: { name: string; image: string }[];
-  statuses: { name: string; imageID: string | undefined; containerID?: string | undefined; running: boolean; waitingReason: string | undefined; waitingMessage: string | undefined }[];
+  statuses: {
+    name: string; imageID: string | undefined; containerID?: string | undefined; running: boolean;
+    /** When the current container started running (state.running.startedAt), in ms. */
+    runningSince?: number | undefined;
+    waitingReason: string | undefined; waitingMessage: string | undefined;
+    /** The current container ended (state.terminated): its exit code and reason. */
+    terminated?: { exitCode: number; reason: string | undefined } | undefined;
+  }[];
 }
 
 export type { RestoreDefaults } from './registry-plan.js';
@@ -45,7 +52,9 @@ export type RestoreDecision =
     }
   | { kind: 'markRunning'; request: string; jobName: string }
   /** The image is pushed: point the container at it by digest; the kubelet recreates it. */
-  | { kind: 'pointContainer'; request: string; jobName: string; containerName: string; image: string; replacedContainerID: string | undefined }
+  | { kind: 'pointContainer'; request: string; jobName: string; containerName: string; image: string; replacedContainerID: string | undefined; originalImage: string }
+  /** The node cannot run the checkpoint image: put the original image back (recorded first) and wait until it runs. */
+  | { kind: 'rollBack'; request: string; jobName: string; containerName: string; originalImage: string; reason: string; message: string; failedContainerID: string | undefined; recorded: boolean }
   | { kind: 'succeed'; request: string; jobName: string; containerName: string; image: string }
   | { kind: 'fail'; request: string; jobName: string; containerName: string | undefined; reason: string; message: string }
   | { kind: 'wait'; ms: number };
@@ -54,6 +63,10 @@ export type RestoreDecision =
 export const RESTORE_TIMEOUT_MS = 35 * 60_000;
 /** How often an in-flight restore is looked at again while the kubelet recreates the container. */
 export const RESTORE_POLL_MS = 2_000;
+/** A restored container must keep running this long to count: one that exits at once is rolled back. */
+export const RESTORE_SETTLE_MS = 3_000;
+/** How long the original image may take to run again before the restore fails without it. */
+export const ROLLBACK_TIMEOUT_MS = 5 * 60_000;
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -76,7 +89,7 @@ const HANDLED_AS_IS_MAX = 253;
 export function handledMarker(request: string): string {
   return request.length <= HANDLED_AS_IS_MAX ? request : `sha256:${createHash('sha256').update(request).digest('hex')}`;
 }
-const NODE_REJECTIONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerError', 'CreateContainerConfigError', 'ErrImageNeverPull']);
+const NODE_REJECTIONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerError', 'CreateContainerConfigError', 'ErrImageNeverPull', 'RunContainerError', 'StartError']);
 
 /**
  * Decides the next step of a pod's restore request, from facts only. Each value of the
@@ -130,25 +143,62 @@ export function decideRestore(args: {
           `restore Job ${jobName} failed${args.job.reason ? ` (${args.job.reason})` : ''}${args.job.message ? `: ${args.job.message}` : ''}`);
     }
   }
-  return decideOnNode(pod, record, request, jobName, containerName ?? '');
+  return decideOnNode(pod, record, request, jobName, containerName ?? '', args.now);
 }
 
-/** After the push: point the container at the image, then watch the kubelet recreate it. */
-function decideOnNode(pod: RestorePodFacts, record: RestoreRecord, request: string, jobName: string, containerName: string): RestoreDecision {
+/** After the push: point the container at the image, then watch the kubelet recreate it; roll back if it cannot. */
+function decideOnNode(pod: RestorePodFacts, record: RestoreRecord, request: string, jobName: string, containerName: string, now: number): RestoreDecision {
   const image = record.image!;
-  if (pod.deleting) return { kind: 'fail', request, jobName, containerName, reason: 'PodTerminating', message: `pod ${pod.namespace}/${pod.name} is being deleted` };
+  const failed = (reason: string, message: string): RestoreDecision => ({ kind: 'fail', request, jobName, containerName, reason, message });
+  if (pod.deleting) return failed('PodTerminating', `pod ${pod.namespace}/${pod.name} is being deleted`);
   const spec = pod.containers.find((c) => c.name === containerName);
-  if (!spec) return { kind: 'fail', request, jobName, containerName, reason: 'ContainerNotInPod', message: `pod ${pod.namespace}/${pod.name} has no container ${containerName}` };
+  if (!spec) return failed('ContainerNotInPod', `pod ${pod.namespace}/${pod.name} has no container ${containerName}`);
   const state = pod.statuses.find((s) => s.name === containerName);
+  if (record.rollbackReason) return decideRollback(pod, record, spec.image, state, request, jobName, containerName, now);
+
   const view = { image: spec.image, imageID: state?.imageID, containerID: state?.containerID, running: Boolean(state?.running) };
   const strategy = RESTORE_STRATEGY[record.strategy ?? 'CheckpointImage'];
   const change = strategy.podChange(view, image);
-  if (change) return { kind: 'pointContainer', request, jobName, containerName, image: change.image, replacedContainerID: state?.containerID || undefined };
-  if (strategy.restored(view, image, record.replacedContainerID)) return { kind: 'succeed', request, jobName, containerName, image };
+  if (change) {
+    return { kind: 'pointContainer', request, jobName, containerName, image: change.image, replacedContainerID: state?.containerID || undefined, originalImage: spec.image };
+  }
+  const rollBack = (reason: string, message: string): RestoreDecision => (record.originalImage
+    ? { kind: 'rollBack', request, jobName, containerName, originalImage: record.originalImage, reason, message, failedContainerID: state?.containerID || undefined, recorded: false }
+    // Attempts recorded before original images were: nothing to put back.
+    : failed(reason, message));
+  if (strategy.restored(view, image, record.replacedContainerID)) {
+    // Running from the image; counted once it has stayed up a moment (a process that exits at once is not restored).
+    if (state?.runningSince === undefined || now - state.runningSince >= RESTORE_SETTLE_MS) return { kind: 'succeed', request, jobName, containerName, image };
+    return { kind: 'wait', ms: RESTORE_SETTLE_MS };
+  }
   if (state?.waitingReason && NODE_REJECTIONS.has(state.waitingReason)) {
+    return rollBack('NodeRejectedImage', `the node could not restore container ${containerName} from ${image}: ${state.waitingReason}${state.waitingMessage ? `: ${state.waitingMessage}` : ''}`);
+  }
+  const newContainer = state?.containerID && state.containerID !== record.replacedContainerID;
+  if (newContainer && (state.terminated || state.waitingReason === 'CrashLoopBackOff')) {
+    const how = state.terminated ? `exited (code ${state.terminated.exitCode}${state.terminated.reason ? `, ${state.terminated.reason}` : ''})` : 'keeps exiting (CrashLoopBackOff)';
+    return rollBack('RestoredProcessExited', `container ${containerName} restored from ${image} ${how}${state.waitingMessage ? `: ${state.waitingMessage}` : ''}`);
+  }
+  return { kind: 'wait', ms: RESTORE_POLL_MS };
+}
+
+/** Rolling back: the original image goes back, and the restore fails once it runs again (or does not in time). */
+function decideRollback(pod: RestorePodFacts, record: RestoreRecord, specImage: string, state: RestorePodFacts['statuses'][number] | undefined,
+  request: string, jobName: string, containerName: string, now: number): RestoreDecision {
+  const original = record.originalImage!;
+  const cause = `${record.rollbackMessage ?? record.rollbackReason}`;
+  if (specImage !== original) {
+    return { kind: 'rollBack', request, jobName, containerName, originalImage: original, reason: record.rollbackReason!, message: cause, failedContainerID: record.rollbackFromContainerID, recorded: true };
+  }
+  const runsAgain = state?.running && state.containerID && state.containerID !== record.rollbackFromContainerID && state.containerID !== record.replacedContainerID;
+  if (runsAgain) {
+    return { kind: 'fail', request, jobName, containerName, reason: record.rollbackReason!, message: `${cause}; rolled back: container ${containerName} runs its original image ${original} again` };
+  }
+  const since = Date.parse(record.rollbackTime ?? '');
+  if (!Number.isNaN(since) && now - since > ROLLBACK_TIMEOUT_MS) {
     return {
-      kind: 'fail', request, jobName, containerName, reason: 'NodeRejectedImage',
-      message: `the node could not restore container ${containerName} from ${image}: ${state.waitingReason}${state.waitingMessage ? `: ${state.waitingMessage}` : ''}`,
+      kind: 'fail', request, jobName, containerName, reason: 'RollbackFailed',
+      message: `${cause}; the original image ${original} was put back but container ${containerName} does not run after ${ROLLBACK_TIMEOUT_MS / 60_000} minutes${state?.waitingReason ? ` (${state.waitingReason}${state.waitingMessage ? `: ${state.waitingMessage}` : ''})` : ''}`,
     };
   }
   return { kind: 'wait', ms: RESTORE_POLL_MS };

@@ -123,6 +123,7 @@ export class RestoreReconciler {
           await this.record(checkpoint, decision.jobName, (r) => ({
             ...base(pod, decision.request, decision.containerName, r, now),
             ...(decision.replacedContainerID ? { replacedContainerID: decision.replacedContainerID } : {}),
+            originalImage: decision.originalImage,
           }));
         }
         await this.deps.core.patchNamespacedPod({
@@ -137,6 +138,30 @@ export class RestoreReconciler {
         }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
         this.podEvent(pod, 'Normal', 'Restoring', `container ${decision.containerName} now runs checkpoint image ${decision.image}`);
         log.info({ image: decision.image, container: decision.containerName }, 'container pointed at the checkpoint image');
+        return { kind: 'requeueAfter', ms: 2_000 };
+      }
+      case 'rollBack': {
+        // Recorded before the pod changes, so a restarted dispatcher goes on rolling back.
+        if (checkpoint && !decision.recorded) {
+          await this.record(checkpoint, decision.jobName, (r) => ({
+            ...base(pod, decision.request, decision.containerName, r, now),
+            rollbackReason: decision.reason, rollbackMessage: decision.message, rollbackTime: now,
+            ...(decision.failedContainerID ? { rollbackFromContainerID: decision.failedContainerID } : {}),
+          }));
+          this.checkpointEvent(checkpoint, 'Warning', 'RollingBack', `restore of pod ${pod.namespace}/${pod.name} failed on its node; putting image ${decision.originalImage} back: ${decision.message}`);
+        }
+        await this.deps.core.patchNamespacedPod({
+          name: pod.name, namespace: pod.namespace,
+          body: {
+            metadata: {
+              resourceVersion: pod.resourceVersion,
+              annotations: { [RESTORE_MESSAGE_ANNOTATION]: `RollingBack: ${decision.reason}: ${decision.message}; putting ${decision.originalImage} back`.slice(0, 1024) },
+            },
+            spec: { containers: [{ name: decision.containerName, image: decision.originalImage }] },
+          },
+        }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+        if (!decision.recorded) this.podEvent(pod, 'Warning', 'RollingBack', `${decision.message}; container ${decision.containerName} goes back to ${decision.originalImage}`);
+        log.warn({ reason: decision.reason, container: decision.containerName, image: decision.originalImage }, `the node cannot run the checkpoint image; rolling back: ${decision.message}`);
         return { kind: 'requeueAfter', ms: 2_000 };
       }
       case 'succeed': {
@@ -305,7 +330,9 @@ export function podFacts(pod: V1Pod): RestorePodFacts {
     containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? '' })),
     statuses: (pod.status?.containerStatuses ?? []).map((s) => ({
       name: s.name, imageID: s.imageID, containerID: s.containerID, running: Boolean(s.state?.running),
+      runningSince: s.state?.running?.startedAt ? new Date(s.state.running.startedAt).getTime() : undefined,
       waitingReason: s.state?.waiting?.reason, waitingMessage: s.state?.waiting?.message,
+      terminated: s.state?.terminated ? { exitCode: s.state.terminated.exitCode, reason: s.state.terminated.reason } : undefined,
     })),
   };
 }
