@@ -122,7 +122,8 @@ describe('FilesystemBackend', () => {
     } finally {
       await rm(outside, { recursive: true, force: true });
     }
-  });
+    // 50 archives, each written with an fsync: seconds when the disk is shared with a busy cluster.
+  }, 30_000);
 
   it.each(['../escape.tar', 'a/../../b.tar', '/abs/path.tar', 'a//b.tar', './a.tar', ''])('refuses the key %j', async (bad) => {
     const backend = new FilesystemBackend(root, 'pvc://claim');
