@@ -151,5 +151,5 @@ async function kubeletEndpoint(deps: CheckpointActionDeps): Promise<KubeletEndpo
     // Either may have signed a given kubelet's certificate: node groups differ.
     ca = clusterCA ? Buffer.concat([bundle, Buffer.from('\n'), clusterCA]) : bundle;
   }
-  return { access: 'direct', host: deps.nodeIP, port: input.kubelet.port, token, ca, insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify };
+  return { access: 'direct', host: deps.nodeIP, port: input.kubelet.port, token, ca, insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify, nodeName: input.nodeName };
 }

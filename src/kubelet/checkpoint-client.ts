@@ -1,4 +1,5 @@
 import https from 'node:https';
+import tls from 'node:tls';
 import type { CredentialSource } from '../kube/credentials.js';
 
 export type KubeletFailureReason =
@@ -23,7 +24,7 @@ export interface CheckpointRequest {
 
 export type KubeletEndpoint =
   /** Straight to the node's kubelet, authenticated with the Job's ServiceAccount token (RBAC nodes/checkpoint). */
-  | { access: 'direct'; host: string; port: number; token: string; ca: Buffer | undefined; insecureSkipTLSVerify: boolean }
+  | { access: 'direct'; host: string; port: number; token: string; ca: Buffer | undefined; insecureSkipTLSVerify: boolean; nodeName?: string | undefined }
   /** Through the API server's node proxy (RBAC nodes/proxy). */
   | { access: 'proxy'; credentials: CredentialSource; nodeName: string };
 
@@ -51,6 +52,7 @@ export async function requestCheckpoint(endpoint: KubeletEndpoint, req: Checkpoi
       headers: { Authorization: `Bearer ${endpoint.token}` },
       ...(endpoint.ca ? { ca: endpoint.ca } : {}),
       rejectUnauthorized: !endpoint.insecureSkipTLSVerify,
+      checkServerIdentity: kubeletIdentity(endpoint.nodeName),
     };
   } else {
     const api = await endpoint.credentials();
@@ -126,6 +128,19 @@ function post(options: https.RequestOptions, timeoutMs: number): Promise<{ statu
     });
     req.end();
   });
+}
+
+/**
+ * A kubelet's certificate must name the address we dial or, failing that, its node: the kubelet's
+ * self-signed certificate names only its host name (no address), while one signed through
+ * serverTLSBootstrap names both. The chain is verified either way.
+ */
+export function kubeletIdentity(nodeName: string | undefined): (host: string, cert: tls.PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const byAddress = tls.checkServerIdentity(host, cert);
+    if (!byAddress || !nodeName) return byAddress;
+    return tls.checkServerIdentity(nodeName, cert) ? byAddress : undefined;
+  };
 }
 
 /** What Node's TLS says when a certificate cannot be verified (as opposed to a connection that failed). */

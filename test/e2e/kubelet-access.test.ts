@@ -72,7 +72,7 @@ describe('a kubelet with its own self-signed serving certificate (as kubeadm and
     const token = (await kubectl(['create', 'token', 'allowed', '-n', NS])).trim();
     const target = { target: { namespace: NS, podName: 'self-signed', containerName: 'main' } };
     const direct = (ca: Buffer, insecureSkipTLSVerify = false) =>
-      ({ access: 'direct' as const, host: ip, port: node.status.daemonEndpoints.kubeletEndpoint.Port, token, ca, insecureSkipTLSVerify });
+      ({ access: 'direct' as const, host: ip, port: node.status.daemonEndpoints.kubeletEndpoint.Port, token, ca, insecureSkipTLSVerify, nodeName: DEFAULT_NODE });
 
     const err = await requestCheckpoint(direct(clusterCA), target).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeletError);

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeletError, requestCheckpoint } from '../../src/kubelet/checkpoint-client.js';
 
 /** A kubelet as kubeadm and kind leave it: a self-signed serving certificate for its own address. */
-function selfSigned(dir: string, name: string): { cert: Buffer; key: Buffer } {
+function selfSigned(dir: string, name: string, san = 'IP:127.0.0.1'): { cert: Buffer; key: Buffer } {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)], { stdio: 'ignore' });
+    '-subj', `/CN=${name}`, '-addext', `subjectAltName=${san}`, '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)], { stdio: 'ignore' });
   return { cert: readFileSync(join(dir, `${name}.crt`)), key: readFileSync(join(dir, `${name}.key`)) };
 }
 
@@ -64,3 +64,28 @@ describe('a kubelet with its own self-signed certificate', () => {
     expect((err as KubeletError).reason).toBe('KubeletUnreachable');
   });
 });
+
+describe("a kubelet's self-signed certificate names its host, not its address", () => {
+  let byName: Server;
+  let cert: Buffer;
+  let namePort: number;
+  beforeAll(async () => {
+    const own = selfSigned(dir, 'node-c', 'DNS:node-c');
+    cert = own.cert;
+    byName = createServer({ cert: own.cert, key: own.key }, (_req, res) => res.end(JSON.stringify({ items: ['/var/lib/kubelet/checkpoints/checkpoint-web-0_team-a-app-2026-12-05T10:00:00Z.tar'] })));
+    await new Promise<void>((r) => byName.listen(0, '127.0.0.1', r));
+    namePort = (byName.address() as AddressInfo).port;
+  });
+  afterAll(() => byName?.close());
+
+  it('is accepted for the node it names, with its CA in the bundle', async () => {
+    expect(await requestCheckpoint({ access: 'direct', host: '127.0.0.1', port: namePort, token: 't', ca: cert, insecureSkipTLSVerify: false, nodeName: 'node-c' }, target)).toMatch(/\.tar$/);
+  });
+
+  it('is refused for any other node: the name is checked, not waived', async () => {
+    const err = await requestCheckpoint({ access: 'direct', host: '127.0.0.1', port: namePort, token: 't', ca: cert, insecureSkipTLSVerify: false, nodeName: 'node-a' }, target).catch((e: unknown) => e);
+    expect((err as KubeletError).reason).toBe('KubeletTLSError');
+    expect((err as KubeletError).message).toContain('ERR_TLS_CERT_ALTNAME_INVALID');
+  });
+});
+
