@@ -1,3 +1,5 @@
+import { isTlsError } from '../net/tls-errors.js';
+
 /** Why a registry operation failed, in one word a status condition can carry. */
 export type RegistryErrorReason =
   | 'RegistryUnreachable'
@@ -32,16 +34,11 @@ export function networkError(err: unknown, where: string): RegistryError {
   const e = err as NodeJS.ErrnoException;
   const code = e?.code ?? '';
   const text = String(e?.message ?? err);
-  if (isTlsFailure(code, text)) {
+  if (isTlsError(code, text)) {
     return new RegistryError('RegistryTLSError', `TLS with ${where} failed: ${code ? `${code}: ` : ''}${text}`, { code }, { cause: err });
   }
   const kind = UNREACHABLE.has(code) ? code : code || 'network error';
   return new RegistryError('RegistryUnreachable', `registry ${where} is unreachable (${kind}): ${text}`, { code }, { cause: err });
-}
-
-function isTlsFailure(code: string, message: string): boolean {
-  return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)
-    || (code === 'EPROTO' && /SSL|TLS/i.test(message));
 }
 
 /** The error codes a distribution registry put in its JSON body (`{"errors":[{"code","message"}]}`). */

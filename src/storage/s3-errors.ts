@@ -1,3 +1,5 @@
+import { isTlsError } from '../net/tls-errors.js';
+
 /** What went wrong talking to S3, as a Checkpoint's one-word reason and a human message. */
 export interface StorageFailure {
   reason: 'StorageAccessDenied' | 'BucketNotFound' | 'StorageUnreachable' | 'StorageUnavailable' | 'StorageTimeout' | 'StorageTLSError' | 'StorageError';
@@ -5,8 +7,6 @@ export interface StorageFailure {
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
-/** Node's certificate verification failures (self-signed, unknown issuer, wrong host name...). */
-const TLS_CODE = /^(CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 /**
  * Answers that say the server cannot serve the request *now*: throttling, overload, a server
  * still starting (MinIO answers XMinioServerNotInitialized while it loads after a restart, and
@@ -30,7 +30,7 @@ export function classifyS3Error(err: unknown, where: string): StorageFailure {
   if (name === 'NoSuchBucket') return { reason: 'BucketNotFound', message: `bucket of ${where} does not exist: ${text}` };
   if (DENIED.has(name) || status === 403) return { reason: 'StorageAccessDenied', message: `S3 refused the credentials for ${where}: ${name || 'HTTP 403'}: ${text}` };
   // The socket's code first: the SDK names ECONNRESET and EPIPE "TimeoutError" too.
-  if (TLS_CODE.test(code)) {
+  if (isTlsError(code)) {
     return { reason: 'StorageTLSError', message: `the TLS certificate of S3 at ${where} is not trusted (${code}); set caBundleSecretRef: ${text}` };
   }
   if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name)) return { reason: 'StorageUnreachable', message: `cannot reach S3 for ${where}: ${code || name}: ${text}` };
