@@ -1,5 +1,6 @@
 import https from 'node:https';
 import tls from 'node:tls';
+import { isTlsError } from '../net/tls-errors.js';
 import type { CredentialSource } from '../kube/credentials.js';
 
 export type KubeletFailureReason =
@@ -123,7 +124,7 @@ function post(options: https.RequestOptions, timeoutMs: number): Promise<{ statu
     const refused = (err: NodeJS.ErrnoException) => ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(err.code ?? '');
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof KubeletError) reject(err);
-      else if (TLS_VERIFICATION_ERRORS.has(err.code ?? '')) reject(kubeletTLSError(`${options.host}:${options.port}`, err));
+      else if (isTlsError(err.code, err.message)) reject(kubeletTLSError(`${options.host}:${options.port}`, err));
       else reject(new KubeletError('KubeletUnreachable', `could not reach the kubelet at ${options.host}:${options.port}: ${err.message}`, refused(err)));
     });
     req.end();
@@ -143,12 +144,6 @@ export function kubeletIdentity(nodeName: string | undefined): (host: string, ce
   };
 }
 
-/** What Node's TLS says when a certificate cannot be verified (as opposed to a connection that failed). */
-const TLS_VERIFICATION_ERRORS = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /**
  * A kubelet whose certificate we cannot verify. On kubeadm and kind clusters that is its own
