@@ -51,7 +51,9 @@ const tracingStarted = startTracing(config.operatorName)
 const clients = makeClients(loadKubeConfig());
 let jobImage: string;
 try {
-  jobImage = await resolveJobImage(clients.core, config.jobImage, config.podName, config.operatorNamespace);
+  jobImage = await resolveJobImage(clients.core, config.jobImage, config.podName, config.operatorNamespace, {
+    onRetry: (err, retryInMs) => log.warn({ err: String((err as Error)?.message ?? err), retryInMs }, 'could not read our own pod to find the image for Jobs; asking again'),
+  });
 } catch (err) {
   log.error((err as Error).message);
   process.exit(2);
