@@ -18,6 +18,7 @@ import type { DispatcherMetrics } from '../observability/metrics.js';
 import { deletePushGroup } from '../observability/pushgateway.js';
 import { tracingEnvForJobs, withSpan } from '../observability/tracing.js';
 import { BusyContainers } from './checkpoints/busy-containers.js';
+import { NodeSlots } from './checkpoints/node-slots.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
 import { RestoreReconciler } from './restores/reconciler.js';
 import { handledMarker } from './restores/decide.js';
@@ -69,6 +70,7 @@ export class Dispatcher {
   private readonly finishedJobSecrets = new Set<string>();
   private readonly informerIndex = new Map<string, ResilientInformer<Checkpoint>>();
   private readonly busyContainers: BusyContainers;
+  private readonly nodeSlots: NodeSlots;
   private readonly lean: LeanKubeClient;
   readonly events: EventRecorder;
   private leading = false;
@@ -107,11 +109,13 @@ export class Dispatcher {
       },
     };
 
-    this.busyContainers = new BusyContainers((key) => {
+    const mayStillCheckpoint = (key: string) => {
       const [namespace, name] = key.split('/') as [string, string];
       const c = this.checkpointInformerFor(namespace)?.get(name, namespace);
       return c !== undefined && !c.metadata.deletionTimestamp && c.status?.phase !== 'Succeeded' && c.status?.phase !== 'Failed';
-    }, (key) => this.queue.add(key));
+    };
+    this.busyContainers = new BusyContainers(mayStillCheckpoint, (key) => this.queue.add(key));
+    this.nodeSlots = new NodeSlots(config.maxCheckpointJobsPerNode, mayStillCheckpoint, (key) => this.queue.add(key));
     const checkpointsView = {
       get: (name: string, namespace?: string) => this.checkpointInformerFor(namespace)?.get(name, namespace),
     } as ResilientInformer<Checkpoint>;
@@ -140,6 +144,7 @@ export class Dispatcher {
       restoreDefaults: config.restoreDefaults,
       jobSettings,
       busy: this.busyContainers,
+      nodeSlots: this.nodeSlots,
       nodes: nodeLister,
       onCheckpointReleased: (archive) => options.metrics?.checkpointDeletions.inc({ archive }),
     });
@@ -227,6 +232,7 @@ export class Dispatcher {
     for (const informer of this.checkpoints) {
       informer.onChange((c, kind) => {
         this.busyContainers.observe(c, kind === 'delete');
+        this.nodeSlots.observe(c, kind === 'delete');
         if (kind === 'delete') {
           metrics?.forget(c.metadata.uid);
           this.dropPushGroup(c);

@@ -112,9 +112,10 @@ async function dispatchRound(cp: ControlPlane, n: number, round: number): Promis
     },
   }));
   // The client rate limit (KUBE_API_QPS, default 50/s) is lifted: the baseline loop has none,
-  // and the figure is the dispatcher's own cost per Checkpoint, not the limit's.
+  // and the figure is the dispatcher's own cost per Checkpoint, not the limit's. So is the limit
+  // of checkpoint Jobs per node: no Job runs here, and the baseline waits for none.
   const parsed = parseConfig({
-    env: { JOB_NAMESPACE: jobsNs, LOG_LEVEL: 'error', WATCH_NAMESPACE: apps, KUBE_API_QPS: '10000', KUBE_API_BURST: '10000' },
+    env: { JOB_NAMESPACE: jobsNs, LOG_LEVEL: 'error', WATCH_NAMESPACE: apps, KUBE_API_QPS: '10000', KUBE_API_BURST: '10000', MAX_CHECKPOINT_JOBS_PER_NODE: '0' },
     argv: [], hostname: 'bench', serviceAccountNamespace: jobsNs,
   });
   if (!parsed.ok) throw new Error(parsed.message);

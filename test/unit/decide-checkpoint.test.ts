@@ -40,6 +40,14 @@ describe('decideCheckpoint', () => {
     expect(decide(checkpoint({ target: { podName: 'web-0', containerName: 'side' } }), { containerHeldBy: heldBy })).toMatchObject({ kind: 'startJob', containerName: 'side' });
   });
 
+  it("waits while the pod's node runs as many checkpoint Jobs as it may, after every check that could fail it", () => {
+    const full = (node: string) => (node === 'node-a' ? 4 : undefined);
+    expect(decide(checkpoint(), { nodeFull: full })).toEqual({ kind: 'waitForNodeSlot', node: 'node-a', running: 4 });
+    expect(decide(checkpoint(), { nodeFull: full, pod: { ...runningPod, nodeName: 'node-b' } })).toMatchObject({ kind: 'startJob', nodeName: 'node-b' });
+    // A Checkpoint that cannot succeed fails at once rather than waiting for a slot first.
+    expect(decide(checkpoint(), { nodeFull: full, pod: { found: false } })).toMatchObject({ kind: 'fail', reason: 'PodNotFound' });
+  });
+
   it('refuses before any Job where the node cannot checkpoint, and goes ahead where it can', () => {
     const node = (containerRuntimeVersion: string, labels: Record<string, string> = {}) => ({ name: 'node-a', kubeletVersion: 'v1.37.2', containerRuntimeVersion, labels });
     expect(decide(checkpoint(), { node: node('containerd://1.7.22') })).toMatchObject({ kind: 'fail', reason: 'RuntimeCannotCheckpoint', message: expect.stringContaining('node node-a runs containerd 1.7.22') });

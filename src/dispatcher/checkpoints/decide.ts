@@ -51,6 +51,7 @@ export type CheckpointDecision =
   | { kind: 'markRunning'; jobName: string }
   | { kind: 'wait' }
   | { kind: 'waitForContainer'; container: string; holder: string }
+  | { kind: 'waitForNodeSlot'; node: string; running: number }
   | { kind: 'jobFinishedWithoutResult'; reason: string; message: string };
 
 export const isTerminal = (status: CheckpointStatus | undefined) => status?.phase === 'Succeeded' || status?.phase === 'Failed';
@@ -68,6 +69,8 @@ export function decideCheckpoint(args: {
   settings: DecideSettings;
   /** The other Checkpoint (`namespace/name`) checkpointing a container right now, if any. */
   containerHeldBy?: (container: string) => string | undefined;
+  /** How many other Checkpoints' Jobs fill the node's slots, when they are all taken. */
+  nodeFull?: (node: string) => number | undefined;
   /** The pod's node as the dispatcher's cache holds it: null when the cache has no such node. */
   node?: NodeFacts | null;
 }): CheckpointDecision {
@@ -141,6 +144,8 @@ export function decideCheckpoint(args: {
   const busyKey = containerKey(target.namespace, target.podName, container.containerName);
   const holder = args.containerHeldBy?.(busyKey);
   if (holder) return { kind: 'waitForContainer', container: busyKey, holder };
+  const running = args.nodeFull?.(pod.nodeName);
+  if (running !== undefined) return { kind: 'waitForNodeSlot', node: pod.nodeName, running };
   return {
     kind: 'startJob',
     containerName: container.containerName,

@@ -23,6 +23,7 @@ import type { RestoreDefaults } from '../restores/registry-plan.js';
 import { CheckpointCleanup } from './cleanup-reconciler.js';
 import { ensureTemplateClaim } from './template-claim.js';
 import { type BusyContainers, containerKey } from './busy-containers.js';
+import type { NodeSlots } from './node-slots.js';
 
 export interface CheckpointReconcilerDeps {
   checkpoints: ResilientInformer<Checkpoint>;
@@ -42,6 +43,7 @@ export interface CheckpointReconcilerDeps {
   restoreDefaults: RestoreDefaults;
   /** Containers being checkpointed right now: one Job per container at a time. */
   busy: BusyContainers;
+  nodeSlots: NodeSlots;
   /** What each node's kubelet and runtime are (see runtime-support.ts). */
   nodes: NodeLister;
   /** Told once per deleted Checkpoint let go, with what became of its archive. */
@@ -52,6 +54,11 @@ export interface CheckpointReconcilerDeps {
 const RESYNC_RUNNING_MS = 5 * 60_000;
 /** A Checkpoint waiting for its container is queued again when the container comes free; this is the net under that. */
 const RESYNC_WAITING_MS = 30_000;
+/**
+ * A Checkpoint waiting for a node slot is woken when one frees up; this is the fallback for a
+ * woken waiter that then did not take it (it failed or was deleted meanwhile).
+ */
+const RESYNC_WAITING_FOR_NODE_MS = 10_000;
 
 /**
  * Reconciles one Checkpoint: gathers facts (caches first; the target pod read live, since pods are
@@ -103,12 +110,14 @@ export class CheckpointReconciler {
     const decision = decideCheckpoint({
       checkpoint, policy, pod, job: jobFacts(job), expectedJobName, settings: this.deps.decideSettings,
       containerHeldBy: (container) => this.deps.busy.heldByOther(container, key),
+      nodeFull: (node) => this.deps.nodeSlots.fullFor(node, key),
       node: nodeOf(pod, checkpoint, this.deps.nodes),
     });
     // Claimed in the same turn as the check above, so no other reconcile can start a second Job.
     if (decision.kind === 'startJob') {
       const target = decision.input.target;
       this.deps.busy.claim(containerKey(target.namespace, target.podName, target.containerName), key);
+      this.deps.nodeSlots.claim(decision.nodeName, key);
     }
     if (decision.kind !== 'nothing' && decision.kind !== 'wait') log.debug({ decision: decision.kind }, 'decided');
     return this.apply(checkpoint, decision, expectedJobName, log);
@@ -127,6 +136,10 @@ export class CheckpointReconciler {
         this.deps.busy.wait(decision.container, `${ref.namespace}/${ref.name}`);
         log.debug({ container: decision.container, holder: decision.holder }, 'waiting for the container\'s current checkpoint to finish');
         return { kind: 'requeueAfter', ms: RESYNC_WAITING_MS };
+      case 'waitForNodeSlot':
+        this.deps.nodeSlots.wait(decision.node, `${ref.namespace}/${ref.name}`);
+        log.debug({ node: decision.node, running: decision.running }, 'waiting for a checkpoint Job slot on the node');
+        return { kind: 'requeueAfter', ms: RESYNC_WAITING_FOR_NODE_MS };
       case 'fail':
         await this.fail(checkpoint, decision.reason, decision.message, now, log);
         return { kind: 'done' };
@@ -161,6 +174,7 @@ export class CheckpointReconciler {
         } catch (err) {
           if (!isAlreadyExists(err)) {
             this.deps.busy.release(`${ref.namespace}/${ref.name}`);
+            this.deps.nodeSlots.release(`${ref.namespace}/${ref.name}`);
             throw err;
           }
           created = false; // made by an earlier run of this reconcile: adopt it
