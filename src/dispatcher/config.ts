@@ -9,6 +9,15 @@ export interface DispatcherConfig {
   operatorName: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   metricsPort: number;
+  /** Where the plain metrics endpoint listens: every address, or 127.0.0.1 to keep it inside the pod. */
+  metricsBindAddress: string;
+  /**
+   * The authenticated and authorised metrics endpoint (HTTPS, TokenReview + SubjectAccessReview);
+   * undefined: not served. The shipped manifests serve it on 8443 and keep the plain one in the pod.
+   */
+  metricsSecurePort: number | undefined;
+  /** A mounted kubernetes.io/tls Secret for the secure endpoint; unset: a self-signed certificate. */
+  metricsCertDir: string | undefined;
   healthProbePort: number;
   podName: string;
   /** Where Jobs, CronJobs, claims from templates and the leader Lease live. */
@@ -30,6 +39,8 @@ export interface DispatcherConfig {
   kubeletCABundleSecret: string | undefined;
   /** Explicitly chosen: kubelets are not verified at all, and every Checkpoint says so in a Warning Event. */
   kubeletInsecureSkipTLSVerify: boolean;
+  /** Checkpoint Jobs running at once on one node; 0: no limit. */
+  maxCheckpointJobsPerNode: number;
   /** Finished Jobs kept per action once their results are recorded (the rest are deleted). */
   finishedJobsKept: number;
   /** Node directories the local backend may use; anything else is refused. */
@@ -89,6 +100,10 @@ const envSchema = z.object({
   OPERATOR_NAME: z.string().max(63).regex(DNS_LABEL, 'OPERATOR_NAME must be a lower-case DNS label such as checkpoint-operator').default('checkpoint-operator'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'LOG_LEVEL must be one of debug, info, warn, error' }).default('info'),
   METRICS_PORT: port('METRICS_PORT', 8080),
+  METRICS_BIND_ADDRESS: z.enum(['0.0.0.0', '127.0.0.1', '::', '::1'], { error: 'METRICS_BIND_ADDRESS must be 0.0.0.0 (every address) or 127.0.0.1 (inside the pod only), or :: / ::1' }).default('0.0.0.0'),
+  METRICS_SECURE_PORT: z.coerce.number({ error: 'METRICS_SECURE_PORT must be a port number' }).int('METRICS_SECURE_PORT must be a whole number')
+    .min(0, 'METRICS_SECURE_PORT must be between 0 (off) and 65535').max(65535, 'METRICS_SECURE_PORT must be between 0 (off) and 65535').default(0),
+  METRICS_CERT_DIR: z.string().regex(ABSOLUTE_NORMAL_PATH, 'METRICS_CERT_DIR must be an absolute, normalised directory').optional(),
   HEALTH_PROBE_PORT: port('HEALTH_PROBE_PORT', 8081),
   POD_NAME: z.string().min(1).optional(),
   POD_NAMESPACE: z.string().regex(DNS_LABEL, 'POD_NAMESPACE must be a namespace name').optional(),
@@ -114,6 +129,7 @@ const envSchema = z.object({
     }
     return roots;
   }),
+  MAX_CHECKPOINT_JOBS_PER_NODE: z.coerce.number().int('MAX_CHECKPOINT_JOBS_PER_NODE must be a whole number').min(0, 'MAX_CHECKPOINT_JOBS_PER_NODE must be 0 (no limit) or more').max(1000).default(4),
   FINISHED_JOBS_KEPT: z.coerce.number().int('FINISHED_JOBS_KEPT must be a whole number').min(0, 'FINISHED_JOBS_KEPT must be 0 or more').max(10_000).default(10),
   KUBE_API_QPS: z.coerce.number().positive('KUBE_API_QPS must be positive').max(10_000).default(50),
   KUBE_API_BURST: z.coerce.number().int().positive('KUBE_API_BURST must be a positive whole number').max(10_000).default(100),
@@ -160,6 +176,12 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
   if (e.RESTORE_INSECURE_REGISTRY === 'true' && e.RESTORE_CA_BUNDLE_SECRET) {
     return { ok: false, message: 'invalid configuration: RESTORE_INSECURE_REGISTRY=true (plain HTTP) contradicts RESTORE_CA_BUNDLE_SECRET (verified TLS); set one' };
   }
+  if (e.METRICS_SECURE_PORT !== 0 && [e.METRICS_PORT, e.HEALTH_PROBE_PORT].includes(e.METRICS_SECURE_PORT)) {
+    return { ok: false, message: `invalid configuration: METRICS_SECURE_PORT (${e.METRICS_SECURE_PORT}) must differ from METRICS_PORT and HEALTH_PROBE_PORT` };
+  }
+  if (e.METRICS_CERT_DIR && e.METRICS_SECURE_PORT === 0) {
+    return { ok: false, message: 'invalid configuration: METRICS_CERT_DIR is set but METRICS_SECURE_PORT is not; the certificate is for the secure metrics endpoint' };
+  }
   if (e.KUBELET_INSECURE_SKIP_TLS_VERIFY === 'true' && e.KUBELET_CA_BUNDLE_SECRET) {
     return { ok: false, message: 'invalid configuration: KUBELET_INSECURE_SKIP_TLS_VERIFY=true (no verification) contradicts KUBELET_CA_BUNDLE_SECRET (verification against it); set one' };
   }
@@ -175,6 +197,9 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       operatorName: e.OPERATOR_NAME,
       logLevel: e.LOG_LEVEL,
       metricsPort: e.METRICS_PORT,
+      metricsBindAddress: e.METRICS_BIND_ADDRESS,
+      metricsSecurePort: e.METRICS_SECURE_PORT === 0 ? undefined : e.METRICS_SECURE_PORT,
+      metricsCertDir: e.METRICS_CERT_DIR,
       healthProbePort: e.HEALTH_PROBE_PORT,
       podName: e.POD_NAME ?? sources.hostname,
       operatorNamespace,
@@ -194,6 +219,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       kubeletInsecureSkipTLSVerify: e.KUBELET_INSECURE_SKIP_TLS_VERIFY === 'true',
       localStorageRoots: e.LOCAL_STORAGE_ROOTS,
       finishedJobsKept: e.FINISHED_JOBS_KEPT,
+      maxCheckpointJobsPerNode: e.MAX_CHECKPOINT_JOBS_PER_NODE,
       kubeApiQps: e.KUBE_API_QPS,
       kubeApiBurst: e.KUBE_API_BURST,
       leaderElection: {

@@ -5,6 +5,9 @@ import { LeaderElector, kubernetesLeaseStore } from '../kube/leader-election.js'
 import { systemClock } from '../clock/clock.js';
 import { startHealthServer } from '../observability/health-server.js';
 import { DispatcherMetrics, startMetricsServer } from '../observability/metrics.js';
+import { CachedAccessReviews } from '../observability/metrics-access.js';
+import { kubernetesAccessReviews } from '../observability/kubernetes-access-reviews.js';
+import { startSecureMetricsServer } from '../observability/secure-metrics-server.js';
 import { createLogger } from '../observability/logger.js';
 import { startTracing, type Tracing } from '../observability/tracing.js';
 import { describeWatchScope, parseConfig } from './config.js';
@@ -48,6 +51,10 @@ const tracingStarted = startTracing(config.operatorName)
     if (t) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
   })
   .catch((err: Error) => log.error({ err: err.message }, 'could not start tracing; continuing without it'));
+// Probes are answered from the start: a replica that waits on a restarting API server to read
+// its own pod is alive, only not ready, and its liveness probe must not kill it for that.
+let ready = (): boolean => false;
+const health = await startHealthServer(config.healthProbePort, () => ready());
 const clients = makeClients(loadKubeConfig());
 let jobImage: string;
 try {
@@ -61,8 +68,18 @@ try {
 // Both replicas serve /metrics; only the leader counts results (see DispatcherMetrics).
 const metrics = new DispatcherMetrics({ clock: systemClock, queueDepth: (): number => dispatcher.queueDepth });
 const dispatcher: Dispatcher = new Dispatcher({ config, clients, jobImage, log, metrics });
-const health = await startHealthServer(config.healthProbePort, () => dispatcher.cachesSynced);
-const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
+ready = () => dispatcher.cachesSynced;
+const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsBindAddress);
+const metricsService = `${config.operatorName}-metrics.${config.operatorNamespace}.svc`;
+const secureMetricsServer = config.metricsSecurePort === undefined ? undefined : await startSecureMetricsServer({
+  port: config.metricsSecurePort, registry: metrics.registry, log, certDir: config.metricsCertDir,
+  reviews: new CachedAccessReviews(kubernetesAccessReviews(clients.kubeConfig), systemClock),
+  dnsNames: [metricsService, `${metricsService}.cluster.local`, 'localhost'],
+}).catch((err: Error) => {
+  log.error({ err: err.message, certDir: config.metricsCertDir }, 'could not serve metrics on the secure port');
+  process.exit(2);
+});
+log.info({ plain: `${config.metricsBindAddress}:${config.metricsPort}`, secure: config.metricsSecurePort }, 'serving metrics');
 let shuttingDown = false;
 
 // The lease is sought while the caches fill, as controller-runtime elects while its caches start:
@@ -100,6 +117,7 @@ async function shutdown(signal: string): Promise<void> {
   await tracing?.shutdown();
   health.close();
   metricsServer.close();
+  secureMetricsServer?.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

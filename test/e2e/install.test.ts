@@ -92,6 +92,21 @@ describe('manifests/default', () => {
     expect(await canI(MANAGER, 'create', 'pods/eviction', 'default')).toBe(false);
     expect(await canI(MANAGER, 'delete', 'checkpoints.checkpoint.example.com')).toBe(false);
     expect(await canI(MANAGER, 'create', 'nodes/checkpoint')).toBe(false);
+    // The secure metrics port asks who a scraper is and whether it may read /metrics.
+    expect(await canI(MANAGER, 'create', 'tokenreviews.authentication.k8s.io')).toBe(true);
+    expect(await canI(MANAGER, 'create', 'subjectaccessreviews.authorization.k8s.io')).toBe(true);
+    expect(await canI(MANAGER, 'create', 'serviceaccounts/token', NS)).toBe(false);
+  });
+
+  it('serves metrics on the authenticated port only, and lets readers be granted them', async () => {
+    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/default')])).map((d) => d.toJS());
+    const manager = rendered.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0];
+    const env = Object.fromEntries(manager.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+    expect([env.METRICS_SECURE_PORT, env.METRICS_BIND_ADDRESS]).toEqual(['8443', '127.0.0.1']);
+    const service = rendered.find((o) => o.kind === 'Service' && o.metadata.name === 'checkpoint-operator-metrics')!;
+    expect(service.spec.ports).toEqual([{ name: 'https', port: 8443, targetPort: 'https' }]);
+    const reader = rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'checkpoint-operator-metrics-reader')!;
+    expect(reader.rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
   });
 
   it('confines the Job identity to the kubelet checkpoint API and Checkpoint status', async () => {

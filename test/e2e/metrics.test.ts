@@ -2,18 +2,23 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runWorkload, waitForTerminal } from './support/checkpoints.js';
 import { clusterContext } from './support/cluster-context.js';
 import { kubectl } from './support/kube.js';
+import { MetricsScraper, operatorPodIPs } from './support/metrics-scraper.js';
 
 const NS = 'metrics-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
 
+let scraper: MetricsScraper;
+
 /**
- * Every replica's /metrics at its pod address, as Prometheus scrapes it; reached through the API
- * server's pod proxy, since pod addresses are routed inside the cluster's network only.
+ * Every replica's /metrics as Prometheus scrapes it: at its pod address on the secure port, with
+ * a ServiceAccount token bound to the checkpoint-operator-metrics-reader ClusterRole.
  */
 async function scrape(): Promise<string[]> {
-  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
-  return Promise.all(pods.items.map((p: { metadata: { name: string } }) =>
-    kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${p.metadata.name}:8080/proxy/metrics`])));
+  return Promise.all((await operatorPodIPs()).map(async (ip) => {
+    const r = await scraper.get(`https://${ip}:8443/metrics`, 'serviceaccount');
+    if (r.status !== 200) throw new Error(`scraping ${ip}:8443 answered ${r.status} ${r.error ?? r.body}`);
+    return r.body!;
+  }));
 }
 
 function sum(pages: string[], series: string): number {
@@ -34,7 +39,41 @@ spec:
 describe('dispatcher /metrics', () => {
   beforeAll(async () => {
     await kubectl(['create', 'namespace', NS]).catch(() => undefined);
-    await runWorkload(NS, 'app');
+    await kubectl(['create', 'clusterrolebinding', 'metrics-e2e-reader', '--clusterrole=checkpoint-operator-metrics-reader', `--serviceaccount=${NS}:reader`]).catch(() => undefined);
+    [scraper] = await Promise.all([MetricsScraper.start(NS, 'scraper', 'reader'), runWorkload(NS, 'app')]);
+  });
+
+  describe('on the secure port (8443), as the shipped manifests serve them', () => {
+    it('answers a ServiceAccount bound to checkpoint-operator-metrics-reader, over TLS, with a certificate for the metrics Service', async () => {
+      const [ip] = await operatorPodIPs();
+      const r = await scraper.get(`https://${ip}:8443/metrics`, 'serviceaccount');
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('# TYPE checkpoint_operator_checkpoint_total counter');
+      expect(r.certificate).toContain('DNS:checkpoint-operator-metrics.checkpoint-operator-system.svc');
+    });
+
+    it('refuses a request without a token (401), a token the API server does not know (401), and an identity without the role (403)', async () => {
+      const [ip] = await operatorPodIPs();
+      const target = `https://${ip}:8443/metrics`;
+      const anonymous = await scraper.get(target, 'none');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body).toContain('bearer token is required');
+      expect((await scraper.get(target, 'not-a-token')).status).toBe(401);
+      // The same kind of token, for an account nobody granted the role.
+      await kubectl(['create', 'serviceaccount', 'stranger', '-n', NS]).catch(() => undefined);
+      const strangerToken = (await kubectl(['create', 'token', 'stranger', '-n', NS])).trim();
+      const stranger = await scraper.get(target, strangerToken);
+      expect(stranger.status).toBe(403);
+      expect(stranger.body).toContain(`system:serviceaccount:${NS}:stranger may not get /metrics`);
+      expect(stranger.body).not.toContain('checkpoint_operator_');
+    });
+
+    it('keeps the plain port (8080) inside the pod: nothing else in the cluster reaches it', async () => {
+      const [ip] = await operatorPodIPs();
+      const plain = await scraper.get(`http://${ip}:8080/metrics`, 'none');
+      expect(plain.status).toBe(0);
+      expect(plain.error).toBe('ECONNREFUSED');
+    });
   });
 
   it('counts one created and one failed checkpoint once across both replicas, with the seed names', async () => {

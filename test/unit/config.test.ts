@@ -14,6 +14,9 @@ describe('dispatcher configuration', () => {
         operatorName: 'checkpoint-operator',
         logLevel: 'info',
         metricsPort: 8080,
+        metricsBindAddress: '0.0.0.0',
+        metricsSecurePort: undefined,
+        metricsCertDir: undefined,
         healthProbePort: 8081,
         podName: 'host-1',
         operatorNamespace: 'checkpoint-operator-system',
@@ -27,6 +30,7 @@ describe('dispatcher configuration', () => {
         kubeletCABundleSecret: undefined,
         kubeletInsecureSkipTLSVerify: false,
         finishedJobsKept: 10,
+        maxCheckpointJobsPerNode: 4,
         localStorageRoots: ['/var/lib/checkpoint-operator'],
         kubeApiQps: 50,
         kubeApiBurst: 100,
@@ -74,6 +78,21 @@ describe('dispatcher configuration', () => {
     const malformed = parseConfig(sources({ KUBELET_CA_BUNDLE_SECRET: '../ca', KUBELET_INSECURE_SKIP_TLS_VERIFY: 'yes' }));
     expect(!malformed.ok && malformed.message).toContain('KUBELET_CA_BUNDLE_SECRET must be a Secret name');
     expect(!malformed.ok && malformed.message).toContain('KUBELET_INSECURE_SKIP_TLS_VERIFY must be true or false');
+  });
+
+  it('reads how metrics are served, and refuses ports that collide or a certificate for no port', () => {
+    const shipped = parseConfig(sources({ METRICS_SECURE_PORT: '8443', METRICS_BIND_ADDRESS: '127.0.0.1', METRICS_CERT_DIR: '/etc/metrics-cert' }));
+    expect(shipped.ok && [shipped.config.metricsSecurePort, shipped.config.metricsBindAddress, shipped.config.metricsCertDir]).toEqual([8443, '127.0.0.1', '/etc/metrics-cert']);
+    const off = parseConfig(sources({ METRICS_SECURE_PORT: '0' }));
+    expect(off.ok && off.config.metricsSecurePort).toBeUndefined();
+    const collide = parseConfig(sources({ METRICS_SECURE_PORT: '8081' }));
+    expect(!collide.ok && collide.message).toContain('METRICS_SECURE_PORT (8081) must differ from METRICS_PORT and HEALTH_PROBE_PORT');
+    const orphanCert = parseConfig(sources({ METRICS_CERT_DIR: '/etc/metrics-cert' }));
+    expect(!orphanCert.ok && orphanCert.message).toContain('METRICS_CERT_DIR is set but METRICS_SECURE_PORT is not');
+    const bad = parseConfig(sources({ METRICS_SECURE_PORT: '70000', METRICS_BIND_ADDRESS: 'localhost', METRICS_CERT_DIR: 'certs/../x' }));
+    expect(!bad.ok && bad.message).toContain('METRICS_SECURE_PORT must be between 0 (off) and 65535');
+    expect(!bad.ok && bad.message).toContain('METRICS_BIND_ADDRESS must be 0.0.0.0');
+    expect(!bad.ok && bad.message).toContain('METRICS_CERT_DIR must be an absolute, normalised directory');
   });
 
   it('splits, trims and de-duplicates WATCH_NAMESPACE', () => {
