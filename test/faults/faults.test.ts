@@ -10,7 +10,7 @@ import { type FaultResult, machine, writeSection } from '../reliability/report.j
 import { CHECKPOINT_NODE } from '../e2e/support/nodes.js';
 import { leaderLease, operatorPods, runningJobPods, signalContainer } from './support/containers.js';
 import {
-  type Audit, applyAll, audit, checkpointObject, listCheckpoints, objectsOf, runWorkloads, waitActedOn, waitAllTerminal,
+  type Audit, applyAll, audit, checkpointObject, decisionProbe, listCheckpoints, objectsOf, runWorkloads, waitActedOn, waitAllTerminal,
 } from './support/fleet.js';
 import { describeRestarts, type RestartCause, RestartWatcher } from './support/restarts.js';
 
@@ -141,14 +141,14 @@ async function controlPlaneOutage(ns: string, fault: string, part: string, break
   await breakAndRestore();
   const backAt = Date.now();
   await waitUntil('the API server to answer again', async () => { await kubectl(['get', '--raw', '/readyz']); return true; }, 120_000, 250);
-  await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
-  const actedAt = await waitActedOn(ns, 'probe', 180_000);
+  await applyAll([checkpointObject(ns, 'probe', probeTarget!), decisionProbe(ns)]);
+  const actedAt = await waitActedOn(ns, 'decision-probe', 180_000);
   const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
   const a = await audit(ns, [...names, 'probe']);
   const restarts = await restartsOfThisTest({ pod: leader, cause: 'stepped down at its renew deadline', upTo: 1 });
   record({
     fault, during: `${names.length} concurrent checkpoints + 1 created once it was back`,
-    recoverySeconds: seconds(actedAt - backAt), recoveredWhen: `${part} serving again → a new Checkpoint is acted on`,
+    recoverySeconds: seconds(actedAt - backAt), recoveredWhen: `${part} serving again → a Checkpoint created then is decided (PodNotFound)`,
     notes: `${part} down ${seconds(backAt - stoppedAt)} s${howDown ? ` ${howDown}` : ''}; all terminal ${seconds(doneAt - backAt)} s after it was back.${leaderExitNote(leader, restarts)}`,
   }, a, restarts);
 }
@@ -156,13 +156,13 @@ async function controlPlaneOutage(ns: string, fault: string, part: string, break
 describe('fault suite', () => {
   /**
    * A killed leader is restarted by its kubelet under the same identity and takes its own lease
-   * back at once, so a Checkpoint created after the kill must be acted on within one lease
-   * duration. The fleet is 30 Checkpoints, as in the other cases: with 100, a hundred Job pods
-   * starting at once hold both cores of the 2-core machine for about the whole lease duration,
-   * the restarted replica's kubelet takes 20–28 s to start it again (measured, with and without
-   * a CPU hog), and the case then measured the standby's takeover (15.5–27.8 s) instead of the
-   * restart it is about. With 30 the restarted replica acts again in 4.5–7.2 s (six clean-clone
-   * runs, three beside a CPU hog), its lease sought while its caches fill (dispatcher/main.ts).
+   * back at once, so a Checkpoint created after the kill must be decided within one lease
+   * duration. The one measured is for a missing pod: a dispatcher fails it as soon as it
+   * reconciles it, while a Checkpoint for a real pod waits behind the fleet for one of the node's
+   * 4 checkpoint Job slots, which measures the queue instead (4 s of the 13.3 s first measured
+   * this way on the real nodes). The restart itself is the kubelet's and the node's: about 4 s
+   * from the kill to the first line of the new process on the 2-core machine, then the dispatcher
+   * seeks its lease while its caches fill (dispatcher/main.ts).
    */
   it('leader SIGKILLed during 30 concurrent checkpoints', async () => {
     const ns = 'fault-leader-kill';
@@ -174,8 +174,8 @@ describe('fault suite', () => {
     await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
     const killedAt = Date.now();
     expect(await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGKILL')).toBe(true);
-    await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
-    const actedAt = await waitActedOn(ns, 'probe', 120_000);
+    await applyAll([checkpointObject(ns, 'probe', probeTarget!), decisionProbe(ns)]);
+    const actedAt = await waitActedOn(ns, 'decision-probe', 120_000);
     const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
     const leaseAfter = await leaderLease();
     const a = await audit(ns, [...names, 'probe']);
@@ -184,8 +184,8 @@ describe('fault suite', () => {
     const takenBy = leaseAfter.holder === leaseBefore.holder ? 'the killed replica, restarted by its kubelet (same identity)' : 'the standby';
     record({
       fault: 'leader SIGKILLed (container restarted by the kubelet)', during: `${names.length} concurrent checkpoints + 1 created after the kill`,
-      recoverySeconds: seconds(actedAt - killedAt), recoveredWhen: 'kill → a Checkpoint created after the kill is acted on',
-      notes: `leader afterwards: ${takenBy}; all terminal ${seconds(doneAt - killedAt)} s after the kill; lease duration ${LEASE_DURATION_S} s.`,
+      recoverySeconds: seconds(actedAt - killedAt), recoveredWhen: 'kill → a Checkpoint created after the kill is decided (PodNotFound)',
+      notes: `leader afterwards: ${takenBy}; all terminal ${seconds(doneAt - killedAt)} s after the kill (at most 4 checkpoint Jobs at once on the node); lease duration ${LEASE_DURATION_S} s.`,
     }, a, restarts, actedAt - killedAt <= LEASE_DURATION_S * 1000);
     expect(actedAt - killedAt).toBeLessThanOrEqual(LEASE_DURATION_S * 1000);
   }, 600_000);
@@ -206,13 +206,17 @@ describe('fault suite', () => {
       // The frozen leader's last renewal: the lease does not change again until the standby takes it.
       await new Promise((r) => setTimeout(r, 500));
       const lastRenewal = Date.parse((await leaderLease()).renewTime);
-      await applyAll([checkpointObject(ns, 'probe', probeTarget!)]);
-      const actedAt = await waitActedOn(ns, 'probe', 120_000);
+      await applyAll([checkpointObject(ns, 'probe', probeTarget!), decisionProbe(ns)]);
+      const acted = waitActedOn(ns, 'decision-probe', 120_000);
+      // The freeze lasts 25 s whatever happens meanwhile: longer, and the frozen replica's liveness
+      // probe (3 failures 20 s apart) would have its kubelet kill it, which is another fault.
+      const freezeLeft = () => Math.max(0, 25_000 - (Date.now() - frozenAt));
+      await Promise.race([acted, new Promise((r) => setTimeout(r, freezeLeft()))]);
       const leaseDuring = await leaderLease();
-      const remaining = 25_000 - (Date.now() - frozenAt);
-      if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+      await new Promise((r) => setTimeout(r, freezeLeft()));
       await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
       thawed = true;
+      const actedAt = await acted;
       // The thawed replica finds the lease taken and must not take it back.
       await new Promise((r) => setTimeout(r, 5_000));
       const leaseAfter = await leaderLease();
@@ -225,7 +229,7 @@ describe('fault suite', () => {
       const standbyLeads = leaseDuring.holder === standby && leaseAfter.holder === standby;
       record({
         fault: 'leader frozen (SIGSTOP 25 s, then SIGCONT)', during: `${names.length} concurrent checkpoints + 1 created after the freeze`,
-        recoverySeconds: seconds(actedAt - frozenAt), recoveredWhen: 'freeze → the standby acts on a Checkpoint created after the freeze',
+        recoverySeconds: seconds(actedAt - frozenAt), recoveredWhen: 'freeze → the standby decides a Checkpoint created after the freeze (PodNotFound)',
         notes: `the standby took the lease ${seconds(Date.parse(leaseDuring.acquireTime) - lastRenewal)} s after the frozen leader's last renewal (lease duration ${LEASE_DURATION_S} s); lease holder during the freeze: ${leaseDuring.holder === standby ? 'the standby' : leaseDuring.holder}; after the thaw: ${leaseAfter.holder === standby ? 'still the standby' : leaseAfter.holder}; the thawed replica ${frozenRestarts === 1 ? 'found its lease gone, exited and was restarted as a standby' : `restarted ${frozenRestarts} times`}; all terminal ${seconds(doneAt - frozenAt)} s after the freeze. A frozen leader cannot release its lease, so the standby must wait out the lease (${LEASE_DURATION_S} s from the last renewal the standby saw, plus up to one retry period of 2 s).`,
       }, a, restarts, standbyLeads && actedAt - frozenAt <= TAKEOVER_BOUND_MS);
       expect(standbyLeads).toBe(true);

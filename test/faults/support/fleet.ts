@@ -69,6 +69,16 @@ export async function waitAllTerminal(namespace: string, names: string[], timeou
 }
 
 /**
+ * A Checkpoint for a pod that does not exist: a dispatcher that leads fails it (PodNotFound) as
+ * soon as it reconciles it, before any Job or node slot. Created after a fault, it measures when
+ * a dispatcher decides again. A Checkpoint for a real pod would instead wait its turn behind the
+ * fleet for one of the node's MAX_CHECKPOINT_JOBS_PER_NODE Job slots, measuring the queue.
+ */
+export function decisionProbe(namespace: string, name = 'decision-probe'): object {
+  return checkpointObject(namespace, name, { pod: 'no-such-pod', container: 'c' });
+}
+
+/**
  * Polls until the Checkpoint has left Pending (the dispatcher acted on it) and returns when that
  * happened: the time the dispatcher recorded as it acted (status.startTime when it started a
  * Job, status.completionTime when it failed the Checkpoint at once), taken on this same host's
