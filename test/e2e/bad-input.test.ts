@@ -407,7 +407,7 @@ const configCases: ConfigCase[] = [
   { title: 'METRICS_PORT=99999', env: { METRICS_PORT: '99999' }, names: 'METRICS_PORT' },
   { title: 'METRICS_PORT=-1', env: { METRICS_PORT: '-1' }, names: 'METRICS_PORT' },
   { title: 'HEALTH_PROBE_PORT=http', env: { HEALTH_PROBE_PORT: 'http' }, names: 'HEALTH_PROBE_PORT' },
-  { title: 'METRICS_SECURE_PORT=8081 (the health port)', env: { METRICS_SECURE_PORT: '8081' }, names: 'METRICS_SECURE_PORT' },
+  { title: 'METRICS_SECURE_PORT equal to HEALTH_PROBE_PORT', env: { METRICS_SECURE_PORT: '8081', HEALTH_PROBE_PORT: '8081' }, names: 'METRICS_SECURE_PORT' },
   { title: 'METRICS_BIND_ADDRESS=localhost (not an address)', env: { METRICS_BIND_ADDRESS: 'localhost' }, names: 'METRICS_BIND_ADDRESS' },
   { title: 'METRICS_CERT_DIR without METRICS_SECURE_PORT', env: { METRICS_CERT_DIR: '/etc/metrics-cert' }, names: 'METRICS_CERT_DIR' },
   { title: 'KUBELET_PORT=0', env: { KUBELET_PORT: '0' }, names: 'KUBELET_PORT' },
