@@ -38,7 +38,8 @@ describe('the image for Jobs', () => {
 
   it('is asked for again while a restarted API server denies requests before its RBAC rules load, or cannot serve', async () => {
     const forbidden = apiError(403, 'pods "p" is forbidden: User "system:serviceaccount:x:y" cannot get resource "pods"');
-    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    // As client-node's fetch reports a refused connection.
+    const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 10.96.0.1:443'), { code: 'ECONNREFUSED' }) });
     const { core, asked, options } = fakeServer([refused, apiError(503, 'starting'), forbidden, forbidden, managerPod]);
     const retries: number[] = [];
     const image = await resolveJobImage(core, undefined, 'p', 'ns', { ...options, onRetry: (_err, ms) => retries.push(ms) });
