@@ -25,13 +25,6 @@ function installExitHook(): void {
   process.on('exit', killAllSync);
 }
 
-/** Registers a child started elsewhere (a simulated container) for the same exit-time cleanup. */
-export function trackChild(child: ChildProcess): void {
-  installExitHook();
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
-
 export function killAllSync(): void {
   for (const child of live) {
     try {
