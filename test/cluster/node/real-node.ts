@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Binaries } from '../binaries.js';
@@ -136,12 +136,15 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     await procs.kubeProxy?.stop();
     await procs.kubelet?.stop();
     // Containers and their shims outlive containerd (they are not its children): end them too.
-    await killNodeProcesses(settings.cgroupRoot, undefined, []);
+    // Pods without QoS cgroups (cgroupsPerQOS is off) put their containers under /k8s.io/<id>,
+    // outside the node's cgroupRoot, so the node's own task list names those cgroups.
+    const containerCgroups = (await nodeTaskIds(holder.pid)).map((id) => `/k8s.io/${id}`);
+    for (const cgroup of [settings.cgroupRoot, ...containerCgroups]) await killNodeProcesses(cgroup, undefined, []);
     await procs.containerd.stop();
     await killNodeProcesses(settings.cgroupRoot, mountNamespace, [holder.pid, process.pid]);
     await holder.stop();
     await new Promise((r) => setTimeout(r, 200));
-    await removeCgroups(settings.cgroupRoot);
+    for (const cgroup of [settings.cgroupRoot, ...containerCgroups]) await removeCgroups(cgroup);
   };
   try {
     await waitForSocket(procs.containerd, () => exec(['ctr', '--address', '/run/containerd/containerd.sock', 'version']));
@@ -244,6 +247,12 @@ async function killNodeProcesses(cgroupRoot: string, mountNamespace: string | un
   }
 }
 
+/** The ids of the containers and sandboxes containerd runs on the node, read through the node's own /run. */
+async function nodeTaskIds(holderPid: number): Promise<string[]> {
+  const tasks = `/proc/${holderPid}/root/run/containerd/io.containerd.runtime.v2.task/k8s.io`;
+  return (await readdir(tasks).catch(() => [] as string[])).filter((id) => /^[0-9a-f]{64}$/.test(id));
+}
+
 /** Removes the node's (now empty) cgroups from every hierarchy, deepest first. */
 async function removeCgroups(cgroupRoot: string): Promise<void> {
   await run('sh', ['-c', `for h in /sys/fs/cgroup/*; do [ -d "$h${cgroupRoot}" ] && find "$h${cgroupRoot}" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`]).catch(() => undefined);
@@ -263,5 +272,24 @@ export async function reapStaleNodeCgroups(): Promise<void> {
     await killNodeProcesses(`/${name}`, undefined, []);
     await new Promise((r) => setTimeout(r, 200));
     await removeCgroups(`/${name}`);
+  }
+  await removeAbandonedContainerCgroups();
+}
+
+/**
+ * Empty /k8s.io/<id> cgroups of containers whose node is long gone (a run killed before its
+ * teardown). runc puts a container's first process into its cgroup as it creates it, so an empty
+ * one older than a few minutes belongs to no running node.
+ */
+async function removeAbandonedContainerCgroups(): Promise<void> {
+  const olderThan = Date.now() - 10 * 60_000;
+  for (const h of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    const parent = join('/sys/fs/cgroup', h, 'k8s.io');
+    for (const id of await readdir(parent).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}$/.test(id)) continue;
+      const dir = join(parent, id);
+      const modified = await stat(dir).then((s) => s.mtimeMs, () => Date.now());
+      if (modified < olderThan) await rmdir(dir).catch(() => undefined);
+    }
   }
 }
