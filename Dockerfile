@@ -9,7 +9,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY src ./src
-COPY jobs ./jobs
 RUN npx tsup
 
 FROM node:26-alpine

@@ -1,7 +1,8 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { defineConfig, type Options } from 'tsup';
 
-const jobs = readdirSync('jobs').filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''));
+// Every action with a program (src/actions/<action>/main.ts) is a Job the image can run.
+const jobs = readdirSync('src/actions').filter((a) => existsSync(`src/actions/${a}/main.ts`));
 
 const common: Options = {
   format: ['esm'],
@@ -36,7 +37,7 @@ export default defineConfig((cli) => {
     ...jobs.map((job): Options => ({
       ...common,
       name: `jobs/${job}`,
-      entry: { [`jobs/${job}`]: `jobs/${job}.ts` },
+      entry: { [`jobs/${job}`]: `src/actions/${job}/main.ts` },
       outDir,
       esbuildOptions(options) {
         options.chunkNames = `jobs/${job}/[name]-[hash]`;

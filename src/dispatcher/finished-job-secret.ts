@@ -3,7 +3,7 @@ import type { V1Job } from '@kubernetes/client-node';
 /**
  * The per-Job Secret (named like the Job) a finished Job mounted, which the dispatcher deletes;
  * undefined while the Job runs or when it mounts none. Read from the Job cache, so the cache's
- * projection (kube/job-projection.ts) must keep what this reads.
+ * projection (dispatcher/job-projection.ts) must keep what this reads.
  */
 export function finishedJobSecret(job: V1Job): string | undefined {
   const name = job.metadata?.name;

@@ -33,7 +33,7 @@ export const S3_PART_SIZE = 5 * 1024 * 1024;
 export const S3_CONCURRENCY = 4;
 /**
  * Connections per backend: enough for the retention sweep's deletes (16 in flight, see
- * sweep-action.ts) plus a spare; an upload opens only as many as it has parts in flight, since
+ * actions/sweep/run.ts) plus a spare; an upload opens only as many as it has parts in flight, since
  * connections are made on demand. With fewer, the sweep's requests queue for a free socket.
  */
 const MAX_SOCKETS = 18;

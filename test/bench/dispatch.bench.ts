@@ -2,7 +2,7 @@ import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Job } from 
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../../src/api/constants.js';
 import { parseConfig } from '../../src/dispatcher/config.js';
 import { Dispatcher } from '../../src/dispatcher/dispatcher.js';
-import { buildCheckpointJob } from '../../src/kube/checkpoint-job.js';
+import { buildCheckpointJob } from '../../src/actions/checkpoint/job.js';
 import { makeClients } from '../../src/kube/client.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { ControlPlane } from '../cluster/control-plane.js';

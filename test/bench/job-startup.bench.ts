@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generateCa, issueServingCert } from '../cluster/pki.js';
 import { SERVICE_ACCOUNT_DIR } from '../../src/kube/credentials.js';
-import { CHECKPOINT_JOB_INPUT_ENV } from '../../src/jobs-contract/checkpoint-job-input.js';
+import { CHECKPOINT_JOB_INPUT_ENV } from '../../src/actions/checkpoint/job-input.js';
 import type { Figure } from './figures.js';
 
 const root = join(import.meta.dirname, '../..');

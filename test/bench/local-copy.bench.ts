@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeCheckpointArchive } from '../fixtures/checkpoint-archive.js';
-import { JOB_NODE_OPTIONS } from '../../src/kube/checkpoint-job.js';
+import { JOB_NODE_OPTIONS } from '../../src/actions/checkpoint/job.js';
 import type { Figure } from './figures.js';
 import { bareNodePeakRss, bundle, median, MiB, type WorkerResult } from './workers/bundle.js';
 

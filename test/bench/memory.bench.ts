@@ -12,7 +12,7 @@ import type { Archive, Checkpoint } from '../../src/api/checkpoint.js';
 import { runningStatus, succeededStatus } from '../../src/api/checkpoint-status.js';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../src/api/constants.js';
 import { archiveKey } from '../../src/storage/archive-key.js';
-import { buildCheckpointJob } from '../../src/kube/checkpoint-job.js';
+import { buildCheckpointJob } from '../../src/actions/checkpoint/job.js';
 import { fromKubeConfig } from '../../src/kube/credentials.js';
 import { isAlreadyExists } from '../../src/kube/errors.js';
 import { LeanKubeClient } from '../../src/kube/lean-client.js';

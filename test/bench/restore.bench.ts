@@ -8,7 +8,7 @@ import { startMinio } from '../cluster/minio.js';
 import { writeCheckpointArchive } from '../fixtures/checkpoint-archive.js';
 import { type RegistryServer, startRegistry } from '../cluster/registry.js';
 import { adminS3, createBucket } from '../e2e/support/s3.js';
-import { JOB_NODE_OPTIONS } from '../../src/kube/action-job.js';
+import { JOB_NODE_OPTIONS } from '../../src/actions/shared/action-job.js';
 import { S3Backend } from '../../src/storage/s3.js';
 import type { Figure } from './figures.js';
 import { bareNodePeakRss, bundle, median, MiB, type WorkerResult } from './workers/bundle.js';
@@ -62,7 +62,7 @@ export async function restoreBenchmark(opts: { sizeBytes?: number; rounds?: numb
       };
       // The registry's page-cache writeback from the previous push must not land on this one.
       await run('sync');
-      // Ours runs as the restore Job runs it: with the Job's NODE_OPTIONS (see action-job.ts).
+      // Ours runs as the restore Job runs it: with the Job's NODE_OPTIONS (see src/actions/shared/action-job.ts).
       const env = script === operator ? { ...process.env, NODE_OPTIONS: JOB_NODE_OPTIONS } : process.env;
       const { stdout, stderr } = await run(process.execPath, [script, JSON.stringify(args)], { maxBuffer: 1 << 20, env });
       if (stderr) process.stderr.write(stderr);

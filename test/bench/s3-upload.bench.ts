@@ -7,7 +7,7 @@ import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { startMinio } from '../cluster/minio.js';
 import { writeCheckpointArchive } from '../fixtures/checkpoint-archive.js';
 import { adminS3, createBucket } from '../e2e/support/s3.js';
-import { JOB_NODE_OPTIONS } from '../../src/kube/checkpoint-job.js';
+import { JOB_NODE_OPTIONS } from '../../src/actions/checkpoint/job.js';
 import type { Figure } from './figures.js';
 import { bareNodePeakRss, bundle, median, MiB, type WorkerResult } from './workers/bundle.js';
 
@@ -34,7 +34,7 @@ export async function s3UploadBenchmark(opts: { sizeBytes?: number; rounds?: num
     const [operator, reference] = await Promise.all([bundle('s3-upload-operator', dir), bundle('s3-upload-reference', dir)]);
     const worker = async (script: string, key: string): Promise<WorkerResult> => {
       const args = JSON.stringify({ endpoint: minio.endpoint, bucket: 'bench', key, file, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
-      // Each runs as it would in production: ours with the Job's NODE_OPTIONS (see checkpoint-job.ts).
+      // Each runs as it would in production: ours with the Job's NODE_OPTIONS (see src/actions/checkpoint/job.ts).
       const env = script === operator ? { ...process.env, NODE_OPTIONS: JOB_NODE_OPTIONS } : process.env;
       const { stdout, stderr } = await run(process.execPath, [script, args], { maxBuffer: 1 << 20, env });
       if (stderr) process.stderr.write(stderr);

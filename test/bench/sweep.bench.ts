@@ -8,10 +8,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_POLICY_KIND, CHECKPOINT_POLICY_PLURAL } from '../../src/api/constants.js';
 import { systemClock } from '../../src/clock/clock.js';
-import { S3_SECRET_KEYS } from '../../src/jobs-contract/checkpoint-job-input.js';
-import { type SweepJobInput, sweepJobInputSchema } from '../../src/jobs-contract/sweep-job-input.js';
-import { s3BackendFor } from '../../src/jobs-runtime/s3-backend-for.js';
-import { runSweep } from '../../src/jobs-runtime/sweep-action.js';
+import { S3_SECRET_KEYS } from '../../src/actions/shared/storage-input.js';
+import { type SweepJobInput, sweepJobInputSchema } from '../../src/actions/sweep/job-input.js';
+import { s3BackendFor } from '../../src/actions/shared/s3-backend-for.js';
+import { runSweep } from '../../src/actions/sweep/run.js';
 import { fromKubeConfig } from '../../src/kube/credentials.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { LeanKubeClient } from '../../src/kube/lean-client.js';
@@ -27,7 +27,7 @@ import type { Figure } from './figures.js';
 import { median } from './workers/bundle.js';
 
 const run = promisify(execFile);
-/** The sweep's own bound on deletes in flight (DELETE_CONCURRENCY in sweep-action.ts); the baselines use it too. */
+/** The sweep's own bound on deletes in flight (DELETE_CONCURRENCY in src/actions/sweep/run.ts); the baselines use it too. */
 const CONCURRENCY = 16;
 const BODY = Buffer.alloc(1024, 0x61);
 
@@ -210,7 +210,7 @@ async function sweepFigures(kc: KubeConfig, storage: Storage, n: number, rounds:
 
   const operator = async (): Promise<number> => {
     const t0 = performance.now();
-    // As jobs/sweep.ts runs it: a fresh API client and recorder, the backend built from the input,
+    // As src/actions/sweep/main.ts runs it: a fresh API client and recorder, the backend built from the input,
     // the Events flushed before the Job would exit.
     const lean = new LeanKubeClient(fromKubeConfig(kc));
     const events = new EventRecorder(lean, 'checkpoint-operator-job', log);

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { clusterContext } from './support/cluster-context.js';
 import { eventsFor, getCheckpoint, runWorkload, sha256File, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
-import { pinnedNode } from '../../src/kube/action-job.js';
+import { pinnedNode } from '../../src/actions/shared/action-job.js';
 import { stalledStorage } from './support/stalled-storage.js';
 import { claimDirectory, DEFAULT_NODE, nodeRoot, runtimeShimOf } from './support/nodes.js';
 

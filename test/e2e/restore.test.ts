@@ -11,7 +11,7 @@ import { kubectl } from './support/kube.js';
 import { createBucket, adminS3 } from './support/s3.js';
 import { generateCa } from '../cluster/pki.js';
 import { startRegistry, type RegistryServer } from '../cluster/registry.js';
-import { pinnedNode } from '../../src/kube/action-job.js';
+import { pinnedNode } from '../../src/actions/shared/action-job.js';
 
 const NS = 'restore-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';

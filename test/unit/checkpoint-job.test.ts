@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildCheckpointJob } from '../../src/kube/checkpoint-job.js';
-import type { CheckpointJobInput } from '../../src/jobs-contract/checkpoint-job-input.js';
+import { buildCheckpointJob } from '../../src/actions/checkpoint/job.js';
+import type { CheckpointJobInput } from '../../src/actions/checkpoint/job-input.js';
 
 const settings = { namespace: 'ops', image: 'registry.example.com/checkpoint-operator:v1', serviceAccountName: 'checkpoint-operator-job', logLevel: 'info' as const, pushgatewayUrl: undefined, passThroughEnv: {} };
 const input = (kubelet: Partial<CheckpointJobInput['kubelet']> = {}): CheckpointJobInput => ({

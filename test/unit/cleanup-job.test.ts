@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/jobs-contract/checkpoint-job-input.js';
-import { CLEANUP_JOB_INPUT_ENV, cleanupJobInputSchema } from '../../src/jobs-contract/cleanup-job-input.js';
-import { REGISTRY_SECRET_DIR } from '../../src/jobs-contract/restore-job-input.js';
-import type { JobSettings } from '../../src/kube/action-job.js';
-import { buildCleanupJob, cleanupJobName } from '../../src/kube/cleanup-job.js';
+import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/actions/shared/storage-input.js';
+import { CLEANUP_JOB_INPUT_ENV, cleanupJobInputSchema } from '../../src/actions/cleanup/job-input.js';
+import { REGISTRY_SECRET_DIR } from '../../src/actions/shared/registry-secret.js';
+import type { JobSettings } from '../../src/actions/shared/action-job.js';
+import { buildCleanupJob, cleanupJobName } from '../../src/actions/cleanup/job.js';
 import { LABELS } from '../../src/kube/names.js';
-import { nodeAffinityFor, pinnedNode } from '../../src/kube/action-job.js';
+import { nodeAffinityFor, pinnedNode } from '../../src/actions/shared/action-job.js';
 
 const checkpoint = { namespace: 'team-a', name: 'web-ckpt', uid: '1b4e28ba-2fa1-11d2-883f-0016d3cca427' };
 const settings: JobSettings = { namespace: 'checkpoint-system', image: 'checkpoint-operator:dev', serviceAccountName: 'checkpoint-job', logLevel: 'info' };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/api/checkpoint.js';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
-import { type DecideSettings, decideCheckpoint, jobFacts, type PodFacts } from '../../src/dispatcher/checkpoints/decide.js';
+import { type DecideSettings, decideCheckpoint, type PodFacts } from '../../src/dispatcher/checkpoints/decide.js';
+import { jobFacts } from '../../src/dispatcher/shared/job-facts.js';
 
 const settings: DecideSettings = { kubeletAccess: 'direct', kubeletPort: 10250, localStorageRoots: ['/var/lib/checkpoint-operator'] };
 const JOB = 'checkpoint-c-0123456789';

@@ -3,7 +3,7 @@ import type { Checkpoint } from '../../src/api/checkpoint.js';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
 import { ARCHIVE_FINALIZER } from '../../src/api/constants.js';
 import { decideCleanup } from '../../src/dispatcher/checkpoints/decide-cleanup.js';
-import type { JobFacts } from '../../src/dispatcher/checkpoints/decide.js';
+import type { JobFacts } from '../../src/dispatcher/shared/job-facts.js';
 
 const ROOTS = ['/var/lib/checkpoint-operator'];
 const NO_JOB: JobFacts = { exists: false };

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Checkpoint, RestoreRecord } from '../../src/api/checkpoint.js';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
 import { decideRestore, handledMarker, isCheckpointName, RESTORE_SETTLE_MS, RESTORE_TIMEOUT_MS, ROLLBACK_TIMEOUT_MS, type RestoreDefaults, type RestorePodFacts } from '../../src/dispatcher/restores/decide.js';
-import type { JobFacts } from '../../src/dispatcher/checkpoints/decide.js';
-import { restoreJobName } from '../../src/kube/restore-job.js';
+import type { JobFacts } from '../../src/dispatcher/shared/job-facts.js';
+import { restoreJobName } from '../../src/actions/restore/job.js';
 
 const SHA = 'a'.repeat(64);
 const DIGEST = `sha256:${'b'.repeat(64)}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachBounded } from '../../src/jobs-runtime/for-each-bounded.js';
+import { forEachBounded } from '../../src/actions/sweep/for-each-bounded.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 

@@ -1,14 +1,14 @@
 import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { jobFacts } from '../../src/dispatcher/checkpoints/decide.js';
+import { jobFacts } from '../../src/dispatcher/shared/job-facts.js';
 import { finishedJobSecret } from '../../src/dispatcher/finished-job-secret.js';
-import { cleanupJobInputSchema } from '../../src/jobs-contract/cleanup-job-input.js';
-import type { JobSettings } from '../../src/kube/action-job.js';
+import { cleanupJobInputSchema } from '../../src/actions/cleanup/job-input.js';
+import type { JobSettings } from '../../src/actions/shared/action-job.js';
 import { withoutManagedFields } from '../../src/kube/cache-transform.js';
-import { buildCheckpointJob } from '../../src/kube/checkpoint-job.js';
-import { buildCleanupJob, cleanupJobName } from '../../src/kube/cleanup-job.js';
-import { projectJob } from '../../src/kube/job-projection.js';
-import { nodeAffinityFor, pinnedNode } from '../../src/kube/action-job.js';
+import { buildCheckpointJob } from '../../src/actions/checkpoint/job.js';
+import { buildCleanupJob, cleanupJobName } from '../../src/actions/cleanup/job.js';
+import { projectJob } from '../../src/dispatcher/job-projection.js';
+import { nodeAffinityFor, pinnedNode } from '../../src/actions/shared/action-job.js';
 
 const settings: JobSettings = { namespace: 'checkpoint-system', image: 'checkpoint-operator:dev', serviceAccountName: 'checkpoint-job', logLevel: 'info' };
 const checkpoint = { namespace: 'team-a', name: 'web-ckpt', uid: '1b4e28ba-2fa1-11d2-883f-0016d3cca427' };

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/jobs-contract/checkpoint-job-input.js';
-import { REGISTRY_SECRET_DIR, RESTORE_JOB_INPUT_ENV, restoreJobInputSchema } from '../../src/jobs-contract/restore-job-input.js';
-import type { JobSettings } from '../../src/kube/action-job.js';
-import { buildRestoreJob, restoreJobName } from '../../src/kube/restore-job.js';
-import { pinnedNode } from '../../src/kube/action-job.js';
+import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/actions/shared/storage-input.js';
+import { RESTORE_JOB_INPUT_ENV, restoreJobInputSchema } from '../../src/actions/restore/job-input.js';
+import { REGISTRY_SECRET_DIR } from '../../src/actions/shared/registry-secret.js';
+import type { JobSettings } from '../../src/actions/shared/action-job.js';
+import { buildRestoreJob, restoreJobName } from '../../src/actions/restore/job.js';
+import { pinnedNode } from '../../src/actions/shared/action-job.js';
 
 const pod = { namespace: 'team-a', name: 'web-0', uid: 'pod-uid' };
 const settings: JobSettings = { namespace: 'checkpoint-system', image: 'checkpoint-operator:dev', serviceAccountName: 'checkpoint-job', logLevel: 'info' };

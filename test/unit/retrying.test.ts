@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { retrying, kubeletCouldNotActYet, storageMayRecover } from '../../src/jobs-runtime/retrying.js';
+import { retrying, kubeletCouldNotActYet, storageMayRecover } from '../../src/actions/checkpoint/retrying.js';
 import { KubeletError } from '../../src/kubelet/checkpoint-client.js';
 import { BackendError } from '../../src/storage/backend.js';
 
@@ -64,7 +64,7 @@ describe('retrying in a process with nothing else to do', () => {
     const { join } = await import('node:path');
     const root = join(import.meta.dirname, '../..');
     const program = `
-      import { retrying } from './src/jobs-runtime/retrying.ts';
+      import { retrying } from './src/actions/checkpoint/retrying.ts';
       import { systemClock } from './src/clock/clock.ts';
       let calls = 0;
       const result = await retrying(async () => { if (++calls < 2) throw new Error('not yet'); return 'done after ' + calls; },

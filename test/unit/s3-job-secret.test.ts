@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobSecretContent } from '../../src/dispatcher/checkpoints/s3-job-secret.js';
+import { jobSecretContent } from '../../src/dispatcher/shared/job-secrets.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const creds = { AWS_ACCESS_KEY_ID: b64('AKID'), AWS_SECRET_ACCESS_KEY: b64('secret') };

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
-import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/jobs-contract/checkpoint-job-input.js';
-import type { JobSettings } from '../../src/kube/action-job.js';
+import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../../src/actions/shared/storage-input.js';
+import type { JobSettings } from '../../src/actions/shared/action-job.js';
 import { LABELS } from '../../src/kube/names.js';
-import { buildSweepCronJob, nextRunTime, policyLabelValue, sweepCronJobName } from '../../src/kube/sweep-cronjob.js';
+import { buildSweepCronJob, nextRunTime, policyLabelValue, sweepCronJobName } from '../../src/actions/sweep/cronjob.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;

@@ -1,9 +1,9 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint, CheckpointStatus } from '../../api/checkpoint.js';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
-import type { JobSettings } from '../../kube/action-job.js';
-import { buildCleanupJob, cleanupJobName } from '../../kube/cleanup-job.js';
-import { patchCheckpointStatus } from '../../kube/checkpoint-status-writer.js';
+import type { JobSettings } from '../../actions/shared/action-job.js';
+import { buildCleanupJob, cleanupJobName } from '../../actions/cleanup/job.js';
+import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js';
 import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { ResilientInformer } from '../../kube/informer.js';
@@ -14,11 +14,11 @@ import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import type { PolicyLookup } from '../policy-lookup.js';
 import { type CleanupDecision, decideCleanup } from './decide-cleanup.js';
-import { jobFacts } from './decide.js';
-import { REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_KEY } from '../../jobs-contract/restore-job-input.js';
-import { readRegistrySecretData } from '../restores/registry-job-secret.js';
-import type { RestoreDefaults } from '../restores/registry-plan.js';
-import { adoptJobSecret, createJobSecret, readS3SecretContent } from './s3-job-secret.js';
+import { jobFacts } from '../shared/job-facts.js';
+import { REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_KEY } from '../../actions/shared/registry-secret.js';
+import { readRegistrySecretData } from '../shared/registry-job-secret.js';
+import type { RestoreDefaults } from '../shared/registry-plan.js';
+import { adoptJobSecret, createJobSecret, readS3SecretContent } from '../shared/job-secrets.js';
 
 export interface CheckpointCleanupDeps {
   jobs: ResilientInformer<V1Job>;

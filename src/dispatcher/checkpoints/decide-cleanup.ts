@@ -1,12 +1,14 @@
 import type { Checkpoint } from '../../api/checkpoint.js';
 import { ARCHIVE_FINALIZER } from '../../api/constants.js';
 import { resolveStorage } from '../../api/resolve-storage.js';
-import type { CleanupJobInput } from '../../jobs-contract/cleanup-job-input.js';
+import type { CleanupJobInput } from '../../actions/cleanup/job-input.js';
 import type { CheckpointPolicySpec } from '../../api/checkpoint-policy.js';
 import { parseImageReference } from '../../oci/image-reference.js';
 import type { PolicyLookup } from '../policy-lookup.js';
-import { planCoversHost, registryPlan, type RegistrySecretRef, type RestoreDefaults } from '../restores/registry-plan.js';
-import { isUnderRoots, type JobFacts, jobStorage, type S3SecretPlan, s3SecretPlan } from './decide.js';
+import { planCoversHost, registryPlan, type RegistrySecretRef, type RestoreDefaults } from '../shared/registry-plan.js';
+import { isUnderRoots } from './decide.js';
+import { type JobFacts } from '../shared/job-facts.js';
+import { jobStorage, type S3SecretPlan, s3SecretPlan } from '../shared/job-storage.js';
 
 export type CleanupDecision =
   | { kind: 'nothing' }

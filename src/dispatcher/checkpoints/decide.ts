@@ -1,9 +1,11 @@
-import type { V1Job } from '@kubernetes/client-node';
 import { checkpointSpecSchema, type Checkpoint, type CheckpointStatus } from '../../api/checkpoint.js';
 import { resolveStorage, type ResolvedStorage } from '../../api/resolve-storage.js';
 import { chooseContainer, resolveTarget } from '../../api/resolve-target.js';
-import type { CheckpointJobInput, JobStorage } from '../../jobs-contract/checkpoint-job-input.js';
+import type { CheckpointJobInput } from '../../actions/checkpoint/job-input.js';
+import type { JobStorage } from '../../actions/shared/storage-input.js';
 import type { PolicyLookup } from '../policy-lookup.js';
+import { type JobFacts } from '../shared/job-facts.js';
+import { jobStorage, type S3SecretPlan, s3SecretPlan } from '../shared/job-storage.js';
 import { containerKey } from './busy-containers.js';
 import { checkpointSupport, type NodeFacts } from '../runtime-support.js';
 
@@ -19,13 +21,6 @@ export type PodFacts =
       runningContainers: string[];
     };
 
-/** The Job's terminal condition, as the Job controller reports it. */
-export type JobFacts =
-  | { exists: false }
-  | { exists: true; outcome: 'running' }
-  | { exists: true; outcome: 'complete' }
-  | { exists: true; outcome: 'failed'; reason: string | undefined; message: string | undefined };
-
 export interface DecideSettings {
   kubeletAccess: 'direct' | 'proxy';
   kubeletPort: number;
@@ -33,15 +28,6 @@ export interface DecideSettings {
   kubeletInsecureSkipTLSVerify?: boolean;
   /** Node directories the local backend may write to; a path outside them is refused. */
   localStorageRoots: string[];
-}
-
-/**
- * Secrets an S3 Job needs, by where they live. The dispatcher copies them into a per-Job Secret
- * in the Jobs' namespace: a Pod can only mount Secrets of its own namespace.
- */
-export interface S3SecretPlan {
-  credentials?: { namespace: string; name: string };
-  caBundle?: { namespace: string; name: string; key: string };
 }
 
 export type CheckpointDecision =
@@ -183,48 +169,7 @@ function decideFromJob(checkpoint: Checkpoint, job: Exclude<JobFacts, { exists: 
   }
 }
 
-export function jobStorage(storage: ResolvedStorage, nodeName: string): JobStorage {
-  switch (storage.backend) {
-    case 'local':
-      return { backend: 'local', nodeName, path: storage.local.path };
-    case 'pvc':
-      return { backend: 'pvc', claimName: 'claimName' in storage.pvc ? storage.pvc.claimName : policyClaimName(storage.pvc.policyName) };
-    case 's3': {
-      const { credentialsSecretRef: _c, caBundleSecretRef: _ca, ...s3 } = storage.s3;
-      // The executor sets credentials and caBundle once it knows which Secrets it mounted.
-      return { backend: 's3', ...s3, prefix: s3.prefix ?? '', credentials: 'ambient', caBundle: false };
-    }
-  }
-}
-
-/** A Checkpoint's references name Secrets in its own namespace; a policy's say where. */
-export function s3SecretPlan(s3: Extract<ResolvedStorage, { backend: 's3' }>['s3'], checkpointNamespace: string): S3SecretPlan {
-  const plan: S3SecretPlan = {};
-  if (s3.credentialsSecretRef) {
-    plan.credentials = { namespace: s3.credentialsSecretRef.namespace ?? checkpointNamespace, name: s3.credentialsSecretRef.name };
-  }
-  if (s3.caBundleSecretRef) {
-    const ref = s3.caBundleSecretRef as { namespace?: string; name: string; key?: string };
-    plan.caBundle = { namespace: ref.namespace ?? checkpointNamespace, name: ref.name, key: ref.key ?? 'ca.crt' };
-  }
-  return plan;
-}
-
-/** The claim the operator creates from a policy's pvcTemplate, in the Jobs' namespace. */
-export function policyClaimName(policyName: string): string {
-  return `checkpoint-archives-${policyName}`.slice(0, 253);
-}
-
 export function isUnderRoots(path: string, roots: string[]): boolean {
   return roots.some((root) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`));
 }
 
-/** Reads the Job controller's verdict from a Job's conditions. */
-export function jobFacts(job: V1Job | undefined): JobFacts {
-  if (!job) return { exists: false };
-  const conditions = job.status?.conditions ?? [];
-  const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
-  if (failed) return { exists: true, outcome: 'failed', reason: failed.reason, message: failed.message };
-  if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return { exists: true, outcome: 'complete' };
-  return { exists: true, outcome: 'running' };
-}

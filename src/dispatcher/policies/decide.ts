@@ -1,7 +1,7 @@
 import { type CheckpointPolicy, DEFAULT_SWEEP_SCHEDULE, isValidCronSchedule } from '../../api/checkpoint-policy.js';
-import type { JobStorage } from '../../jobs-contract/checkpoint-job-input.js';
-import { nextRunTime, sweepCronJobName } from '../../kube/sweep-cronjob.js';
-import { policyClaimName, type S3SecretPlan, s3SecretPlan } from '../checkpoints/decide.js';
+import type { JobStorage } from '../../actions/shared/storage-input.js';
+import { nextRunTime, sweepCronJobName } from '../../actions/sweep/cronjob.js';
+import { policyClaimName, type S3SecretPlan, s3SecretPlan } from '../shared/job-storage.js';
 
 /** What a policy should have in the cluster, and what its status should say. */
 export type PolicyDecision =

@@ -4,18 +4,18 @@ import type { CheckpointPolicy, CheckpointPolicyStatus } from '../../api/checkpo
 import { findCondition, setCondition } from '../../api/condition-set.js';
 import { API_GROUP_VERSION, CHECKPOINT_POLICY_KIND } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
-import type { SweepJobInput } from '../../jobs-contract/sweep-job-input.js';
-import type { JobSettings } from '../../kube/action-job.js';
+import type { SweepJobInput } from '../../actions/sweep/job-input.js';
+import type { JobSettings } from '../../actions/shared/action-job.js';
 import { apiMessage, isAlreadyExists, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { ResilientInformer } from '../../kube/informer.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
-import { patchPolicyStatus, type PolicyStatusPatch } from '../../kube/policy-status-writer.js';
-import { buildSweepCronJob, sweepCronJobName, sweepLabels } from '../../kube/sweep-cronjob.js';
+import { patchPolicyStatus, type PolicyStatusPatch } from '../../status/policy-status-writer.js';
+import { buildSweepCronJob, sweepCronJobName, sweepLabels } from '../../actions/sweep/cronjob.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import type { Logger } from '../../observability/logger.js';
-import { ensureTemplateClaim } from '../checkpoints/template-claim.js';
-import { readS3SecretContent } from '../checkpoints/s3-job-secret.js';
+import { ensureTemplateClaim } from '../shared/template-claim.js';
+import { readS3SecretContent } from '../shared/job-secrets.js';
 import { decidePolicy, type PolicyDecision } from './decide.js';
 
 export interface PolicyReconcilerDeps {

@@ -3,12 +3,13 @@ import type { Checkpoint, RestoreRecord } from '../../api/checkpoint.js';
 import type { PolicyLookup } from '../policy-lookup.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../../api/constants.js';
 import { resolveStorage } from '../../api/resolve-storage.js';
-import type { RestoreJobInput } from '../../jobs-contract/restore-job-input.js';
-import { restoreJobName } from '../../kube/restore-job.js';
+import type { RestoreJobInput } from '../../actions/restore/job-input.js';
+import { restoreJobName } from '../../actions/restore/job.js';
 import { checkpointImageTag } from '../../oci/image-reference.js';
-import { registryPlan, type RegistrySecretRef, type RestoreDefaults } from './registry-plan.js';
+import { registryPlan, type RegistrySecretRef, type RestoreDefaults } from '../shared/registry-plan.js';
 import { RESTORE_STRATEGY, type RestoreStrategyName } from './strategy.js';
-import { type JobFacts, jobStorage, type S3SecretPlan, s3SecretPlan } from '../checkpoints/decide.js';
+import { type JobFacts } from '../shared/job-facts.js';
+import { jobStorage, type S3SecretPlan, s3SecretPlan } from '../shared/job-storage.js';
 import { type NodeFacts, restoreSupport } from '../runtime-support.js';
 
 /** What the dispatcher knows about a pod with a restore request, read live. */
@@ -32,7 +33,7 @@ export interface RestorePodFacts {
   }[];
 }
 
-export type { RestoreDefaults } from './registry-plan.js';
+export type { RestoreDefaults } from '../shared/registry-plan.js';
 
 export type RestoreDecision =
   | { kind: 'nothing' }

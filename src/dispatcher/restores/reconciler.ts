@@ -7,21 +7,21 @@ import {
   RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_MESSAGE_ANNOTATION, RESTORE_STATUS_ANNOTATION, RESTORED_FROM_ANNOTATION,
 } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
-import type { JobSettings } from '../../kube/action-job.js';
+import type { JobSettings } from '../../actions/shared/action-job.js';
 import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { ResilientInformer } from '../../kube/informer.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import { ownerLabels } from '../../kube/names.js';
-import { buildRestoreJob } from '../../kube/restore-job.js';
-import { upsertRestoreRecord } from '../../kube/restore-records.js';
+import { buildRestoreJob } from '../../actions/restore/job.js';
+import { upsertRestoreRecord } from '../../status/restore-records.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
 import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
-import { jobFacts } from '../checkpoints/decide.js';
-import { createJobSecret, jobSecretContent, readSecretData } from '../checkpoints/s3-job-secret.js';
-import { readRegistrySecretData } from './registry-job-secret.js';
+import { jobFacts } from '../shared/job-facts.js';
+import { createJobSecret, jobSecretContent, readSecretData } from '../shared/job-secrets.js';
+import { readRegistrySecretData } from '../shared/registry-job-secret.js';
 import { currentAttempt, decideRestore, handledMarker, isCheckpointName, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
 
 export interface RestoreReconcilerDeps {

@@ -1,4 +1,4 @@
-import { storeArchive } from '../../../src/jobs-runtime/store-archive.js';
+import { storeArchive } from '../../../src/actions/checkpoint/store-archive.js';
 import { FilesystemBackend } from '../../../src/storage/filesystem.js';
 import { reportAndExit } from './worker-args.js';
 

@@ -1,5 +1,5 @@
 import { S3Backend } from '../../../src/storage/s3.js';
-import { storeArchive } from '../../../src/jobs-runtime/store-archive.js';
+import { storeArchive } from '../../../src/actions/checkpoint/store-archive.js';
 import { reportAndExit, workerArgs } from './worker-args.js';
 
 /**
