@@ -1,9 +1,9 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR, S3_SECRET_KEYS } from '../shared/storage-input.js';
+import { ARCHIVE_MOUNT_PATH } from '../shared/storage-input.js';
 import { CLEANUP_JOB_INPUT_ENV, type CleanupJobInput } from './job-input.js';
-import { buildActionJob, type JobSettings, secretFileMode } from '../shared/action-job.js';
+import { buildActionJob, type JobSettings } from '../shared/action-job.js';
 import { jobName, ownerLabels } from '../../kube/names.js';
-import { registrySecretVolume } from '../shared/registry-secret-volume.js';
+import { jobSecretVolumes } from '../shared/job-secret-volumes.js';
 
 /**
  * A cleanup must outlast a storage outage, since the Checkpoint cannot go before its archive
@@ -37,16 +37,9 @@ export function buildCleanupJob(input: CleanupJobInput, settings: JobSettings, s
     volumes.push({ name: 'archive', persistentVolumeClaim: { claimName: storage.claimName } });
     mounts.push({ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH });
   }
-  const s3Keys = secretKeys.filter((k) => (Object.values(S3_SECRET_KEYS) as string[]).includes(k));
-  if (s3Keys.length > 0) {
-    volumes.push({ name: 's3-secret', secret: { secretName: name, defaultMode: secretFileMode(runAsRoot), items: s3Keys.map((key) => ({ key, path: key })) } });
-    mounts.push({ name: 's3-secret', mountPath: S3_SECRET_DIR, readOnly: true });
-  }
-  const registry = registrySecretVolume(name, secretKeys, runAsRoot);
-  if (registry) {
-    volumes.push(registry.volume);
-    mounts.push(registry.mount);
-  }
+  const secret = jobSecretVolumes(name, secretKeys, runAsRoot);
+  volumes.push(...secret.volumes);
+  mounts.push(...secret.mounts);
   return buildActionJob({
     action: 'cleanup',
     name,

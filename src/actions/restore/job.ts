@@ -1,9 +1,9 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR, S3_SECRET_KEYS } from '../shared/storage-input.js';
+import { ARCHIVE_MOUNT_PATH } from '../shared/storage-input.js';
 import { RESTORE_JOB_INPUT_ENV, type RestoreJobInput } from './job-input.js';
-import { buildActionJob, type JobSettings, secretFileMode } from '../shared/action-job.js';
+import { buildActionJob, type JobSettings } from '../shared/action-job.js';
 import { jobName, ownerLabels } from '../../kube/names.js';
-import { registrySecretVolume } from '../shared/registry-secret-volume.js';
+import { jobSecretVolumes } from '../shared/job-secret-volumes.js';
 
 /** Time for fetching, verifying and pushing one archive; a stalled registry cannot hold a Job for ever. */
 export const RESTORE_JOB_DEADLINE_SECONDS = 30 * 60;
@@ -39,16 +39,9 @@ export function buildRestoreJob(input: RestoreJobInput, settings: JobSettings, s
   }
   // Archives on node and claim volumes were written by the root checkpoint Job with mode 0600.
   const runAsRoot = storage.backend !== 's3';
-  const s3Keys = secretKeys.filter((k) => (Object.values(S3_SECRET_KEYS) as string[]).includes(k));
-  if (s3Keys.length > 0) {
-    volumes.push({ name: 's3-secret', secret: { secretName: input.jobName, defaultMode: secretFileMode(runAsRoot), items: s3Keys.map((key) => ({ key, path: key })) } });
-    mounts.push({ name: 's3-secret', mountPath: S3_SECRET_DIR, readOnly: true });
-  }
-  const registry = registrySecretVolume(input.jobName, secretKeys, runAsRoot);
-  if (registry) {
-    volumes.push(registry.volume);
-    mounts.push(registry.mount);
-  }
+  const secret = jobSecretVolumes(input.jobName, secretKeys, runAsRoot);
+  volumes.push(...secret.volumes);
+  mounts.push(...secret.mounts);
   return buildActionJob({
     action: 'restore',
     name: input.jobName,

@@ -4,9 +4,10 @@ import { CronExpressionParser } from 'cron-parser';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { API_GROUP_VERSION, CHECKPOINT_POLICY_KIND } from '../../api/constants.js';
 import { DNS_LABEL } from '../../api/patterns.js';
-import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR, S3_SECRET_KEYS } from '../shared/storage-input.js';
+import { ARCHIVE_MOUNT_PATH, S3_SECRET_KEYS } from '../shared/storage-input.js';
+import { jobSecretVolumes } from '../shared/job-secret-volumes.js';
 import { SWEEP_JOB_INPUT_ENV } from './job-input.js';
-import { buildActionJob, type JobSettings, secretFileMode } from '../shared/action-job.js';
+import { buildActionJob, type JobSettings } from '../shared/action-job.js';
 import { LABELS, ownerLabels } from '../../kube/names.js';
 
 /** The CronJob controller appends 11 characters to name each Job, which must stay within 63. */
@@ -88,10 +89,12 @@ export function buildSweepCronJob(args: {
     volumes.push({ name: 'archive', persistentVolumeClaim: { claimName: args.claimName } });
     mounts.push({ name: 'archive', mountPath: ARCHIVE_MOUNT_PATH });
   }
-  const s3Keys = args.secretKeys.filter((k) => (Object.values(S3_SECRET_KEYS) as string[]).includes(k));
-  if (args.secretName !== undefined && s3Keys.length > 0) {
-    volumes.push({ name: 's3-secret', secret: { secretName: args.secretName, defaultMode: secretFileMode(runAsRoot), items: s3Keys.map((key) => ({ key, path: key })) } });
-    mounts.push({ name: 's3-secret', mountPath: S3_SECRET_DIR, readOnly: true });
+  if (args.secretName !== undefined) {
+    // A sweep's Secret carries S3 keys only: it never reaches a registry.
+    const s3Keys = args.secretKeys.filter((k) => (Object.values(S3_SECRET_KEYS) as string[]).includes(k));
+    const secret = jobSecretVolumes(args.secretName, s3Keys, runAsRoot);
+    volumes.push(...secret.volumes);
+    mounts.push(...secret.mounts);
   }
   const job = buildActionJob({
     action: 'sweep',

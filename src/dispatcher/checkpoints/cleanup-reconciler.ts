@@ -4,7 +4,7 @@ import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOIN
 import type { JobSettings } from '../../actions/shared/action-job.js';
 import { buildCleanupJob, cleanupJobName } from '../../actions/cleanup/job.js';
 import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js';
-import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
+import { isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { ResilientInformer } from '../../kube/informer.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
@@ -18,7 +18,8 @@ import { jobFacts } from '../shared/job-facts.js';
 import { REGISTRY_CA_SECRET_KEY, REGISTRY_SECRET_KEY } from '../../actions/shared/registry-secret.js';
 import { readRegistrySecretData } from '../shared/registry-job-secret.js';
 import type { RestoreDefaults } from '../shared/registry-plan.js';
-import { adoptJobSecret, createJobSecret, readS3SecretContent } from '../shared/job-secrets.js';
+import { readS3SecretContent } from '../shared/job-secrets.js';
+import { launchJob } from '../shared/launch-job.js';
 
 export interface CheckpointCleanupDeps {
   jobs: ResilientInformer<V1Job>;
@@ -112,18 +113,10 @@ export class CheckpointCleanup {
             ...(input.images ? { images: input.images.map((i) => ({ ...i, caBundle: i.caBundle && REGISTRY_CA_SECRET_KEY in registry.data })) } : {}),
           };
         }
-        const secretKeys = Object.keys(data);
-        if (secretKeys.length > 0) await createJobSecret(this.deps.lean, { namespace: ns, name: cleanupName, labels: ownerLabels('cleanup', ref), data });
-        const job = buildCleanupJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, secretKeys, cleanupName);
-        let jobUid: string | undefined;
-        try {
-          jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs`, job)).metadata?.uid;
-        } catch (err) {
-          if (!isAlreadyExists(err)) throw err;
-        }
-        if (secretKeys.length > 0) await adoptJobSecret(this.deps.lean, ns, cleanupName, jobUid);
+        const job = buildCleanupJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, Object.keys(data), cleanupName);
+        const { created } = await launchJob(this.deps.lean, { job, secretData: data, secretLabels: ownerLabels('cleanup', ref) });
         await this.setDeleting(checkpoint, 'DeletingArchive', `Job ${ns}/${cleanupName} is deleting ${checkpoint.status?.archive?.uri ?? 'what the checkpoint Job stored'}`);
-        if (jobUid) {
+        if (created) {
           log.info({ job: cleanupName, node: decision.nodeName, images: input.images?.length ?? 0 }, 'cleanup Job created');
           for (const m of registry?.missing ?? []) this.event(checkpoint, 'Warning', m.reason, `checkpoint images may stay in the registry: ${m.message}`);
           for (const kept of decision.keptImages) {

@@ -1,10 +1,9 @@
 import { checkpointSpecSchema, type Checkpoint, type CheckpointStatus } from '../../api/checkpoint.js';
-import { resolveStorage, type ResolvedStorage } from '../../api/resolve-storage.js';
+import { resolveStorage } from '../../api/resolve-storage.js';
 import { chooseContainer, resolveTarget } from '../../api/resolve-target.js';
 import type { CheckpointJobInput } from '../../actions/checkpoint/job-input.js';
-import type { JobStorage } from '../../actions/shared/storage-input.js';
 import type { PolicyLookup } from '../policy-lookup.js';
-import { type JobFacts } from '../shared/job-facts.js';
+import type { JobFacts } from '../shared/job-facts.js';
 import { jobStorage, type S3SecretPlan, s3SecretPlan } from '../shared/job-storage.js';
 import { containerKey } from './busy-containers.js';
 import { checkpointSupport, type NodeFacts } from '../runtime-support.js';

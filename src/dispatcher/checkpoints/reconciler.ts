@@ -8,7 +8,7 @@ import { buildCheckpointJob, type JobSettings } from '../../actions/checkpoint/j
 import { pinnedNode } from '../../actions/shared/action-job.js';
 import type { NodeFacts, NodeLister } from '../runtime-support.js';
 import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js';
-import { apiMessage, ConflictError, isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../kube/errors.js';
+import { apiMessage, ConflictError, isConflict, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { ResilientInformer } from '../../kube/informer.js';
@@ -19,8 +19,8 @@ import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import { type CheckpointDecision, type DecideSettings, decideCheckpoint, isTerminal, type PodFacts } from './decide.js';
 import { jobFacts } from '../shared/job-facts.js';
-import { type S3SecretPlan } from '../shared/job-storage.js';
-import { adoptJobSecret, ensureS3JobSecret } from '../shared/job-secrets.js';
+import { readS3SecretContent } from '../shared/job-secrets.js';
+import { launchJob } from '../shared/launch-job.js';
 import type { RestoreDefaults } from '../shared/registry-plan.js';
 import { CheckpointCleanup } from './cleanup-reconciler.js';
 import { ensureTemplateClaim } from '../shared/template-claim.js';
@@ -157,32 +157,24 @@ export class CheckpointReconciler {
           }
         }
         let input = decision.input;
+        let secretData: Record<string, string> = {};
         if (input.storage.backend === 's3') {
-          const content = await ensureS3JobSecret(this.deps.lean, {
-            namespace: this.deps.jobSettings.namespace, name: expectedJobName, plan: decision.s3Secrets ?? {},
-            defaultSecretName: this.deps.s3DefaultCredentialsSecret, labels: ownerLabels('checkpoint', { ...ref, uid: checkpoint.metadata.uid! }),
-          });
+          const content = await readS3SecretContent(this.deps.lean, this.deps.jobSettings.namespace, decision.s3Secrets ?? {}, this.deps.s3DefaultCredentialsSecret);
           if (!content.ok) {
             await this.fail(checkpoint, content.reason, content.message, now, log);
             return { kind: 'done' };
           }
+          secretData = content.data;
           input = { ...input, storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle } };
         }
         const job = buildCheckpointJob(input, { ...this.deps.jobSettings, ...activeTraceContext() });
-        let created = true;
-        let jobUid: string | undefined;
+        let created: boolean;
         try {
-          jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs`, job)).metadata?.uid;
+          ({ created } = await launchJob(this.deps.lean, { job, secretData, secretLabels: ownerLabels('checkpoint', { ...ref, uid: checkpoint.metadata.uid! }) }));
         } catch (err) {
-          if (!isAlreadyExists(err)) {
-            this.deps.busy.release(`${ref.namespace}/${ref.name}`);
-            this.deps.nodeSlots.release(`${ref.namespace}/${ref.name}`);
-            throw err;
-          }
-          created = false; // made by an earlier run of this reconcile: adopt it
-        }
-        if (input.storage.backend === 's3' && (input.storage.credentials === 'secret' || input.storage.caBundle)) {
-          await adoptJobSecret(this.deps.lean, this.deps.jobSettings.namespace, expectedJobName, jobUid);
+          this.deps.busy.release(`${ref.namespace}/${ref.name}`);
+          this.deps.nodeSlots.release(`${ref.namespace}/${ref.name}`);
+          throw err;
         }
         await patchCheckpointStatus(this.deps.lean, ref,
           runningStatus(checkpoint, { jobName: expectedJobName, nodeName: decision.nodeName, containerName: decision.containerName }, now),

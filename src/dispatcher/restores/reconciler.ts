@@ -8,7 +8,7 @@ import {
 } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
 import type { JobSettings } from '../../actions/shared/action-job.js';
-import { isAlreadyExists, isNotFound } from '../../kube/errors.js';
+import { isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { ResilientInformer } from '../../kube/informer.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
@@ -20,7 +20,8 @@ import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
 import type { Logger } from '../../observability/logger.js';
 import { activeTraceContext } from '../../observability/tracing.js';
 import { jobFacts } from '../shared/job-facts.js';
-import { createJobSecret, jobSecretContent, readSecretData } from '../shared/job-secrets.js';
+import { jobSecretContent, readSecretData } from '../shared/job-secrets.js';
+import { launchJob } from '../shared/launch-job.js';
 import { readRegistrySecretData } from '../shared/registry-job-secret.js';
 import { currentAttempt, decideRestore, handledMarker, isCheckpointName, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
 
@@ -194,20 +195,13 @@ export class RestoreReconciler {
     }
     if (input.storage.backend === 's3') input.storage = { ...input.storage, credentials: secret.s3Credentials, caBundle: secret.caBundle };
     const ns = this.deps.jobSettings.namespace;
-    const keys = Object.keys(secret.data);
-    if (keys.length > 0) await createJobSecret(this.deps.lean, { namespace: ns, name: input.jobName, labels: ownerLabels('restore', input.pod), data: secret.data });
-    // The record comes first, and never over one the Job has already written: a fast Job can
-    // record its result before this reconcile gets here again.
-    await this.record(checkpoint, input.jobName, (r) => r ?? { ...base(pod, decision.request, input.containerName, r, now), strategy: decision.strategy, result: 'Pending', reason: 'JobCreated' });
-    let created = true;
-    let jobUid: string | undefined;
-    try {
-      jobUid = (await this.deps.lean.post<V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs`, buildRestoreJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, keys, decision.nodeName))).metadata?.uid;
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      created = false;
-    }
-    if (keys.length > 0) await this.adoptJobSecret(input.jobName, jobUid);
+    const job = buildRestoreJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, Object.keys(secret.data), decision.nodeName);
+    const { created } = await launchJob(this.deps.lean, {
+      job, secretData: secret.data, secretLabels: ownerLabels('restore', input.pod),
+      // The record comes first, and never over one the Job has already written: a fast Job can
+      // record its result before this reconcile gets here again.
+      beforeJob: () => this.record(checkpoint, input.jobName, (r) => r ?? { ...base(pod, decision.request, input.containerName, r, now), strategy: decision.strategy, result: 'Pending', reason: 'JobCreated' }),
+    });
     await this.annotate(pod, {
       [RESTORE_HANDLED_ANNOTATION]: handledMarker(decision.request), [RESTORE_STATUS_ANNOTATION]: 'Pending',
       [RESTORE_MESSAGE_ANNOTATION]: `JobCreated: restore Job ${input.jobName} fetches and verifies archive ${input.archive.uri}`,
@@ -245,15 +239,6 @@ export class RestoreReconciler {
     if (registry.missing.length > 0) return { ok: false, ...registry.missing[0]! };
     Object.assign(data, registry.data);
     return { ok: true, data, s3Credentials, caBundle };
-  }
-
-  private async adoptJobSecret(name: string, jobUid: string | undefined): Promise<void> {
-    const ns = this.deps.jobSettings.namespace;
-    const uid = jobUid ?? (await this.readJob(name))?.metadata?.uid;
-    if (!uid) return;
-    await this.deps.lean.mergePatch(`/api/v1/namespaces/${ns}/secrets/${name}`, {
-      metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: false }] },
-    }).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
   }
 
   private async annotate(pod: RestorePodFacts, annotations: Record<string, string | null>): Promise<void> {

@@ -76,24 +76,6 @@ export async function readS3SecretContent(lean: LeanKubeClient, jobsNamespace: s
   return jobSecretContent(plan, { credentials, caBundle, operatorDefault }, defaultSecretName);
 }
 
-/**
- * Writes the per-Job Secret (named like the Job) before the Job exists, so its pod never waits
- * for it. It is immutable: a retried reconcile finds it and keeps it.
- */
-export async function ensureS3JobSecret(lean: LeanKubeClient, args: {
-  namespace: string;
-  name: string;
-  plan: S3SecretPlan;
-  defaultSecretName: string;
-  labels: Record<string, string>;
-}): Promise<JobSecretContent> {
-  const { namespace: ns, plan } = args;
-  const content = await readS3SecretContent(lean, ns, plan, args.defaultSecretName);
-  if (!content.ok || Object.keys(content.data).length === 0) return content;
-  await createJobSecret(lean, { namespace: ns, name: args.name, labels: args.labels, data: content.data });
-  return content;
-}
-
 /** Creates an immutable per-Job Secret; one a retried reconcile already created is kept as it is. */
 export async function createJobSecret(lean: LeanKubeClient, args: { namespace: string; name: string; labels: Record<string, string>; data: Record<string, string> }): Promise<void> {
   try {
