@@ -4,9 +4,9 @@ import { code, schemaFields, type SchemaRule } from './crd/schema-fields.js';
 import type { SchemaNode } from './crd/structural-schema.js';
 
 /**
- * The README's field reference, in Markdown: per kind, one table for spec and one for status,
+ * The field reference of docs/reference.md, in Markdown: per kind, one table for spec and one for status,
  * each followed by its CEL rules. Rendered from the generated CRDs, so `npm run generate` keeps
- * it in step with manifests/crd/ and a test catches a README edited by hand.
+ * it in step with manifests/crd/ and a test catches a page edited by hand.
  */
 export function renderFieldReference(): string {
   return [checkpointCrd(), checkpointPolicyCrd()].flatMap(kindSections).join('\n');
@@ -28,7 +28,7 @@ function kindSections(crd: SchemaNode): string[] {
 
 function section(title: string, node: SchemaNode, path: string, extraRules: SchemaRule[]): string {
   const { fields, rules } = schemaFields(node, path);
-  const lines = [`#### ${title}`, ''];
+  const lines = [`## ${title}`, ''];
   if (typeof node.description === 'string') lines.push(prose(node.description), '');
   lines.push('| field | type | default | description |', '|---|---|---|---|');
   for (const f of fields) lines.push(`| ${[code(f.path), f.type, f.default, prose(f.description)].map(cell).join(' | ')} |`);

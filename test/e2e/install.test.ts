@@ -48,7 +48,7 @@ describe('manifests/default', () => {
     expect(env.WATCH_NAMESPACE).toEqual({ name: 'WATCH_NAMESPACE', value: '' });
     expect(env.POD_NAME.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     expect(env.OPERATOR_NAME.value).toBe('checkpoint-operator');
-    // The limits are the original description's; the memory request is the measured one (README, Install).
+    // The limits are the original description's; the memory request is the measured one (docs/install.md, the table of what it creates).
     expect(manager.resources).toEqual({ limits: { cpu: '500m', memory: '512Mi' }, requests: { cpu: '100m', memory: '300Mi' } });
     expect(manager.livenessProbe.httpGet.path).toBe('/healthz');
     expect(manager.readinessProbe.httpGet.path).toBe('/readyz');

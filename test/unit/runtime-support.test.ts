@@ -123,9 +123,9 @@ describe('versions and the cached node', () => {
   });
 });
 
-describe('README.md runtime table', () => {
+describe('docs/restore.md runtime table', () => {
   it('is exactly what runtime-support.ts generates (run `npm run generate` after changing it)', async () => {
-    const readme = await readFile(join(import.meta.dirname, '../../README.md'), 'utf8');
-    expect(readMarkedSection(readme, 'runtime-support'), 'README.md runtime table is stale: run `npm run generate`').toBe(renderRuntimeSupport());
+    const page = await readFile(join(import.meta.dirname, '../../docs/restore.md'), 'utf8');
+    expect(readMarkedSection(page, 'runtime-support'), 'docs/restore.md runtime table is stale: run `npm run generate`').toBe(renderRuntimeSupport());
   });
 });

@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { renderFieldReference } from '../../src/api/field-reference.js';
 import { readMarkedSection, replaceMarkedSection } from '../../src/api/marked-section.js';
 
-const readmePath = join(import.meta.dirname, '../../README.md');
+const referencePath = join(import.meta.dirname, '../../docs/reference.md');
 
-describe('README.md field reference', () => {
+describe('docs/reference.md field reference', () => {
   it('is exactly what the zod schemas generate (run `npm run generate` after changing src/api)', async () => {
-    const committed = readMarkedSection(await readFile(readmePath, 'utf8'), 'field-reference');
-    expect(committed, 'README.md field reference is stale: run `npm run generate`').toBe(renderFieldReference().trim());
+    const committed = readMarkedSection(await readFile(referencePath, 'utf8'), 'field-reference');
+    expect(committed, 'docs/reference.md is stale: run `npm run generate`').toBe(renderFieldReference().trim());
   });
 
   it('shows types with enums and bounds, defaults, required fields and CEL rule messages', () => {
@@ -22,7 +22,7 @@ describe('README.md field reference', () => {
     expect(text).toContain('- `spec.storage.pvcTemplate`: pvcTemplate is only valid with backend pvc');
     expect(text).toContain('- `Checkpoint`: metadata.name must be at most 63 characters');
     for (const heading of ['Checkpoint spec', 'Checkpoint status', 'CheckpointPolicy spec', 'CheckpointPolicy status']) {
-      expect(text).toContain(`#### ${heading}\n`);
+      expect(text).toContain(`## ${heading}\n`);
     }
   });
 
