@@ -30,13 +30,8 @@ import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANN
 import type { DispatcherConfig } from './config.js';
 import { type NodeLister, nodeFacts, projectNode } from './runtime-support.js';
 import { deleteFinishedJobs, finishedJobFacts, finishedJobsToDelete, restoreJobsInFlight } from './finished-jobs.js';
+import { decodeWorkKey, encodeWorkKey, objectKey, type WorkKey } from './work-key.js';
 
-/** Work-queue keys of restore requests: `restore:<pod namespace>/<pod name>`. */
-const RESTORE_KEY = 'restore:';
-/** Work-queue keys of policies: `policy:<name>`. */
-const POLICY_KEY = 'policy:';
-/** The work-queue key of the periodic deletion of finished Jobs. */
-const FINISHED_JOBS_KEY = 'finished-jobs';
 /** How often finished Jobs are looked at: their count stays near FINISHED_JOBS_KEPT, whatever the rate. */
 const FINISHED_JOBS_EVERY_MS = 30_000;
 
@@ -114,8 +109,13 @@ export class Dispatcher {
       const c = this.checkpointInformerFor(namespace)?.get(name, namespace);
       return c !== undefined && !c.metadata.deletionTimestamp && c.status?.phase !== 'Succeeded' && c.status?.phase !== 'Failed';
     };
-    this.busyContainers = new BusyContainers(mayStillCheckpoint, (key) => this.queue.add(key));
-    this.nodeSlots = new NodeSlots(config.maxCheckpointJobsPerNode, mayStillCheckpoint, (key) => this.queue.add(key));
+    // Both name Checkpoints by `namespace/name`.
+    const wakeCheckpoint = (key: string) => {
+      const [namespace, name] = key.split('/') as [string, string];
+      this.enqueue({ kind: 'checkpoint', namespace, name });
+    };
+    this.busyContainers = new BusyContainers(mayStillCheckpoint, wakeCheckpoint);
+    this.nodeSlots = new NodeSlots(config.maxCheckpointJobsPerNode, mayStillCheckpoint, wakeCheckpoint);
     const checkpointsView = {
       get: (name: string, namespace?: string) => this.checkpointInformerFor(namespace)?.get(name, namespace),
     } as ResilientInformer<Checkpoint>;
@@ -151,7 +151,7 @@ export class Dispatcher {
     this.podWatches = namespaces.map((ns) => new PodMetadataWatch({
       kubeConfig: kc, namespace: ns, log, clock,
       onObject: (meta, kind) => {
-        const key = `${meta.namespace}/${meta.name}`;
+        const key = objectKey({ namespace: meta.namespace!, name: meta.name! });
         const annotations = meta.annotations ?? {};
         if (kind === 'delete' || (annotations[RESTORE_FROM_ANNOTATION] === undefined && annotations[RESTORE_HANDLED_ANNOTATION] === undefined)) {
           this.restorePods.delete(key);
@@ -162,7 +162,7 @@ export class Dispatcher {
         const request = annotations[RESTORE_FROM_ANNOTATION];
         const done = request !== undefined && handledMarker(request) === annotations[RESTORE_HANDLED_ANNOTATION]
           && (annotations[RESTORE_STATUS_ANNOTATION] === 'Succeeded' || annotations[RESTORE_STATUS_ANNOTATION] === 'Failed');
-        if (!done) this.queue.add(`${RESTORE_KEY}${key}`);
+        if (!done) this.enqueue({ kind: 'restore', namespace: meta.namespace!, name: meta.name! });
       },
     }));
     const metrics = options.metrics;
@@ -187,20 +187,19 @@ export class Dispatcher {
       jobSettings, sweepServiceAccount: JOB_SERVICE_ACCOUNTS.sweep, s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
     });
     // One span per reconcile: the Jobs it creates continue its trace (TRACEPARENT).
-    const route = async (key: string) => {
-      if (key === FINISHED_JOBS_KEY) {
-        await this.deleteFinishedJobs();
-        return { kind: 'requeueAfter' as const, ms: FINISHED_JOBS_EVERY_MS };
+    const route = async (encoded: string) => {
+      const key = decodeWorkKey(encoded);
+      switch (key.kind) {
+        case 'finishedJobs':
+          await this.deleteFinishedJobs();
+          return { kind: 'requeueAfter' as const, ms: FINISHED_JOBS_EVERY_MS };
+        case 'policy':
+          return withSpan('reconcile policy', { name: key.name, action: 'policy' }, () => policyReconciler.reconcile(key.name));
+        case 'restore':
+          return withSpan('reconcile restore', { 'k8s.namespace.name': key.namespace, name: key.name, action: 'restore' }, () => restores.reconcile(objectKey(key)));
+        case 'checkpoint':
+          return withSpan('reconcile checkpoint', { 'k8s.namespace.name': key.namespace, name: key.name, action: 'checkpoint' }, () => reconciler.reconcile(objectKey(key)));
       }
-      if (key.startsWith(POLICY_KEY)) {
-        const name = key.slice(POLICY_KEY.length);
-        return withSpan('reconcile policy', { name, action: 'policy' }, () => policyReconciler.reconcile(name));
-      }
-      const restore = key.startsWith(RESTORE_KEY);
-      const objectKey = restore ? key.slice(RESTORE_KEY.length) : key;
-      const [namespace, name] = objectKey.split('/');
-      return withSpan(restore ? 'reconcile restore' : 'reconcile checkpoint', { 'k8s.namespace.name': namespace, name, action: restore ? 'restore' : 'checkpoint' },
-        () => (restore ? restores.reconcile(objectKey) : reconciler.reconcile(objectKey)));
     };
     const reconcile = metrics
       ? async (key: string) => {
@@ -239,10 +238,10 @@ export class Dispatcher {
           return;
         }
         metrics?.observe(c);
-        this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
+        this.enqueue({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
         // A restore Job reports through the Checkpoint's record: look at its pod again.
         for (const r of c.status?.restores ?? []) {
-          if (r.result === 'Pending' || r.result === 'Running') this.queue.add(`${RESTORE_KEY}${r.namespace}/${r.podName}`);
+          if (r.result === 'Pending' || r.result === 'Running') this.enqueue({ kind: 'restore', namespace: r.namespace, name: r.podName });
         }
       });
     }
@@ -251,7 +250,7 @@ export class Dispatcher {
       if (kind !== 'delete') return;
       for (const informer of this.checkpoints) {
         for (const c of informer.list()) {
-          if (c.status?.phase === 'Running' && c.status.nodeName === node.metadata?.name) this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
+          if (c.status?.phase === 'Running' && c.status.nodeName === node.metadata?.name) this.enqueue({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
         }
       }
     });
@@ -260,7 +259,7 @@ export class Dispatcher {
         this.dropSweepPushGroup(policy.metadata.name);
         return;
       }
-      this.queue.add(`${POLICY_KEY}${policy.metadata.name}`);
+      this.enqueue({ kind: 'policy', name: policy.metadata.name });
     });
     this.jobs.onChange((job, kind) => {
       if (kind === 'delete') {
@@ -269,16 +268,22 @@ export class Dispatcher {
       }
       this.dropFinishedJobSecret(job);
       const labels = job.metadata?.labels ?? {};
-      if (!labels[LABELS.ownerNamespace] || !labels[LABELS.ownerName]) return;
-      const owner = `${labels[LABELS.ownerNamespace]}/${labels[LABELS.ownerName]}`;
-      if (labels[LABELS.action] === 'checkpoint' || labels[LABELS.action] === 'cleanup') this.queue.add(owner);
-      else if (labels[LABELS.action] === 'restore') this.queue.add(`${RESTORE_KEY}${owner}`);
+      const namespace = labels[LABELS.ownerNamespace];
+      const name = labels[LABELS.ownerName];
+      if (!namespace || !name) return;
+      const owner = { namespace, name };
+      if (labels[LABELS.action] === 'checkpoint' || labels[LABELS.action] === 'cleanup') this.enqueue({ kind: 'checkpoint', ...owner });
+      else if (labels[LABELS.action] === 'restore') this.enqueue({ kind: 'restore', ...owner });
     });
   }
 
   /** Starts the caches; resolves once every one has listed. */
   async startCaches(): Promise<void> {
     await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start(), this.nodes.start(), ...this.podWatches.map((w) => w.start())]);
+  }
+
+  private enqueue(key: WorkKey): void {
+    this.queue.add(encodeWorkKey(key));
   }
 
   get queueDepth(): number {
@@ -294,12 +299,15 @@ export class Dispatcher {
     this.leading = true;
     this.options.metrics?.becameLeader();
     for (const informer of this.checkpoints) {
-      for (const c of informer.list()) this.queue.add(`${c.metadata.namespace}/${c.metadata.name}`);
+      for (const c of informer.list()) this.enqueue({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
     }
-    for (const key of this.restorePods) this.queue.add(`${RESTORE_KEY}${key}`);
-    for (const policy of this.policies.list()) this.queue.add(`${POLICY_KEY}${policy.metadata.name}`);
+    for (const key of this.restorePods) {
+      const [namespace, name] = key.split('/') as [string, string];
+      this.enqueue({ kind: 'restore', namespace, name });
+    }
+    for (const policy of this.policies.list()) this.enqueue({ kind: 'policy', name: policy.metadata.name });
     for (const job of this.jobs.list()) this.dropFinishedJobSecret(job);
-    this.queue.add(FINISHED_JOBS_KEY);
+    this.enqueue({ kind: 'finishedJobs' });
     this.queue.start();
   }
 
