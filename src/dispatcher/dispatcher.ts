@@ -8,6 +8,7 @@ import { EventRecorder } from '../kube/events.js';
 import { fromKubeConfig } from '../kube/credentials.js';
 import { LeanKubeClient } from '../kube/lean-client.js';
 import { ResilientInformer } from '../kube/informer.js';
+import type { Lister } from '../kube/lister.js';
 import { projectJob } from './job-projection.js';
 import { finishedJobSecret } from './finished-job-secret.js';
 import { JOB_SERVICE_ACCOUNTS, LABELS, MANAGED_BY } from '../kube/names.js';
@@ -21,12 +22,13 @@ import { BusyContainers } from './checkpoints/busy-containers.js';
 import { NodeSlots } from './checkpoints/node-slots.js';
 import { CheckpointReconciler } from './checkpoints/reconciler.js';
 import { RestoreReconciler } from './restores/reconciler.js';
-import { handledMarker } from './restores/decide.js';
 import { PolicyReconciler } from './policies/reconciler.js';
+import { checkpointWatches } from './checkpoints/watches.js';
+import { restoreWatches } from './restores/watches.js';
+import { policyWatches } from './policies/watches.js';
 import { sweepPushOwner } from '../actions/sweep/job-input.js';
 import { PodMetadataWatch } from '../kube/metadata-watch.js';
 import { TokenBucket } from '../kube/token-bucket.js';
-import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../api/constants.js';
 import type { DispatcherConfig } from './config.js';
 import { type NodeLister, nodeFacts, projectNode } from './runtime-support.js';
 import { deleteFinishedJobs, finishedJobFacts, finishedJobsToDelete, restoreJobsInFlight } from './finished-jobs.js';
@@ -116,9 +118,10 @@ export class Dispatcher {
     };
     this.busyContainers = new BusyContainers(mayStillCheckpoint, wakeCheckpoint);
     this.nodeSlots = new NodeSlots(config.maxCheckpointJobsPerNode, mayStillCheckpoint, wakeCheckpoint);
-    const checkpointsView = {
-      get: (name: string, namespace?: string) => this.checkpointInformerFor(namespace)?.get(name, namespace),
-    } as ResilientInformer<Checkpoint>;
+    // One cache per watched namespace; reconcilers read them as one.
+    const checkpointsView: Lister<Checkpoint> = {
+      get: (name, namespace) => this.checkpointInformerFor(namespace)?.get(name, namespace),
+    };
     const jobSettings = {
       namespace: config.jobNamespace,
       image: options.jobImage,
@@ -151,18 +154,12 @@ export class Dispatcher {
     this.podWatches = namespaces.map((ns) => new PodMetadataWatch({
       kubeConfig: kc, namespace: ns, log, clock,
       onObject: (meta, kind) => {
-        const key = objectKey({ namespace: meta.namespace!, name: meta.name! });
-        const annotations = meta.annotations ?? {};
-        if (kind === 'delete' || (annotations[RESTORE_FROM_ANNOTATION] === undefined && annotations[RESTORE_HANDLED_ANNOTATION] === undefined)) {
-          this.restorePods.delete(key);
-          return;
-        }
-        this.restorePods.add(key);
-        // A pod whose request has its result changes often (status) and needs nothing.
-        const request = annotations[RESTORE_FROM_ANNOTATION];
-        const done = request !== undefined && handledMarker(request) === annotations[RESTORE_HANDLED_ANNOTATION]
-          && (annotations[RESTORE_STATUS_ANNOTATION] === 'Succeeded' || annotations[RESTORE_STATUS_ANNOTATION] === 'Failed');
-        if (!done) this.enqueue({ kind: 'restore', namespace: meta.namespace!, name: meta.name! });
+        const pod = { namespace: meta.namespace!, name: meta.name!, annotations: meta.annotations };
+        const key = objectKey(pod);
+        const { tracked, keys } = kind === 'delete' ? { tracked: false, keys: [] } : restoreWatches.pod(pod);
+        if (tracked) this.restorePods.add(key);
+        else this.restorePods.delete(key);
+        this.enqueue(...keys);
       },
     }));
     const metrics = options.metrics;
@@ -238,28 +235,18 @@ export class Dispatcher {
           return;
         }
         metrics?.observe(c);
-        this.enqueue({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
-        // A restore Job reports through the Checkpoint's record: look at its pod again.
-        for (const r of c.status?.restores ?? []) {
-          if (r.result === 'Pending' || r.result === 'Running') this.enqueue({ kind: 'restore', namespace: r.namespace, name: r.podName });
-        }
+        this.enqueue(...checkpointWatches.checkpoint(c), ...restoreWatches.checkpoint(c));
       });
     }
-    // A node removed under a Running Checkpoint: its Job can never run there (see decideCheckpoint).
     this.nodes.onChange((node, kind) => {
-      if (kind !== 'delete') return;
-      for (const informer of this.checkpoints) {
-        for (const c of informer.list()) {
-          if (c.status?.phase === 'Running' && c.status.nodeName === node.metadata?.name) this.enqueue({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
-        }
-      }
+      if (kind === 'delete') this.enqueue(...checkpointWatches.nodeDeleted(node.metadata?.name, this.checkpoints.flatMap((i) => i.list())));
     });
     this.policies.onChange((policy, kind) => {
       if (kind === 'delete') {
         this.dropSweepPushGroup(policy.metadata.name);
         return;
       }
-      this.enqueue({ kind: 'policy', name: policy.metadata.name });
+      this.enqueue(...policyWatches.policy(policy));
     });
     this.jobs.onChange((job, kind) => {
       if (kind === 'delete') {
@@ -267,13 +254,7 @@ export class Dispatcher {
         return;
       }
       this.dropFinishedJobSecret(job);
-      const labels = job.metadata?.labels ?? {};
-      const namespace = labels[LABELS.ownerNamespace];
-      const name = labels[LABELS.ownerName];
-      if (!namespace || !name) return;
-      const owner = { namespace, name };
-      if (labels[LABELS.action] === 'checkpoint' || labels[LABELS.action] === 'cleanup') this.enqueue({ kind: 'checkpoint', ...owner });
-      else if (labels[LABELS.action] === 'restore') this.enqueue({ kind: 'restore', ...owner });
+      this.enqueue(...checkpointWatches.job(job), ...restoreWatches.job(job));
     });
   }
 
@@ -282,8 +263,8 @@ export class Dispatcher {
     await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start(), this.nodes.start(), ...this.podWatches.map((w) => w.start())]);
   }
 
-  private enqueue(key: WorkKey): void {
-    this.queue.add(encodeWorkKey(key));
+  private enqueue(...keys: WorkKey[]): void {
+    for (const key of keys) this.queue.add(encodeWorkKey(key));
   }
 
   get queueDepth(): number {
@@ -299,13 +280,13 @@ export class Dispatcher {
     this.leading = true;
     this.options.metrics?.becameLeader();
     for (const informer of this.checkpoints) {
-      for (const c of informer.list()) this.enqueue({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
+      for (const c of informer.list()) this.enqueue(...checkpointWatches.checkpoint(c));
     }
     for (const key of this.restorePods) {
       const [namespace, name] = key.split('/') as [string, string];
       this.enqueue({ kind: 'restore', namespace, name });
     }
-    for (const policy of this.policies.list()) this.enqueue({ kind: 'policy', name: policy.metadata.name });
+    for (const policy of this.policies.list()) this.enqueue(...policyWatches.policy(policy));
     for (const job of this.jobs.list()) this.dropFinishedJobSecret(job);
     this.enqueue({ kind: 'finishedJobs' });
     this.queue.start();

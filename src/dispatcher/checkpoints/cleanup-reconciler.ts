@@ -6,7 +6,7 @@ import { buildCleanupJob, cleanupJobName } from '../../actions/cleanup/job.js';
 import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js';
 import { isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
-import type { ResilientInformer } from '../../kube/informer.js';
+import type { Lister } from '../../kube/lister.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import { jobName, ownerLabels } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
@@ -22,7 +22,7 @@ import { readS3SecretContent } from '../shared/job-secrets.js';
 import { launchJob } from '../shared/launch-job.js';
 
 export interface CheckpointCleanupDeps {
-  jobs: ResilientInformer<V1Job>;
+  jobs: Lister<V1Job>;
   lean: LeanKubeClient;
   events: EventRecorder;
   now: () => Date;

@@ -11,7 +11,7 @@ import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js'
 import { apiMessage, ConflictError, isConflict, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
-import type { ResilientInformer } from '../../kube/informer.js';
+import type { Lister } from '../../kube/lister.js';
 import { JOB_SERVICE_ACCOUNTS, jobName, ownerLabels } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
@@ -28,9 +28,9 @@ import { type BusyContainers, containerKey } from './busy-containers.js';
 import type { NodeSlots } from './node-slots.js';
 
 export interface CheckpointReconcilerDeps {
-  checkpoints: ResilientInformer<Checkpoint>;
-  policies: ResilientInformer<CheckpointPolicy>;
-  jobs: ResilientInformer<V1Job>;
+  checkpoints: Lister<Checkpoint>;
+  policies: Lister<CheckpointPolicy>;
+  jobs: Lister<V1Job>;
   /** Hot-path requests (pod read, Job create, status patch). */
   lean: LeanKubeClient;
   custom: CustomObjectsApi;

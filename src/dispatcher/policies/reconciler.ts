@@ -8,7 +8,7 @@ import type { SweepJobInput } from '../../actions/sweep/job-input.js';
 import type { JobSettings } from '../../actions/shared/action-job.js';
 import { apiMessage, isAlreadyExists, isInvalid, isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
-import type { ResilientInformer } from '../../kube/informer.js';
+import type { Lister } from '../../kube/lister.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import { patchPolicyStatus, type PolicyStatusPatch } from '../../status/policy-status-writer.js';
 import { buildSweepCronJob, sweepCronJobName, sweepLabels } from '../../actions/sweep/cronjob.js';
@@ -19,7 +19,7 @@ import { readS3SecretContent } from '../shared/job-secrets.js';
 import { decidePolicy, type PolicyDecision } from './decide.js';
 
 export interface PolicyReconcilerDeps {
-  policies: ResilientInformer<CheckpointPolicy>;
+  policies: Lister<CheckpointPolicy>;
   lean: LeanKubeClient;
   events: EventRecorder;
   clock: Clock;

@@ -10,7 +10,7 @@ import type { Clock } from '../../clock/clock.js';
 import type { JobSettings } from '../../actions/shared/action-job.js';
 import { isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
-import type { ResilientInformer } from '../../kube/informer.js';
+import type { Lister } from '../../kube/lister.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import { ownerLabels } from '../../kube/names.js';
 import { buildRestoreJob } from '../../actions/restore/job.js';
@@ -26,9 +26,9 @@ import { readRegistrySecretData } from '../shared/registry-job-secret.js';
 import { currentAttempt, decideRestore, handledMarker, isCheckpointName, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
 
 export interface RestoreReconcilerDeps {
-  checkpoints: { get(name: string, namespace?: string): Checkpoint | undefined };
-  policies: ResilientInformer<CheckpointPolicy>;
-  jobs: ResilientInformer<V1Job>;
+  checkpoints: Lister<Checkpoint>;
+  policies: Lister<CheckpointPolicy>;
+  jobs: Lister<V1Job>;
   lean: LeanKubeClient;
   /** For the one strategic-merge patch (a container's image), which the lean client does not speak. */
   core: CoreV1Api;
