@@ -41,7 +41,7 @@ export const retentionSchema = withCelRules(z.object({
   schedule: z.string().min(1).max(128).regex(CRON_SCHEDULE)
     .refine(isValidCronSchedule, 'schedule is not a valid cron expression')
     .default(DEFAULT_SWEEP_SCHEDULE).describe(`Cron schedule of the retention sweep CronJob (default '${DEFAULT_SWEEP_SCHEDULE}').`),
-  timeZone: z.string().min(1).max(64).regex(/^[A-Za-z0-9_+\/-]+$/).optional()
+  timeZone: z.string().min(1).max(64).regex(/^[A-Za-z0-9_+/-]+$/).optional()
     .describe('IANA time zone of the schedule (default: the controller-manager\'s).'),
   suspend: z.boolean().default(false).describe('Pause retention sweeps.'),
   reclaimPolicy: z.enum(['Delete', 'Retain']).default('Delete')

@@ -35,7 +35,7 @@ export const QUANTITY = /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[n
  * A plausible cron schedule: five fields, or one of the `@` macros the CronJob controller knows.
  * The full parse happens in the operator with cron-parser; this only keeps nonsense out early.
  */
-export const CRON_SCHEDULE = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*?\/,LW#A-Za-z-]+( [0-9*?\/,LW#A-Za-z-]+){4})$/;
+export const CRON_SCHEDULE = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*?/,LW#A-Za-z-]+( [0-9*?/,LW#A-Za-z-]+){4})$/;
 
 /** OCI image repository without tag or digest: `registry.example.com:5000/team/checkpoints`. */
 export const IMAGE_REPOSITORY = /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/;

@@ -44,7 +44,7 @@ export async function resolveJobImage(core: CoreV1Api, configured: string | unde
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('JOB_IMAGE is not set')) throw err;
       if (!isWorthAskingAgainAtStartUp(err) || now() + delayMs > giveUpAt) {
-        throw new Error(`JOB_IMAGE is not set and pod ${namespace}/${podName} could not be read to find the operator's image: ${String(err)}`);
+        throw new Error(`JOB_IMAGE is not set and pod ${namespace}/${podName} could not be read to find the operator's image: ${String(err)}`, { cause: err });
       }
       options.onRetry?.(err, delayMs);
       await sleep(delayMs);

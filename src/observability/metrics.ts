@@ -50,23 +50,27 @@ export class DispatcherMetrics {
     }
     for (const status of ['success', 'failed']) this.restoreTotal.inc({ status }, 0);
     for (const archive of ['deleted', 'retained', 'none']) this.checkpointDeletions.inc({ archive }, 0);
-    const self = this;
+    // prom-client calls collect() with the metric as `this`: what it reads of this class comes through these.
+    const newestAgeSeconds = () => (this.newestSuccess === undefined ? undefined : (this.opts.clock.now() - this.newestSuccess) / 1000);
+    const queueDepth = () => this.opts.queueDepth();
+    const leading = () => this.leaderSince !== undefined;
     new Gauge({
       name: `${PREFIX}checkpoint_age_seconds`,
       help: 'Seconds since the newest successful checkpoint this replica has seen (absent before the first).',
       registers: [this.registry],
       collect() {
         this.reset();
-        if (self.newestSuccess !== undefined) this.set((self.opts.clock.now() - self.newestSuccess) / 1000);
+        const age = newestAgeSeconds();
+        if (age !== undefined) this.set(age);
       },
     });
     new Gauge({
       name: `${PREFIX}work_queue_depth`, help: 'Checkpoints waiting to be reconciled.', registers: [this.registry],
-      collect() { this.set(self.opts.queueDepth()); },
+      collect() { this.set(queueDepth()); },
     });
     new Gauge({
       name: `${PREFIX}leader`, help: '1 while this replica holds the leader Lease and reconciles.', registers: [this.registry],
-      collect() { this.set(self.leaderSince === undefined ? 0 : 1); },
+      collect() { this.set(leading() ? 1 : 0); },
     });
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }

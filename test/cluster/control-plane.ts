@@ -142,7 +142,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string; code?: number };
         if (o.allowFailure) return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? 1 };
-        throw new Error(`kubectl ${args.join(' ')} failed: ${e.stderr ?? String(err)}`);
+        throw new Error(`kubectl ${args.join(' ')} failed: ${e.stderr ?? String(err)}`, { cause: err });
       }
     };
     // The controller-manager is working once its token and ServiceAccount controllers have run.

@@ -1,7 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { clusterContext } from './support/cluster-context.js';
 import { eventsFor, getCheckpoint, runWorkload, sha256File, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { pinnedNode } from '../../src/actions/shared/action-job.js';

@@ -5,7 +5,6 @@ import { kubectl } from './support/kube.js';
 import { MetricsScraper, operatorPodIPs } from './support/metrics-scraper.js';
 
 const NS = 'metrics-e2e';
-const OPERATOR_NS = 'checkpoint-operator-system';
 
 let scraper: MetricsScraper;
 

@@ -157,7 +157,7 @@ describe('retention', () => {
       try {
         await expect.poll(() => checkpointNames(prefix), { timeout: 150_000, interval: 1000 }).toEqual(newest(cs, 2));
       } catch (err) {
-        throw new Error(`${(err as Error).message}\n${await explain(prefix, `ret-${prefix.slice('count-'.length)}`)}`);
+        throw new Error(`${(err as Error).message}\n${await explain(prefix, `ret-${prefix.slice('count-'.length)}`)}`, { cause: err });
       }
     }
     const kept = (cs: Checkpoint[]) => cs.filter((c) => newest(cs, 2).includes(c.metadata.name)).map((c) => c.status!.archive!.key!).sort();

@@ -21,8 +21,8 @@ const STATUS_PATH = '/apis/checkpoint.example.com/v1alpha1/namespaces/team-a/che
 
 /** The few API calls a cleanup makes: read the Checkpoint, patch its status, post Events. */
 function fakeApi(object: { uid: string; deleting: boolean } | undefined) {
-  const patches: { path: string; body: any }[] = [];
-  const events: any[] = [];
+  const patches: { path: string; body: unknown }[] = [];
+  const events: { message?: string }[] = [];
   const api = {
     async get(path: string) {
       expect(path).toBe('/apis/checkpoint.example.com/v1alpha1/namespaces/team-a/checkpoints/c1');
@@ -34,7 +34,7 @@ function fakeApi(object: { uid: string; deleting: boolean } | undefined) {
       };
     },
     async mergePatch(path: string, body: unknown) { patches.push({ path, body }); return {}; },
-    async post(_path: string, body: unknown) { events.push(body); return {}; },
+    async post(_path: string, body: unknown) { events.push(body as { message?: string }); return {}; },
   } as unknown as LeanKubeClient;
   return { api, patches, events };
 }
@@ -97,7 +97,7 @@ describe('runCleanup', () => {
     const { result, events } = await run({}, backend);
     expect(result).toEqual({ ok: true, deleted: [recorded] });
     expect(await readdir(root)).toEqual([]);
-    expect(events[0].message).toContain('1 incomplete write');
+    expect(events[0]?.message).toContain('1 incomplete write');
   });
 
   it('still deletes the archives of a Checkpoint that is already gone, reporting to no status', async () => {

@@ -54,7 +54,6 @@ export class PolicyReconciler {
     const log = this.deps.log.child({ name, action: 'policy' });
     const now = this.deps.clock.now();
     const decision = decidePolicy(policy, this.deps.jobSettings.namespace, now);
-    const ns = this.deps.jobSettings.namespace;
     const template = policy.spec.storage?.pvcTemplate;
     const claimRefused = decision.templateClaim && template ? await this.ensureClaim(policy, decision.templateClaim, template) : undefined;
 
