@@ -36,14 +36,24 @@ export interface BuiltLayer {
  * parent directories added, every time zero and every owner root unless given, so the same
  * inputs give the same digest and a registry that has the layer is not sent it again.
  */
-export async function buildLayer(entries: LayerEntry[], out: string, opts: { gzip?: boolean } = {}): Promise<BuiltLayer> {
+export async function buildLayer(
+  entries: LayerEntry[],
+  out: string,
+  opts: { gzip?: boolean } = {},
+): Promise<BuiltLayer> {
   const gzip = opts.gzip ?? true;
   const ordered = withParents(entries);
   const tar = pack();
   const tarHash = createHash('sha256');
   const storedHash = createHash('sha256');
   let size = 0;
-  const stages = [tar, tee(tarHash), ...(gzip ? [createGzip({ level: 6 })] : []), tee(storedHash, (n) => (size += n)), createWriteStream(out, { mode: 0o600 })];
+  const stages = [
+    tar,
+    tee(tarHash),
+    ...(gzip ? [createGzip({ level: 6 })] : []),
+    tee(storedHash, (n) => (size += n)),
+    createWriteStream(out, { mode: 0o600 }),
+  ];
   const written = pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
   await Promise.all([written, writeEntries(tar, ordered)]);
   return {
@@ -66,7 +76,11 @@ async function writeEntries(tar: Pack, entries: LayerEntry[]): Promise<void> {
         await add(tar, { name, type: 'symlink', linkname: e.target, mode: 0o777, uid: 0, gid: 0, mtime });
       } else if ('content' in e) {
         const content = Buffer.from(e.content);
-        await add(tar, { name, type: 'file', mode: e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, mtime, size: content.length }, content);
+        await add(
+          tar,
+          { name, type: 'file', mode: e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, mtime, size: content.length },
+          content,
+        );
       } else {
         const { size } = await stat(e.source);
         const sink = tar.entry({ name, type: 'file', mode: e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, mtime, size });

@@ -23,9 +23,19 @@ export const NONROOT = 65532;
 export async function nodeBaseEntries(nodeBinary: string): Promise<LayerEntry[]> {
   const entries: LayerEntry[] = [
     { type: 'file', path: NODE_PATH, mode: 0o755, source: await realpath(nodeBinary) },
-    { type: 'file', path: '/etc/passwd', mode: 0o644, content: `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n` },
+    {
+      type: 'file',
+      path: '/etc/passwd',
+      mode: 0o644,
+      content: `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n`,
+    },
     { type: 'file', path: '/etc/group', mode: 0o644, content: `root:x:0:\nnonroot:x:${NONROOT}:\n` },
-    { type: 'file', path: '/etc/ssl/certs/ca-certificates.crt', mode: 0o644, source: '/etc/ssl/certs/ca-certificates.crt' },
+    {
+      type: 'file',
+      path: '/etc/ssl/certs/ca-certificates.crt',
+      mode: 0o644,
+      source: '/etc/ssl/certs/ca-certificates.crt',
+    },
     { type: 'dir', path: '/tmp', mode: 0o1777 },
     { type: 'dir', path: '/root', mode: 0o700 },
     { type: 'dir', path: '/home/nonroot', mode: 0o700, uid: NONROOT, gid: NONROOT },
@@ -46,7 +56,10 @@ async function sharedLibraries(binary: string): Promise<{ path: string; real: st
     const m = /(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
     if (m) paths.add(m[1]!);
   }
-  if (paths.size === 0) throw new Error(`ldd found no shared libraries for ${binary}: is it a dynamically linked ELF binary for this machine?`);
+  if (paths.size === 0)
+    throw new Error(
+      `ldd found no shared libraries for ${binary}: is it a dynamically linked ELF binary for this machine?`,
+    );
   return Promise.all([...paths].map(async (path) => ({ path, real: await realpath(path) })));
 }
 
@@ -54,13 +67,22 @@ async function sharedLibraries(binary: string): Promise<{ path: string; real: st
  * Pushes the base made from a Node.js binary (see nodeBaseEntries) under `tag`, its one layer
  * kept in `cacheDir` keyed by the binary, so a machine builds it once.
  */
-export async function pushNodeBase(opts: { target: RegistryClient; nodeBinary: string; cacheDir: string; tag: string; platform: Platform }): Promise<PushedManifest> {
+export async function pushNodeBase(opts: {
+  target: RegistryClient;
+  nodeBinary: string;
+  cacheDir: string;
+  tag: string;
+  platform: Platform;
+}): Promise<PushedManifest> {
   const binary = await realpath(opts.nodeBinary);
   const { size, mtimeMs } = await stat(binary);
   const key = createHash('sha256').update(`${binary}\0${size}\0${mtimeMs}\0${LAYER_FORMAT}`).digest('hex').slice(0, 16);
   const layerFile = join(opts.cacheDir, `node-base-${key}.tar.gz`);
   const metaFile = `${layerFile}.json`;
-  let layer = await readFile(metaFile, 'utf8').then((t) => JSON.parse(t) as BuiltLayer, () => undefined);
+  let layer = await readFile(metaFile, 'utf8').then(
+    (t) => JSON.parse(t) as BuiltLayer,
+    () => undefined,
+  );
   if (!layer || !(await stat(layerFile).catch(() => undefined))) {
     await mkdir(opts.cacheDir, { recursive: true });
     const partial = `${layerFile}.${process.pid}.tmp`;
@@ -69,7 +91,11 @@ export async function pushNodeBase(opts: { target: RegistryClient; nodeBinary: s
     layer = { ...built, file: layerFile };
     await writeFile(metaFile, JSON.stringify(layer));
   }
-  const pushed = await pushImage(opts.target, { platform: opts.platform, layers: [layer], run: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'], User: '0:0' } });
+  const pushed = await pushImage(opts.target, {
+    platform: opts.platform,
+    layers: [layer],
+    run: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'], User: '0:0' },
+  });
   await tagManifest(opts.target, opts.tag, pushed);
   return pushed;
 }

@@ -72,23 +72,27 @@ export async function pushImage(target: RegistryClient, spec: ImageSpec): Promis
     await target.uploadBlob(createReadStream(layer.file), { digest: layer.digest, size: layer.size });
   }
   const run = mergeRun(spec.base?.run ?? {}, spec.run);
-  const config = Buffer.from(JSON.stringify({
-    // A fixed date: the same inputs give the same image digest.
-    created: '1970-01-01T00:00:00Z',
-    architecture: spec.platform.architecture,
-    os: spec.platform.os,
-    ...(spec.platform.variant ? { variant: spec.platform.variant } : {}),
-    config: run,
-    rootfs: { type: 'layers', diff_ids: [...(spec.base?.diffIds ?? []), ...spec.layers.map((l) => l.diffId)] },
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      // A fixed date: the same inputs give the same image digest.
+      created: '1970-01-01T00:00:00Z',
+      architecture: spec.platform.architecture,
+      os: spec.platform.os,
+      ...(spec.platform.variant ? { variant: spec.platform.variant } : {}),
+      config: run,
+      rootfs: { type: 'layers', diff_ids: [...(spec.base?.diffIds ?? []), ...spec.layers.map((l) => l.diffId)] },
+    }),
+  );
   const configDigest = sha256Digest(config);
   await target.uploadBlob(bytesOf(config), { digest: configDigest, size: config.length });
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPE.manifest,
-    config: { mediaType: MEDIA_TYPE.config, digest: configDigest, size: config.length },
-    layers: [...baseLayers, ...spec.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }))],
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.manifest,
+      config: { mediaType: MEDIA_TYPE.config, digest: configDigest, size: config.length },
+      layers: [...baseLayers, ...spec.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }))],
+    }),
+  );
   const digest = await target.putManifest(sha256Digest(manifest), manifest, MEDIA_TYPE.manifest);
   return { digest, size: manifest.length, mediaType: MEDIA_TYPE.manifest, platform: spec.platform };
 }
@@ -100,39 +104,74 @@ export async function tagManifest(target: RegistryClient, tag: string, manifest:
 }
 
 /** Tags an index of the given platform manifests; returns the index's digest. */
-export async function pushIndex(target: RegistryClient, tag: string, manifests: PushedManifest[], annotations: Record<string, string> = {}): Promise<string> {
-  const index = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPE.index,
-    manifests: manifests.map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size, platform: m.platform })),
-    ...(Object.keys(annotations).length ? { annotations } : {}),
-  }));
+export async function pushIndex(
+  target: RegistryClient,
+  tag: string,
+  manifests: PushedManifest[],
+  annotations: Record<string, string> = {},
+): Promise<string> {
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.index,
+      manifests: manifests.map((m) => ({
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        platform: m.platform,
+      })),
+      ...(Object.keys(annotations).length ? { annotations } : {}),
+    }),
+  );
   return await target.putManifest(tag, index, MEDIA_TYPE.index);
 }
 
 /** Reads a base image for one platform from its registry (an index is resolved to that platform's manifest). */
-export async function fetchBaseImage(source: RegistryClient, reference: string, platform: Platform): Promise<BaseImage> {
+export async function fetchBaseImage(
+  source: RegistryClient,
+  reference: string,
+  platform: Platform,
+): Promise<BaseImage> {
   let fetched = await source.getManifest(reference, ACCEPT);
   let doc = JSON.parse(fetched.bytes.toString('utf8')) as ManifestDoc;
   if (fetched.mediaType === MEDIA_TYPE.index || fetched.mediaType === DOCKER_LIST || doc.manifests) {
-    const entry = (doc.manifests ?? []).find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture
-      && (platform.variant === undefined || m.platform?.variant === platform.variant));
+    const entry = (doc.manifests ?? []).find(
+      (m) =>
+        m.platform?.os === platform.os &&
+        m.platform?.architecture === platform.architecture &&
+        (platform.variant === undefined || m.platform?.variant === platform.variant),
+    );
     if (!entry) {
-      const offered = (doc.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}${m.platform?.variant ? `/${m.platform.variant}` : ''}`);
-      throw new Error(`base image ${reference} has no ${platform.os}/${platform.architecture} image (it has: ${offered.join(', ') || 'none'})`);
+      const offered = (doc.manifests ?? []).map(
+        (m) => `${m.platform?.os}/${m.platform?.architecture}${m.platform?.variant ? `/${m.platform.variant}` : ''}`,
+      );
+      throw new Error(
+        `base image ${reference} has no ${platform.os}/${platform.architecture} image (it has: ${offered.join(', ') || 'none'})`,
+      );
     }
     fetched = await source.getManifest(entry.digest, ACCEPT);
     doc = JSON.parse(fetched.bytes.toString('utf8')) as ManifestDoc;
   }
-  if (!doc.config || !doc.layers) throw new Error(`base image ${reference}: ${fetched.mediaType || 'its manifest'} is not an image manifest`);
+  if (!doc.config || !doc.layers)
+    throw new Error(`base image ${reference}: ${fetched.mediaType || 'its manifest'} is not an image manifest`);
   const configBytes = await readBody(await source.openBlob(doc.config.digest), CONFIG_LIMIT, `config of ${reference}`);
-  if (sha256Digest(configBytes) !== doc.config.digest) throw new Error(`base image ${reference}: its config does not match digest ${doc.config.digest}`);
-  const config = JSON.parse(configBytes.toString('utf8')) as { os?: string; architecture?: string; config?: RunConfig; rootfs?: { diff_ids?: string[] } };
+  if (sha256Digest(configBytes) !== doc.config.digest)
+    throw new Error(`base image ${reference}: its config does not match digest ${doc.config.digest}`);
+  const config = JSON.parse(configBytes.toString('utf8')) as {
+    os?: string;
+    architecture?: string;
+    config?: RunConfig;
+    rootfs?: { diff_ids?: string[] };
+  };
   if (config.os !== platform.os || config.architecture !== platform.architecture) {
-    throw new Error(`base image ${reference} is ${config.os}/${config.architecture}, not ${platform.os}/${platform.architecture}`);
+    throw new Error(
+      `base image ${reference} is ${config.os}/${config.architecture}, not ${platform.os}/${platform.architecture}`,
+    );
   }
   return {
-    reference, platform, source,
+    reference,
+    platform,
+    source,
     layers: doc.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
     diffIds: config.rootfs?.diff_ids ?? [],
     run: config.config ?? {},

@@ -24,9 +24,15 @@ export async function operatorLayerEntries(distDir: string): Promise<LayerEntry[
   entries.push({ type: 'file', path: '/manager', mode: 0o755, content: launcher(`${APP}/manager.js`) });
   for (const job of await readdir(join(distDir, 'jobs')).catch(() => [] as string[])) {
     if (!job.endsWith('.js')) continue;
-    entries.push({ type: 'file', path: `/jobs/${job.slice(0, -3)}`, mode: 0o755, content: launcher(`${APP}/jobs/${job}`) });
+    entries.push({
+      type: 'file',
+      path: `/jobs/${job.slice(0, -3)}`,
+      mode: 0o755,
+      content: launcher(`${APP}/jobs/${job}`),
+    });
   }
-  if (!entries.some((e) => e.path === `${APP}/manager.js`)) throw new Error(`${distDir} has no manager.js: run npm run build first`);
+  if (!entries.some((e) => e.path === `${APP}/manager.js`))
+    throw new Error(`${distDir} has no manager.js: run npm run build first`);
   return entries;
 }
 
@@ -41,7 +47,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...await filesUnder(p));
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
     else if (e.isFile()) out.push(p);
   }
   return out.sort();
@@ -51,10 +57,24 @@ async function filesUnder(dir: string): Promise<string[]> {
  * Builds the operator image on a base image and pushes it under `tag`: the base's layers, one
  * layer of this build, the run config above. Returns the manifest's digest (single platform).
  */
-export async function pushOperatorImage(opts: { target: RegistryClient; base: BaseImage; distDir: string; workDir: string; tag: string }): Promise<PushedManifest> {
-  const layer = await buildLayer(await operatorLayerEntries(opts.distDir), join(opts.workDir, `operator-${process.pid}-${Date.now()}.tar.gz`));
+export async function pushOperatorImage(opts: {
+  target: RegistryClient;
+  base: BaseImage;
+  distDir: string;
+  workDir: string;
+  tag: string;
+}): Promise<PushedManifest> {
+  const layer = await buildLayer(
+    await operatorLayerEntries(opts.distDir),
+    join(opts.workDir, `operator-${process.pid}-${Date.now()}.tar.gz`),
+  );
   try {
-    const pushed = await pushImage(opts.target, { platform: opts.base.platform, base: opts.base, layers: [layer], run: OPERATOR_RUN_CONFIG });
+    const pushed = await pushImage(opts.target, {
+      platform: opts.base.platform,
+      base: opts.base,
+      layers: [layer],
+      run: OPERATOR_RUN_CONFIG,
+    });
     await tagManifest(opts.target, opts.tag, pushed);
     return pushed;
   } finally {

@@ -9,7 +9,11 @@ import { setCondition } from './condition-set.js';
 
 type Current = Pick<Checkpoint, 'status'> & { metadata: { generation?: number | undefined } };
 
-export function runningStatus(current: Current, fields: { jobName: string; nodeName: string; containerName: string }, now: Date): CheckpointStatus {
+export function runningStatus(
+  current: Current,
+  fields: { jobName: string; nodeName: string; containerName: string },
+  now: Date,
+): CheckpointStatus {
   return {
     phase: 'Running',
     reason: 'JobRunning',
@@ -19,10 +23,17 @@ export function runningStatus(current: Current, fields: { jobName: string; nodeN
     containerName: fields.containerName,
     startTime: current.status?.startTime ?? now.toISOString(),
     observedGeneration: current.metadata.generation,
-    conditions: setCondition(current.status?.conditions, {
-      type: 'Succeeded', status: 'Unknown', reason: 'JobRunning', message: `Job ${fields.jobName} is running`,
-      observedGeneration: current.metadata.generation,
-    }, now),
+    conditions: setCondition(
+      current.status?.conditions,
+      {
+        type: 'Succeeded',
+        status: 'Unknown',
+        reason: 'JobRunning',
+        message: `Job ${fields.jobName} is running`,
+        observedGeneration: current.metadata.generation,
+      },
+      now,
+    ),
   };
 }
 
@@ -33,9 +44,17 @@ export function failedStatus(current: Current, reason: string, message: string, 
     message,
     completionTime: now.toISOString(),
     observedGeneration: current.metadata.generation,
-    conditions: setCondition(current.status?.conditions, {
-      type: 'Succeeded', status: 'False', reason, message, observedGeneration: current.metadata.generation,
-    }, now),
+    conditions: setCondition(
+      current.status?.conditions,
+      {
+        type: 'Succeeded',
+        status: 'False',
+        reason,
+        message,
+        observedGeneration: current.metadata.generation,
+      },
+      now,
+    ),
   };
 }
 
@@ -48,8 +67,16 @@ export function succeededStatus(current: Current, archive: Archive, now: Date): 
     archive,
     completionTime: now.toISOString(),
     observedGeneration: current.metadata.generation,
-    conditions: setCondition(current.status?.conditions, {
-      type: 'Succeeded', status: 'True', reason: 'ArchiveStored', message, observedGeneration: current.metadata.generation,
-    }, now),
+    conditions: setCondition(
+      current.status?.conditions,
+      {
+        type: 'Succeeded',
+        status: 'True',
+        reason: 'ArchiveStored',
+        message,
+        observedGeneration: current.metadata.generation,
+      },
+      now,
+    ),
   };
 }

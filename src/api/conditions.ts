@@ -14,6 +14,8 @@ export const conditionSchema = z.object({
 });
 export type Condition = z.infer<typeof conditionSchema>;
 
-export const conditionsSchema = z.array(conditionSchema).max(16)
+export const conditionsSchema = z
+  .array(conditionSchema)
+  .max(16)
   .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
   .describe('Latest observations of the object, one per type.');

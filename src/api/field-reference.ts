@@ -18,8 +18,10 @@ function kindSections(crd: SchemaNode): string[] {
   const root = spec.versions[0]!.schema.openAPIV3Schema;
   const properties = root.properties as Record<string, SchemaNode>;
   // Rules on the object itself (its name, say) concern what a user writes, so they go with spec.
-  const rootRules = ((root['x-kubernetes-validations'] as KubernetesValidation[] | undefined) ?? [])
-    .map((v) => ({ path: kind, message: v.message }));
+  const rootRules = ((root['x-kubernetes-validations'] as KubernetesValidation[] | undefined) ?? []).map((v) => ({
+    path: kind,
+    message: v.message,
+  }));
   return [
     section(`${kind} spec`, properties.spec!, 'spec', rootRules),
     section(`${kind} status`, properties.status!, 'status', []),
@@ -31,7 +33,8 @@ function section(title: string, node: SchemaNode, path: string, extraRules: Sche
   const lines = [`## ${title}`, ''];
   if (typeof node.description === 'string') lines.push(prose(node.description), '');
   lines.push('| field | type | default | description |', '|---|---|---|---|');
-  for (const f of fields) lines.push(`| ${[code(f.path), f.type, f.default, prose(f.description)].map(cell).join(' | ')} |`);
+  for (const f of fields)
+    lines.push(`| ${[code(f.path), f.type, f.default, prose(f.description)].map(cell).join(' | ')} |`);
   const allRules = [...extraRules, ...rules];
   if (allRules.length > 0) {
     lines.push('', 'Rules:', '');

@@ -24,21 +24,25 @@ export const KEY_PREFIX = new RegExp(`^(?:${SEGMENT}/)*(?:${SEGMENT})?$`);
 export const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 /** S3 endpoint as users write it: a host (or IPv6 literal) with optional scheme and port. */
-export const S3_ENDPOINT = /^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?\/?$/;
+export const S3_ENDPOINT =
+  /^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?\/?$/;
 /** S3 bucket naming rules (lower case, digits, dots, hyphens; 3 to 63 characters). */
 export const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Kubernetes resource quantity (`10Gi`, `500M`, `1e9`). */
-export const QUANTITY = /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+export const QUANTITY =
+  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
 
 /**
  * A plausible cron schedule: five fields, or one of the `@` macros the CronJob controller knows.
  * The full parse happens in the operator with cron-parser; this only keeps nonsense out early.
  */
-export const CRON_SCHEDULE = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*?/,LW#A-Za-z-]+( [0-9*?/,LW#A-Za-z-]+){4})$/;
+export const CRON_SCHEDULE =
+  /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*?/,LW#A-Za-z-]+( [0-9*?/,LW#A-Za-z-]+){4})$/;
 
 /** OCI image repository without tag or digest: `registry.example.com:5000/team/checkpoints`. */
-export const IMAGE_REPOSITORY = /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/;
+export const IMAGE_REPOSITORY =
+  /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/;
 
 /** Condition reason, as metav1.Condition defines it. */
 export const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;

@@ -17,11 +17,14 @@ export function resolveTarget(checkpointNamespace: string, target: CheckpointTar
 }
 
 export type ContainerChoice =
-  | { ok: true; containerName: string }
-  | { ok: false; reason: 'ContainerNotFound'; message: string };
+  { ok: true; containerName: string } | { ok: false; reason: 'ContainerNotFound'; message: string };
 
 /** Picks the container to checkpoint from the pod's containers (init containers never count). */
-export function chooseContainer(requested: string | undefined, podContainers: readonly { name: string }[], podName: string): ContainerChoice {
+export function chooseContainer(
+  requested: string | undefined,
+  podContainers: readonly { name: string }[],
+  podName: string,
+): ContainerChoice {
   if (requested === undefined) {
     const first = podContainers[0];
     if (!first) return { ok: false, reason: 'ContainerNotFound', message: `pod ${podName} has no containers` };
@@ -29,5 +32,9 @@ export function chooseContainer(requested: string | undefined, podContainers: re
   }
   if (podContainers.some((c) => c.name === requested)) return { ok: true, containerName: requested };
   const names = podContainers.map((c) => c.name).join(', ');
-  return { ok: false, reason: 'ContainerNotFound', message: `pod ${podName} has no container ${requested} (it has: ${names})` };
+  return {
+    ok: false,
+    reason: 'ContainerNotFound',
+    message: `pod ${podName} has no container ${requested} (it has: ${names})`,
+  };
 }

@@ -13,8 +13,7 @@ export const STORAGE_BACKENDS = ['pvc', 's3', 'local'] as const;
 export const storageBackendSchema = z.enum(STORAGE_BACKENDS).describe('Where archives are stored: pvc, s3 or local.');
 export type StorageBackend = z.infer<typeof storageBackendSchema>;
 
-const resourceName = (what: string) =>
-  z.string().min(1).max(253).regex(DNS_SUBDOMAIN).describe(`Name of ${what}.`);
+const resourceName = (what: string) => z.string().min(1).max(253).regex(DNS_SUBDOMAIN).describe(`Name of ${what}.`);
 
 /**
  * A Secret reference. On a (namespaced) Checkpoint the Secret is always read from the Checkpoint's
@@ -22,83 +21,150 @@ const resourceName = (what: string) =>
  */
 export function secretReferenceSchema(scope: 'namespaced' | 'cluster', keyDefault?: string) {
   const base = z.object({
-    name: resourceName("the Secret"),
-    namespace: z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional()
+    name: resourceName('the Secret'),
+    namespace: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+      .optional()
       .describe('Namespace of the Secret (CheckpointPolicy only; a Checkpoint reads Secrets from its own namespace).'),
     ...(keyDefault
-      ? { key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/).optional().describe(`Key in the Secret (default ${keyDefault}).`) }
+      ? {
+          key: z
+            .string()
+            .min(1)
+            .max(253)
+            .regex(/^[-._a-zA-Z0-9]+$/)
+            .optional()
+            .describe(`Key in the Secret (default ${keyDefault}).`),
+        }
       : {}),
   });
   return scope === 'cluster'
-    ? withCelRules(base, [{
-        rule: 'has(self.namespace)',
-        message: 'namespace is required: a CheckpointPolicy is cluster-scoped',
-        fieldPath: '.namespace',
-        reason: 'FieldValueRequired',
-        check: (v) => v.namespace !== undefined,
-      }])
-    : withCelRules(base, [{
-        rule: '!has(self.namespace)',
-        message: "namespace must not be set: a Checkpoint reads Secrets from its own namespace",
-        fieldPath: '.namespace',
-        reason: 'FieldValueForbidden',
-        check: (v) => v.namespace === undefined,
-      }]);
+    ? withCelRules(base, [
+        {
+          rule: 'has(self.namespace)',
+          message: 'namespace is required: a CheckpointPolicy is cluster-scoped',
+          fieldPath: '.namespace',
+          reason: 'FieldValueRequired',
+          check: (v) => v.namespace !== undefined,
+        },
+      ])
+    : withCelRules(base, [
+        {
+          rule: '!has(self.namespace)',
+          message: 'namespace must not be set: a Checkpoint reads Secrets from its own namespace',
+          fieldPath: '.namespace',
+          reason: 'FieldValueForbidden',
+          check: (v) => v.namespace === undefined,
+        },
+      ]);
 }
 
-export const pvcStorageSchema = z.object({
-  claimName: resourceName('an existing PersistentVolumeClaim').optional(),
-}).describe('PersistentVolumeClaim storage: an existing claim, or the one the policy creates from pvcTemplate.');
+export const pvcStorageSchema = z
+  .object({
+    claimName: resourceName('an existing PersistentVolumeClaim').optional(),
+  })
+  .describe('PersistentVolumeClaim storage: an existing claim, or the one the policy creates from pvcTemplate.');
 
-export const localStorageSchema = z.object({
-  path: z.string().min(2).max(4096).regex(ABSOLUTE_NORMAL_PATH)
-    .describe("Directory on the node. Absolute and normalised: no '.', '..' or empty segments, no trailing slash, no control characters."),
-}).describe('A directory on the node that ran the checkpoint.');
+export const localStorageSchema = z
+  .object({
+    path: z
+      .string()
+      .min(2)
+      .max(4096)
+      .regex(ABSOLUTE_NORMAL_PATH)
+      .describe(
+        "Directory on the node. Absolute and normalised: no '.', '..' or empty segments, no trailing slash, no control characters.",
+      ),
+  })
+  .describe('A directory on the node that ran the checkpoint.');
 
 const sseSchema = withCelRules(
   z.object({
     type: z.enum(['AES256', 'aws:kms']).describe('Server-side encryption algorithm.'),
     kmsKeyId: z.string().min(1).max(2048).optional().describe('KMS key id or ARN (type aws:kms only).'),
   }),
-  [{
-    rule: "self.type == 'aws:kms' || !has(self.kmsKeyId)",
-    message: 'kmsKeyId is only valid with type aws:kms',
-    fieldPath: '.kmsKeyId',
-    reason: 'FieldValueForbidden',
-    check: (v) => v.type === 'aws:kms' || v.kmsKeyId === undefined,
-  }],
+  [
+    {
+      rule: "self.type == 'aws:kms' || !has(self.kmsKeyId)",
+      message: 'kmsKeyId is only valid with type aws:kms',
+      fieldPath: '.kmsKeyId',
+      reason: 'FieldValueForbidden',
+      check: (v) => v.type === 'aws:kms' || v.kmsKeyId === undefined,
+    },
+  ],
 ).describe('Server-side encryption of stored archives.');
 
 export function s3StorageSchema(scope: 'namespaced' | 'cluster') {
-  return z.object({
-    endpoint: z.string().min(1).max(512).regex(S3_ENDPOINT).optional()
-      .describe('S3 endpoint host, with or without scheme (https when absent), optional port. Unset: AWS for the region.'),
-    bucket: z.string().min(3).max(63).regex(S3_BUCKET).optional().describe('Bucket name.'),
-    prefix: z.string().max(512).regex(KEY_PREFIX).optional()
-      .describe("Key prefix, used exactly as written (e.g. 'my-app/'). Relative; no '.', '..' or empty segments, no control characters."),
-    region: z.string().min(1).max(64).regex(/^[a-z0-9-]+$/).optional().describe('Region (default us-east-1).'),
-    credentialsSecretRef: secretReferenceSchema(scope).optional()
-      .describe('Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN).'),
-    forcePathStyle: z.boolean().optional().describe('Address buckets as endpoint/bucket rather than bucket.endpoint (MinIO and most non-AWS servers need this).'),
-    insecure: z.boolean().optional().describe('Skip TLS certificate verification. Archives hold process memory: prefer caBundleSecretRef.'),
-    caBundleSecretRef: secretReferenceSchema(scope, 'ca.crt').optional().describe('Secret holding a PEM CA bundle that signs the endpoint certificate.'),
-    serverSideEncryption: sseSchema.optional(),
-  }).describe('S3-compatible object storage.');
+  return z
+    .object({
+      endpoint: z
+        .string()
+        .min(1)
+        .max(512)
+        .regex(S3_ENDPOINT)
+        .optional()
+        .describe(
+          'S3 endpoint host, with or without scheme (https when absent), optional port. Unset: AWS for the region.',
+        ),
+      bucket: z.string().min(3).max(63).regex(S3_BUCKET).optional().describe('Bucket name.'),
+      prefix: z
+        .string()
+        .max(512)
+        .regex(KEY_PREFIX)
+        .optional()
+        .describe(
+          "Key prefix, used exactly as written (e.g. 'my-app/'). Relative; no '.', '..' or empty segments, no control characters.",
+        ),
+      region: z
+        .string()
+        .min(1)
+        .max(64)
+        .regex(/^[a-z0-9-]+$/)
+        .optional()
+        .describe('Region (default us-east-1).'),
+      credentialsSecretRef: secretReferenceSchema(scope)
+        .optional()
+        .describe('Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN).'),
+      forcePathStyle: z
+        .boolean()
+        .optional()
+        .describe(
+          'Address buckets as endpoint/bucket rather than bucket.endpoint (MinIO and most non-AWS servers need this).',
+        ),
+      insecure: z
+        .boolean()
+        .optional()
+        .describe('Skip TLS certificate verification. Archives hold process memory: prefer caBundleSecretRef.'),
+      caBundleSecretRef: secretReferenceSchema(scope, 'ca.crt')
+        .optional()
+        .describe('Secret holding a PEM CA bundle that signs the endpoint certificate.'),
+      serverSideEncryption: sseSchema.optional(),
+    })
+    .describe('S3-compatible object storage.');
 }
 
-const quantitySchema = z.union([z.int().min(0), z.string().max(64).regex(QUANTITY)])
+const quantitySchema = z
+  .union([z.int().min(0), z.string().max(64).regex(QUANTITY)])
   .meta({ 'x-kubernetes-int-or-string': true });
 
-export const pvcTemplateSchema = z.object({
-  accessModes: z.array(z.enum(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']))
-    .min(1).max(4).describe('Access modes of the claim.'),
-  resources: z.object({
-    requests: z.object({ storage: quantitySchema.describe('Requested size, e.g. 10Gi.') }),
-    limits: z.object({ storage: quantitySchema.optional() }).optional(),
-  }),
-  storageClassName: z.string().min(1).max(253).regex(DNS_SUBDOMAIN).optional().describe('StorageClass of the claim.'),
-  volumeMode: z.enum(['Filesystem']).optional().describe('Only Filesystem: archives are files.'),
-}).describe('Specification of the PersistentVolumeClaim created for the pvc backend when no claimName is given.');
+export const pvcTemplateSchema = z
+  .object({
+    accessModes: z
+      .array(z.enum(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']))
+      .min(1)
+      .max(4)
+      .describe('Access modes of the claim.'),
+    resources: z.object({
+      requests: z.object({ storage: quantitySchema.describe('Requested size, e.g. 10Gi.') }),
+      limits: z.object({ storage: quantitySchema.optional() }).optional(),
+    }),
+    storageClassName: z.string().min(1).max(253).regex(DNS_SUBDOMAIN).optional().describe('StorageClass of the claim.'),
+    volumeMode: z.enum(['Filesystem']).optional().describe('Only Filesystem: archives are files.'),
+  })
+  .describe('Specification of the PersistentVolumeClaim created for the pvc backend when no claimName is given.');
 
 type StorageFields = { backend?: StorageBackend; s3?: unknown; local?: unknown; pvc?: unknown };
 

@@ -76,29 +76,49 @@ export class Dispatcher {
     const { config, clients, log } = options;
     const clock = options.clock ?? systemClock;
     const kc = clients.kubeConfig;
-    this.lean = new LeanKubeClient(fromKubeConfig(kc), () => clock.now(), undefined, new TokenBucket(config.kubeApiQps, config.kubeApiBurst, clock));
+    this.lean = new LeanKubeClient(
+      fromKubeConfig(kc),
+      () => clock.now(),
+      undefined,
+      new TokenBucket(config.kubeApiQps, config.kubeApiBurst, clock),
+    );
     this.events = new EventRecorder(this.lean, config.operatorName, log, clock);
     const base = `/apis/${API_GROUP}/${API_VERSION}`;
     const namespaces = config.watchNamespaces.length > 0 ? config.watchNamespaces : [undefined];
     this.checkpoints = namespaces.map((ns) => {
       const informer = new ResilientInformer<Checkpoint>({
-        kubeConfig: kc, log, clock,
+        kubeConfig: kc,
+        log,
+        clock,
         path: ns ? `${base}/namespaces/${ns}/${CHECKPOINT_PLURAL}` : `${base}/${CHECKPOINT_PLURAL}`,
       });
       this.informerIndex.set(ns ?? '*', informer);
       return informer;
     });
     this.policies = new ResilientInformer<CheckpointPolicy>({
-      kubeConfig: kc, log, clock, path: `${base}/${CHECKPOINT_POLICY_PLURAL}`,
+      kubeConfig: kc,
+      log,
+      clock,
+      path: `${base}/${CHECKPOINT_POLICY_PLURAL}`,
     });
     const selector = `${LABELS.managedBy}=${MANAGED_BY}`;
     this.jobs = new ResilientInformer<V1Job>({
-      kubeConfig: kc, log, clock, path: `/apis/batch/v1/namespaces/${config.jobNamespace}/jobs`, labelSelector: selector,
+      kubeConfig: kc,
+      log,
+      clock,
+      path: `/apis/batch/v1/namespaces/${config.jobNamespace}/jobs`,
+      labelSelector: selector,
       // Only what the dispatcher reads of a Job (see projectJob): not its pod template.
       transform: projectJob,
     });
 
-    this.nodes = new ResilientInformer<V1Node>({ kubeConfig: kc, log, clock, path: '/api/v1/nodes', transform: projectNode });
+    this.nodes = new ResilientInformer<V1Node>({
+      kubeConfig: kc,
+      log,
+      clock,
+      path: '/api/v1/nodes',
+      transform: projectNode,
+    });
     const nodeLister: NodeLister = {
       node: (name) => {
         const node = this.nodes.get(name);
@@ -109,7 +129,12 @@ export class Dispatcher {
     const mayStillCheckpoint = (key: string) => {
       const [namespace, name] = key.split('/') as [string, string];
       const c = this.checkpointInformerFor(namespace)?.get(name, namespace);
-      return c !== undefined && !c.metadata.deletionTimestamp && c.status?.phase !== 'Succeeded' && c.status?.phase !== 'Failed';
+      return (
+        c !== undefined &&
+        !c.metadata.deletionTimestamp &&
+        c.status?.phase !== 'Succeeded' &&
+        c.status?.phase !== 'Failed'
+      );
     };
     // Both name Checkpoints by `namespace/name`.
     const wakeCheckpoint = (key: string) => {
@@ -140,8 +165,11 @@ export class Dispatcher {
       clock,
       log,
       decideSettings: {
-        kubeletAccess: config.kubeletAccess, kubeletPort: config.kubeletPort, localStorageRoots: config.localStorageRoots,
-        kubeletCABundleSecret: config.kubeletCABundleSecret, kubeletInsecureSkipTLSVerify: config.kubeletInsecureSkipTLSVerify,
+        kubeletAccess: config.kubeletAccess,
+        kubeletPort: config.kubeletPort,
+        localStorageRoots: config.localStorageRoots,
+        kubeletCABundleSecret: config.kubeletCABundleSecret,
+        kubeletInsecureSkipTLSVerify: config.kubeletInsecureSkipTLSVerify,
       },
       s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
       restoreDefaults: config.restoreDefaults,
@@ -151,17 +179,23 @@ export class Dispatcher {
       nodes: nodeLister,
       onCheckpointReleased: (archive) => options.metrics?.checkpointDeletions.inc({ archive }),
     });
-    this.podWatches = namespaces.map((ns) => new PodMetadataWatch({
-      kubeConfig: kc, namespace: ns, log, clock,
-      onObject: (meta, kind) => {
-        const pod = { namespace: meta.namespace!, name: meta.name!, annotations: meta.annotations };
-        const key = objectKey(pod);
-        const { tracked, keys } = kind === 'delete' ? { tracked: false, keys: [] } : restoreWatches.pod(pod);
-        if (tracked) this.restorePods.add(key);
-        else this.restorePods.delete(key);
-        this.enqueue(...keys);
-      },
-    }));
+    this.podWatches = namespaces.map(
+      (ns) =>
+        new PodMetadataWatch({
+          kubeConfig: kc,
+          namespace: ns,
+          log,
+          clock,
+          onObject: (meta, kind) => {
+            const pod = { namespace: meta.namespace!, name: meta.name!, annotations: meta.annotations };
+            const key = objectKey(pod);
+            const { tracked, keys } = kind === 'delete' ? { tracked: false, keys: [] } : restoreWatches.pod(pod);
+            if (tracked) this.restorePods.add(key);
+            else this.restorePods.delete(key);
+            this.enqueue(...keys);
+          },
+        }),
+    );
     const metrics = options.metrics;
     const restores = new RestoreReconciler({
       checkpoints: checkpointsView,
@@ -180,8 +214,14 @@ export class Dispatcher {
       onResult: (status) => metrics?.restoreTotal.inc({ status }),
     });
     const policyReconciler = new PolicyReconciler({
-      policies: this.policies, lean: this.lean, events: this.events, clock, log,
-      jobSettings, sweepServiceAccount: JOB_SERVICE_ACCOUNTS.sweep, s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
+      policies: this.policies,
+      lean: this.lean,
+      events: this.events,
+      clock,
+      log,
+      jobSettings,
+      sweepServiceAccount: JOB_SERVICE_ACCOUNTS.sweep,
+      s3DefaultCredentialsSecret: config.s3DefaultCredentialsSecret,
     });
     // One span per reconcile: the Jobs it creates continue its trace (TRACEPARENT).
     const route = async (encoded: string) => {
@@ -191,11 +231,21 @@ export class Dispatcher {
           await this.deleteFinishedJobs();
           return { kind: 'requeueAfter' as const, ms: FINISHED_JOBS_EVERY_MS };
         case 'policy':
-          return withSpan('reconcile policy', { name: key.name, action: 'policy' }, () => policyReconciler.reconcile(key.name));
+          return withSpan('reconcile policy', { name: key.name, action: 'policy' }, () =>
+            policyReconciler.reconcile(key.name),
+          );
         case 'restore':
-          return withSpan('reconcile restore', { 'k8s.namespace.name': key.namespace, name: key.name, action: 'restore' }, () => restores.reconcile(objectKey(key)));
+          return withSpan(
+            'reconcile restore',
+            { 'k8s.namespace.name': key.namespace, name: key.name, action: 'restore' },
+            () => restores.reconcile(objectKey(key)),
+          );
         case 'checkpoint':
-          return withSpan('reconcile checkpoint', { 'k8s.namespace.name': key.namespace, name: key.name, action: 'checkpoint' }, () => reconciler.reconcile(objectKey(key)));
+          return withSpan(
+            'reconcile checkpoint',
+            { 'k8s.namespace.name': key.namespace, name: key.name, action: 'checkpoint' },
+            () => reconciler.reconcile(objectKey(key)),
+          );
       }
     };
     const reconcile = metrics
@@ -239,7 +289,13 @@ export class Dispatcher {
       });
     }
     this.nodes.onChange((node, kind) => {
-      if (kind === 'delete') this.enqueue(...checkpointWatches.nodeDeleted(node.metadata?.name, this.checkpoints.flatMap((i) => i.list())));
+      if (kind === 'delete')
+        this.enqueue(
+          ...checkpointWatches.nodeDeleted(
+            node.metadata?.name,
+            this.checkpoints.flatMap((i) => i.list()),
+          ),
+        );
     });
     this.policies.onChange((policy, kind) => {
       if (kind === 'delete') {
@@ -260,7 +316,13 @@ export class Dispatcher {
 
   /** Starts the caches; resolves once every one has listed. */
   async startCaches(): Promise<void> {
-    await Promise.all([...this.checkpoints.map((i) => i.start()), this.policies.start(), this.jobs.start(), this.nodes.start(), ...this.podWatches.map((w) => w.start())]);
+    await Promise.all([
+      ...this.checkpoints.map((i) => i.start()),
+      this.policies.start(),
+      this.jobs.start(),
+      this.nodes.start(),
+      ...this.podWatches.map((w) => w.start()),
+    ]);
   }
 
   private enqueue(...keys: WorkKey[]): void {
@@ -295,9 +357,14 @@ export class Dispatcher {
   /** Deletes finished Jobs whose results are recorded, but the newest few of each action. */
   private async deleteFinishedJobs(): Promise<void> {
     const checkpoints = this.checkpoints.flatMap((i) => i.list());
-    const facts = finishedJobFacts(this.jobs.list(), (namespace, name) => this.checkpointInformerFor(namespace)?.get(name, namespace), restoreJobsInFlight(checkpoints));
+    const facts = finishedJobFacts(
+      this.jobs.list(),
+      (namespace, name) => this.checkpointInformerFor(namespace)?.get(name, namespace),
+      restoreJobsInFlight(checkpoints),
+    );
     const doomed = finishedJobsToDelete(facts, this.options.config.finishedJobsKept);
-    if (doomed.length > 0) await deleteFinishedJobs(this.lean, this.options.config.jobNamespace, doomed, this.options.log);
+    if (doomed.length > 0)
+      await deleteFinishedJobs(this.lean, this.options.config.jobNamespace, doomed, this.options.log);
   }
 
   stopReconciling(): void {
@@ -308,7 +375,12 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.queue.stop();
     for (const w of this.podWatches) w.stop();
-    await Promise.all([...this.checkpoints.map((i) => i.stop()), this.policies.stop(), this.jobs.stop(), this.nodes.stop()]);
+    await Promise.all([
+      ...this.checkpoints.map((i) => i.stop()),
+      this.policies.stop(),
+      this.jobs.stop(),
+      this.nodes.stop(),
+    ]);
     await this.events.flush();
     await this.lean.close();
   }
@@ -324,7 +396,10 @@ export class Dispatcher {
     this.lean.delete(`/api/v1/namespaces/${this.options.config.jobNamespace}/secrets/${name}`).catch((err: unknown) => {
       if (isNotFound(err)) return;
       this.finishedJobSecrets.delete(name);
-      this.options.log.warn({ job: name, err: String((err as Error)?.message ?? err) }, 'could not delete a finished Job\'s Secret');
+      this.options.log.warn(
+        { job: name, err: String((err as Error)?.message ?? err) },
+        "could not delete a finished Job's Secret",
+      );
     });
   }
 
@@ -335,7 +410,11 @@ export class Dispatcher {
     const owner = { namespace: c.metadata.namespace!, name: c.metadata.name };
     for (const action of ['checkpoint', 'restore', 'cleanup']) {
       deletePushGroup(url, action, owner).catch((err: Error) =>
-        this.options.log.warn({ ...owner, action, pushgateway: url, err: err.message }, 'could not delete the Pushgateway group'));
+        this.options.log.warn(
+          { ...owner, action, pushgateway: url, err: err.message },
+          'could not delete the Pushgateway group',
+        ),
+      );
     }
   }
 
@@ -343,7 +422,11 @@ export class Dispatcher {
     const url = this.options.config.pushgatewayUrl;
     if (!url || !this.leading) return;
     deletePushGroup(url, 'sweep', sweepPushOwner(policyName)).catch((err: Error) =>
-      this.options.log.warn({ name: policyName, action: 'sweep', pushgateway: url, err: err.message }, 'could not delete the Pushgateway group'));
+      this.options.log.warn(
+        { name: policyName, action: 'sweep', pushgateway: url, err: err.message },
+        'could not delete the Pushgateway group',
+      ),
+    );
   }
 
   private checkpointInformerFor(namespace: string | undefined): ResilientInformer<Checkpoint> | undefined {

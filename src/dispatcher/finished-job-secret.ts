@@ -7,7 +7,9 @@ import type { V1Job } from '@kubernetes/client-node';
  */
 export function finishedJobSecret(job: V1Job): string | undefined {
   const name = job.metadata?.name;
-  const finished = job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  const finished = job.status?.conditions?.some(
+    (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
   const ownSecret = job.spec?.template.spec?.volumes?.some((v) => v.secret?.secretName === name);
   return name && finished && ownSecret ? name : undefined;
 }

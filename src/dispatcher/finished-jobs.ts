@@ -33,7 +33,9 @@ export function finishedJobsToDelete(jobs: FinishedJob[], keep: number): Finishe
 
 /** When the Job controller says a Job finished; undefined while it runs. */
 export function finishedAt(job: V1Job): number | undefined {
-  const done = job.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  const done = job.status?.conditions?.find(
+    (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
   if (!done) return undefined;
   const at = job.status?.completionTime ?? done.lastTransitionTime;
   const ms = at ? new Date(at).getTime() : NaN;
@@ -47,16 +49,25 @@ export function finishedAt(job: V1Job): number | undefined {
  * - cleanup: once its Checkpoint is gone (the cleanup's last step lets it go);
  * - restore: once no Checkpoint has a Pending or Running restore record naming it.
  */
-export function finishedJobFacts(jobs: readonly V1Job[], checkpoint: (namespace: string, name: string) => Checkpoint | undefined, restoresInFlight: Set<string>): FinishedJob[] {
+export function finishedJobFacts(
+  jobs: readonly V1Job[],
+  checkpoint: (namespace: string, name: string) => Checkpoint | undefined,
+  restoresInFlight: Set<string>,
+): FinishedJob[] {
   const facts: FinishedJob[] = [];
   for (const job of jobs) {
     const labels = job.metadata?.labels ?? {};
     const action = labels[LABELS.action] as JobAction | undefined;
     const at = finishedAt(job);
     const name = job.metadata?.name;
-    if (!name || at === undefined || (action !== 'checkpoint' && action !== 'cleanup' && action !== 'restore')) continue;
-    const owner = labels[LABELS.ownerNamespace] && labels[LABELS.ownerName] ? checkpoint(labels[LABELS.ownerNamespace]!, labels[LABELS.ownerName]!) : undefined;
-    const sameOwner = owner !== undefined && (!labels[LABELS.ownerUid] || owner.metadata.uid === labels[LABELS.ownerUid]);
+    if (!name || at === undefined || (action !== 'checkpoint' && action !== 'cleanup' && action !== 'restore'))
+      continue;
+    const owner =
+      labels[LABELS.ownerNamespace] && labels[LABELS.ownerName]
+        ? checkpoint(labels[LABELS.ownerNamespace]!, labels[LABELS.ownerName]!)
+        : undefined;
+    const sameOwner =
+      owner !== undefined && (!labels[LABELS.ownerUid] || owner.metadata.uid === labels[LABELS.ownerUid]);
     let resultRecorded: boolean;
     switch (action) {
       case 'checkpoint':
@@ -78,7 +89,8 @@ export function finishedJobFacts(jobs: readonly V1Job[], checkpoint: (namespace:
 export function restoreJobsInFlight(checkpoints: Iterable<Checkpoint>): Set<string> {
   const names = new Set<string>();
   for (const c of checkpoints) {
-    for (const r of c.status?.restores ?? []) if (r.jobName && (r.result === 'Pending' || r.result === 'Running')) names.add(r.jobName);
+    for (const r of c.status?.restores ?? [])
+      if (r.jobName && (r.result === 'Pending' || r.result === 'Running')) names.add(r.jobName);
   }
   return names;
 }
@@ -88,16 +100,25 @@ export function restoreJobsInFlight(checkpoints: Iterable<Checkpoint>): Set<stri
  * the Job decided on (uid precondition). A Job already gone is fine; any other error is logged
  * and the next round tries again.
  */
-export async function deleteFinishedJobs(lean: LeanKubeClient, namespace: string, doomed: FinishedJob[], log: Logger): Promise<number> {
+export async function deleteFinishedJobs(
+  lean: LeanKubeClient,
+  namespace: string,
+  doomed: FinishedJob[],
+  log: Logger,
+): Promise<number> {
   let deleted = 0;
   for (const job of doomed) {
     try {
       await lean.delete(`/apis/batch/v1/namespaces/${namespace}/jobs/${job.name}`, {
-        apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...(job.uid ? { preconditions: { uid: job.uid } } : {}),
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        propagationPolicy: 'Background',
+        ...(job.uid ? { preconditions: { uid: job.uid } } : {}),
       });
       deleted++;
     } catch (err) {
-      if (!isNotFound(err)) log.warn({ job: job.name, err: (err as Error).message }, 'could not delete a finished Job; trying again later');
+      if (!isNotFound(err))
+        log.warn({ job: job.name, err: (err as Error).message }, 'could not delete a finished Job; trying again later');
     }
   }
   if (deleted > 0) log.info({ deleted }, 'deleted finished Jobs whose results are recorded');

@@ -28,8 +28,13 @@ export function isWorthAskingAgainAtStartUp(err: unknown): boolean {
  * Jobs run the operator's own image unless JOB_IMAGE says otherwise: reading it from our pod keeps
  * the dispatcher and its Jobs on one version without a second setting to keep in step.
  */
-export async function resolveJobImage(core: CoreV1Api, configured: string | undefined, podName: string, namespace: string,
-  options: JobImageLookupOptions = {}): Promise<string> {
+export async function resolveJobImage(
+  core: CoreV1Api,
+  configured: string | undefined,
+  podName: string,
+  namespace: string,
+  options: JobImageLookupOptions = {},
+): Promise<string> {
   if (configured) return configured;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -44,7 +49,10 @@ export async function resolveJobImage(core: CoreV1Api, configured: string | unde
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('JOB_IMAGE is not set')) throw err;
       if (!isWorthAskingAgainAtStartUp(err) || now() + delayMs > giveUpAt) {
-        throw new Error(`JOB_IMAGE is not set and pod ${namespace}/${podName} could not be read to find the operator's image: ${String(err)}`, { cause: err });
+        throw new Error(
+          `JOB_IMAGE is not set and pod ${namespace}/${podName} could not be read to find the operator's image: ${String(err)}`,
+          { cause: err },
+        );
       }
       options.onRetry?.(err, delayMs);
       await sleep(delayMs);

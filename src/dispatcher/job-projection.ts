@@ -30,22 +30,26 @@ export function projectJob(job: V1Job): V1Job {
     ...(job.apiVersion ? { apiVersion: job.apiVersion } : {}),
     ...(job.kind ? { kind: job.kind } : {}),
     ...(metadata ? { metadata } : {}),
-    ...(job.spec ? {
-      spec: {
-        template: {
+    ...(job.spec
+      ? {
           spec: {
-            containers: [],
-            ...(node !== undefined ? { affinity: nodeAffinityFor(node) } : {}),
-            ...(secretVolumes && secretVolumes.length > 0 ? { volumes: secretVolumes } : {}),
+            template: {
+              spec: {
+                containers: [],
+                ...(node !== undefined ? { affinity: nodeAffinityFor(node) } : {}),
+                ...(secretVolumes && secretVolumes.length > 0 ? { volumes: secretVolumes } : {}),
+              },
+            },
           },
-        },
-      },
-    } : {}),
-    ...(status ? {
-      status: pick(status, ['active', 'succeeded', 'failed', 'startTime', 'completionTime'], {
-        ...(status.conditions ? { conditions: status.conditions.map(projectCondition) } : {}),
-      }),
-    } : {}),
+        }
+      : {}),
+    ...(status
+      ? {
+          status: pick(status, ['active', 'succeeded', 'failed', 'startTime', 'completionTime'], {
+            ...(status.conditions ? { conditions: status.conditions.map(projectCondition) } : {}),
+          }),
+        }
+      : {}),
   };
 }
 

@@ -38,8 +38,15 @@ if (!result.ok) {
 }
 const config = result.config;
 const log = createLogger('dispatcher', config.logLevel);
-log.info({ watchNamespaces: config.watchNamespaces, operatorNamespace: config.operatorNamespace, jobNamespace: config.jobNamespace, podName: config.podName },
-  `${config.operatorName} starting: ${describeWatchScope(config)}`);
+log.info(
+  {
+    watchNamespaces: config.watchNamespaces,
+    operatorNamespace: config.operatorNamespace,
+    jobNamespace: config.jobNamespace,
+    podName: config.podName,
+  },
+  `${config.operatorName} starting: ${describeWatchScope(config)}`,
+);
 
 // Tracing is an aid: a broken exporter set-up is reported and the operator runs without it.
 // Loading the SDK takes a second or more of CPU; it proceeds while the job image is read and the
@@ -48,7 +55,11 @@ let tracing: Tracing | undefined;
 const tracingStarted = startTracing(config.operatorName)
   .then((t) => {
     tracing = t;
-    if (t) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
+    if (t)
+      log.info(
+        { endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT },
+        'exporting traces over OTLP',
+      );
   })
   .catch((err: Error) => log.error({ err: err.message }, 'could not start tracing; continuing without it'));
 // Probes are answered from the start: a replica that waits on a restarting API server to read
@@ -59,7 +70,11 @@ const clients = makeClients(loadKubeConfig());
 let jobImage: string;
 try {
   jobImage = await resolveJobImage(clients.core, config.jobImage, config.podName, config.operatorNamespace, {
-    onRetry: (err, retryInMs) => log.warn({ err: String((err as Error)?.message ?? err), retryInMs }, 'could not read our own pod to find the image for Jobs; asking again'),
+    onRetry: (err, retryInMs) =>
+      log.warn(
+        { err: String((err as Error)?.message ?? err), retryInMs },
+        'could not read our own pod to find the image for Jobs; asking again',
+      ),
   });
 } catch (err) {
   log.error((err as Error).message);
@@ -71,15 +86,24 @@ const dispatcher: Dispatcher = new Dispatcher({ config, clients, jobImage, log, 
 ready = () => dispatcher.cachesSynced;
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsBindAddress);
 const metricsService = `${config.operatorName}-metrics.${config.operatorNamespace}.svc`;
-const secureMetricsServer = config.metricsSecurePort === undefined ? undefined : await startSecureMetricsServer({
-  port: config.metricsSecurePort, registry: metrics.registry, log, certDir: config.metricsCertDir,
-  reviews: new CachedAccessReviews(kubernetesAccessReviews(clients.kubeConfig), systemClock),
-  dnsNames: [metricsService, `${metricsService}.cluster.local`, 'localhost'],
-}).catch((err: Error) => {
-  log.error({ err: err.message, certDir: config.metricsCertDir }, 'could not serve metrics on the secure port');
-  process.exit(2);
-});
-log.info({ plain: `${config.metricsBindAddress}:${config.metricsPort}`, secure: config.metricsSecurePort }, 'serving metrics');
+const secureMetricsServer =
+  config.metricsSecurePort === undefined
+    ? undefined
+    : await startSecureMetricsServer({
+        port: config.metricsSecurePort,
+        registry: metrics.registry,
+        log,
+        certDir: config.metricsCertDir,
+        reviews: new CachedAccessReviews(kubernetesAccessReviews(clients.kubeConfig), systemClock),
+        dnsNames: [metricsService, `${metricsService}.cluster.local`, 'localhost'],
+      }).catch((err: Error) => {
+        log.error({ err: err.message, certDir: config.metricsCertDir }, 'could not serve metrics on the secure port');
+        process.exit(2);
+      });
+log.info(
+  { plain: `${config.metricsBindAddress}:${config.metricsPort}`, secure: config.metricsSecurePort },
+  'serving metrics',
+);
 let shuttingDown = false;
 
 // The lease is sought while the caches fill, as controller-runtime elects while its caches start:
@@ -97,10 +121,21 @@ const elector = config.leaderElection.enabled
       retryPeriodMs: config.leaderElection.retryPeriodMs,
       store: kubernetesLeaseStore(clients.coordination, config.operatorNamespace, config.leaderElection.leaseName),
       log,
-      onStartedLeading: () => void readyToAct.then(() => { if (!shuttingDown) dispatcher.startReconciling(); }, () => undefined),
+      onStartedLeading: () =>
+        void readyToAct.then(
+          () => {
+            if (!shuttingDown) dispatcher.startReconciling();
+          },
+          () => undefined,
+        ),
       // A replica that lost the lease must not act again on stale beliefs: exit, and let the
       // Deployment restart it as a fresh standby (as controller-runtime does).
-      onStoppedLeading: () => { if (!shuttingDown) { log.error('lost leadership; exiting'); process.exit(1); } },
+      onStoppedLeading: () => {
+        if (!shuttingDown) {
+          log.error('lost leadership; exiting');
+          process.exit(1);
+        }
+      },
     })
   : undefined;
 elector?.start();

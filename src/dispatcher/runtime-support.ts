@@ -51,15 +51,68 @@ export interface RuntimeSupportRow {
  * or the node is labelled for it.
  */
 export const RUNTIME_SUPPORT: readonly RuntimeSupportRow[] = [
-  { runtime: 'containerd', below: '2.0.0', checkpoint: 'no', restore: 'no', note: 'containerd 1.x has no CRI checkpoint; it came with containerd 2.0' },
-  { runtime: 'containerd', from: '2.0.0', below: '2.1.0', checkpoint: 'yes', restore: 'no', note: 'containerd 2.0 checkpoints but cannot restore; restore through CreateContainer came with 2.1' },
-  { runtime: 'containerd', from: '2.1.0', below: '2.2.7', checkpoint: 'yes', restore: 'yes', note: 'restores checkpoint images through CreateContainer' },
-  { runtime: 'containerd', from: '2.2.7', below: '2.3.0', checkpoint: 'yes', restore: 'whenEnabled', note: 'restores checkpoint images only with enable_experimental_restore_via_create = true in its CRI runtime settings' },
-  { runtime: 'containerd', from: '2.3.0', below: '2.3.4', checkpoint: 'yes', restore: 'yes', note: 'restores checkpoint images through CreateContainer' },
-  { runtime: 'containerd', from: '2.3.4', below: '2.4.0', checkpoint: 'yes', restore: 'whenEnabled', note: 'restores checkpoint images only with enable_experimental_restore_via_create = true in its CRI runtime settings' },
-  { runtime: 'containerd', from: '2.4.0', checkpoint: 'yes', restore: 'no', note: 'containerd 2.4 removed restore through CreateContainer' },
+  {
+    runtime: 'containerd',
+    below: '2.0.0',
+    checkpoint: 'no',
+    restore: 'no',
+    note: 'containerd 1.x has no CRI checkpoint; it came with containerd 2.0',
+  },
+  {
+    runtime: 'containerd',
+    from: '2.0.0',
+    below: '2.1.0',
+    checkpoint: 'yes',
+    restore: 'no',
+    note: 'containerd 2.0 checkpoints but cannot restore; restore through CreateContainer came with 2.1',
+  },
+  {
+    runtime: 'containerd',
+    from: '2.1.0',
+    below: '2.2.7',
+    checkpoint: 'yes',
+    restore: 'yes',
+    note: 'restores checkpoint images through CreateContainer',
+  },
+  {
+    runtime: 'containerd',
+    from: '2.2.7',
+    below: '2.3.0',
+    checkpoint: 'yes',
+    restore: 'whenEnabled',
+    note: 'restores checkpoint images only with enable_experimental_restore_via_create = true in its CRI runtime settings',
+  },
+  {
+    runtime: 'containerd',
+    from: '2.3.0',
+    below: '2.3.4',
+    checkpoint: 'yes',
+    restore: 'yes',
+    note: 'restores checkpoint images through CreateContainer',
+  },
+  {
+    runtime: 'containerd',
+    from: '2.3.4',
+    below: '2.4.0',
+    checkpoint: 'yes',
+    restore: 'whenEnabled',
+    note: 'restores checkpoint images only with enable_experimental_restore_via_create = true in its CRI runtime settings',
+  },
+  {
+    runtime: 'containerd',
+    from: '2.4.0',
+    checkpoint: 'yes',
+    restore: 'no',
+    note: 'containerd 2.4 removed restore through CreateContainer',
+  },
   { runtime: 'cri-o', below: '1.25.0', checkpoint: 'no', restore: 'no', note: 'CRI-O checkpoints from 1.25' },
-  { runtime: 'cri-o', from: '1.25.0', checkpoint: 'yes', restore: 'whenEnabled', note: 'CRI-O restores checkpoint images only when restore is enabled in its settings (checkpoint-only is the default where [crio.checkpoint_restore] exists)' },
+  {
+    runtime: 'cri-o',
+    from: '1.25.0',
+    checkpoint: 'yes',
+    restore: 'whenEnabled',
+    note: 'CRI-O restores checkpoint images only when restore is enabled in its settings (checkpoint-only is the default where [crio.checkpoint_restore] exists)',
+  },
 ];
 
 /** Kubelets before this have no checkpoint API. */
@@ -90,31 +143,45 @@ export function runtimeRow(containerRuntimeVersion: string | undefined): Runtime
   const runtime = parseRuntime(containerRuntimeVersion);
   const version = parseVersion(runtime?.version);
   if (!runtime || !version) return undefined;
-  return RUNTIME_SUPPORT.find((row) => row.runtime === runtime.name
-    && (row.from === undefined || compare(version, parseVersion(row.from)!) >= 0)
-    && (row.below === undefined || compare(version, parseVersion(row.below)!) < 0));
+  return RUNTIME_SUPPORT.find(
+    (row) =>
+      row.runtime === runtime.name &&
+      (row.from === undefined || compare(version, parseVersion(row.from)!) >= 0) &&
+      (row.below === undefined || compare(version, parseVersion(row.below)!) < 0),
+  );
 }
 
 function describeRuntime(node: NodeFacts): string {
   const runtime = parseRuntime(node.containerRuntimeVersion);
-  return runtime ? `${runtime.name} ${runtime.version}` : `a runtime it reports as ${JSON.stringify(node.containerRuntimeVersion ?? '')}`;
+  return runtime
+    ? `${runtime.name} ${runtime.version}`
+    : `a runtime it reports as ${JSON.stringify(node.containerRuntimeVersion ?? '')}`;
 }
 
 /** May a container on this node be checkpointed? */
 export function checkpointSupport(node: NodeFacts): Support {
   const label = node.labels[CHECKPOINT_NODE_LABEL];
   if (label === 'disabled') {
-    return { ok: false, reason: 'CheckpointDisabledOnNode', message: `node ${node.name} is labelled ${CHECKPOINT_NODE_LABEL}=disabled: its administrator does not allow checkpoints there` };
+    return {
+      ok: false,
+      reason: 'CheckpointDisabledOnNode',
+      message: `node ${node.name} is labelled ${CHECKPOINT_NODE_LABEL}=disabled: its administrator does not allow checkpoints there`,
+    };
   }
   const kubelet = parseVersion(node.kubeletVersion);
   if (kubelet && compare(kubelet, parseVersion(KUBELET_CHECKPOINT_SINCE)!) < 0) {
-    return { ok: false, reason: 'KubeletCannotCheckpoint', message: `node ${node.name} runs kubelet ${node.kubeletVersion}, which has no checkpoint API (it came with 1.25): upgrade the node` };
+    return {
+      ok: false,
+      reason: 'KubeletCannotCheckpoint',
+      message: `node ${node.name} runs kubelet ${node.kubeletVersion}, which has no checkpoint API (it came with 1.25): upgrade the node`,
+    };
   }
   if (label === 'enabled') return { ok: true };
   const row = runtimeRow(node.containerRuntimeVersion);
   if (row?.checkpoint === 'no') {
     return {
-      ok: false, reason: 'RuntimeCannotCheckpoint',
+      ok: false,
+      reason: 'RuntimeCannotCheckpoint',
       message: `node ${node.name} runs ${describeRuntime(node)}, which cannot checkpoint containers (${row.note}): upgrade its runtime, or label the node ${CHECKPOINT_NODE_LABEL}=enabled if it can`,
     };
   }
@@ -125,17 +192,22 @@ export function checkpointSupport(node: NodeFacts): Support {
 export function restoreSupport(node: NodeFacts): Support {
   const label = node.labels[RESTORE_NODE_LABEL];
   if (label === 'disabled') {
-    return { ok: false, reason: 'RestoreDisabledOnNode', message: `node ${node.name} is labelled ${RESTORE_NODE_LABEL}=disabled: its administrator does not allow restores there` };
+    return {
+      ok: false,
+      reason: 'RestoreDisabledOnNode',
+      message: `node ${node.name} is labelled ${RESTORE_NODE_LABEL}=disabled: its administrator does not allow restores there`,
+    };
   }
   if (label === 'enabled') return { ok: true };
   const row = runtimeRow(node.containerRuntimeVersion);
   if (row?.restore === 'yes') return { ok: true };
   const runtime = describeRuntime(node);
-  const message = row === undefined
-    ? `node ${node.name} runs ${runtime}, which this operator does not know to restore checkpoints: if it does, label the node ${RESTORE_NODE_LABEL}=enabled`
-    : row.restore === 'whenEnabled'
-      ? `node ${node.name} runs ${runtime}, which ${row.note.replace(/^(containerd|CRI-O) /, '')}: once that is set, label the node ${RESTORE_NODE_LABEL}=enabled`
-      : `node ${node.name} runs ${runtime}, which cannot restore checkpoints (${row.note}): restore the pod on a node whose runtime can`;
+  const message =
+    row === undefined
+      ? `node ${node.name} runs ${runtime}, which this operator does not know to restore checkpoints: if it does, label the node ${RESTORE_NODE_LABEL}=enabled`
+      : row.restore === 'whenEnabled'
+        ? `node ${node.name} runs ${runtime}, which ${row.note.replace(/^(containerd|CRI-O) /, '')}: once that is set, label the node ${RESTORE_NODE_LABEL}=enabled`
+        : `node ${node.name} runs ${runtime}, which cannot restore checkpoints (${row.note}): restore the pod on a node whose runtime can`;
   return { ok: false, reason: 'RuntimeCannotRestore', message };
 }
 
@@ -179,7 +251,10 @@ function versionRange(row: RuntimeSupportRow): string {
 
 /** The table above as docs/restore.md shows it (generated by `npm run generate`, checked by a test). */
 export function renderRuntimeSupport(): string {
-  const rows = RUNTIME_SUPPORT.map((r) => `| ${r.runtime} | ${versionRange(r)} | ${CAPABILITY_WORDS[r.checkpoint]} | ${CAPABILITY_WORDS[r.restore]} | ${r.note.replace(/\|/g, '\\|')} |`);
+  const rows = RUNTIME_SUPPORT.map(
+    (r) =>
+      `| ${r.runtime} | ${versionRange(r)} | ${CAPABILITY_WORDS[r.checkpoint]} | ${CAPABILITY_WORDS[r.restore]} | ${r.note.replace(/\|/g, '\\|')} |`,
+  );
   return [
     '| runtime | versions | checkpoint | restore | why |',
     '|---|---|---|---|---|',

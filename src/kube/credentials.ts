@@ -6,7 +6,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 export interface ApiCredentials {
   /** https://host:port */
   server: string;
-  tls: { ca?: string | Buffer | undefined; cert?: string | Buffer | undefined; key?: string | Buffer | undefined; rejectUnauthorized: boolean };
+  tls: {
+    ca?: string | Buffer | undefined;
+    cert?: string | Buffer | undefined;
+    key?: string | Buffer | undefined;
+    rejectUnauthorized: boolean;
+  };
   /** Authorization and the like, lower-case names. */
   headers: Record<string, string>;
 }
@@ -23,7 +28,12 @@ export function fromKubeConfig(kc: KubeConfig): CredentialSource {
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
     return {
       server,
-      tls: { ca: opts.ca as Buffer | undefined, cert: opts.cert as Buffer | undefined, key: opts.key as Buffer | undefined, rejectUnauthorized: opts.rejectUnauthorized ?? true },
+      tls: {
+        ca: opts.ca as Buffer | undefined,
+        cert: opts.cert as Buffer | undefined,
+        key: opts.key as Buffer | undefined,
+        rejectUnauthorized: opts.rejectUnauthorized ?? true,
+      },
       headers,
     };
   };
@@ -39,7 +49,8 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 export function inCluster(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): CredentialSource {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
-  if (!host || !port) throw new Error('not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset');
+  if (!host || !port)
+    throw new Error('not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset');
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return async () => {
     const [token, ca] = await Promise.all([readFile(`${dir}/token`, 'utf8'), readFile(`${dir}/ca.crt`)]);

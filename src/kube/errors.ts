@@ -4,9 +4,18 @@ import { KubeHttpError } from './lean-client.js';
  * client-node's ApiException, recognised by shape: importing the class would load all of
  * client-node into Jobs, which do not otherwise use it.
  */
-interface ApiExceptionLike { code: number; body: unknown; headers: unknown }
+interface ApiExceptionLike {
+  code: number;
+  body: unknown;
+  headers: unknown;
+}
 function isApiException(err: unknown): err is ApiExceptionLike {
-  return err instanceof Error && typeof (err as Partial<ApiExceptionLike>).code === 'number' && 'body' in err && 'headers' in err;
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<ApiExceptionLike>).code === 'number' &&
+    'body' in err &&
+    'headers' in err
+  );
 }
 
 export function statusCode(err: unknown): number | undefined {

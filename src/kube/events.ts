@@ -61,9 +61,19 @@ export class EventRecorder {
     if (this.pending.length === 0 && this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private async send(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string, now: Date): Promise<void> {
+  private async send(
+    target: EventTarget,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    now: Date,
+  ): Promise<void> {
     const involvedObject: V1ObjectReference = {
-      apiVersion: target.apiVersion, kind: target.kind, ...(target.namespace ? { namespace: target.namespace } : {}), name: target.name, uid: target.uid,
+      apiVersion: target.apiVersion,
+      kind: target.kind,
+      ...(target.namespace ? { namespace: target.namespace } : {}),
+      name: target.name,
+      uid: target.uid,
     };
     // A cluster-scoped object's Events live in "default", as client-go records them; the empty
     // involvedObject.namespace is what `kubectl describe` selects them by.

@@ -128,8 +128,10 @@ export class ResilientInformer<T extends KubernetesObject> {
       if (!isGone(err)) {
         delayMs = this.backOff();
         if (!this.stopped) {
-          this.options.log.warn({ path: this.options.path, err: String((err as Error)?.message ?? err), retryInMs: delayMs },
-            'watch failed; restarting with a fresh list');
+          this.options.log.warn(
+            { path: this.options.path, err: String((err as Error)?.message ?? err), retryInMs: delayMs },
+            'watch failed; restarting with a fresh list',
+          );
         }
       }
     }
@@ -180,7 +182,9 @@ export class ResilientInformer<T extends KubernetesObject> {
       let delivered = false;
       let failure: unknown;
       const query: Record<string, string | number | boolean> = {
-        resourceVersion: this.resourceVersion ?? '', allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS,
+        resourceVersion: this.resourceVersion ?? '',
+        allowWatchBookmarks: true,
+        timeoutSeconds: WATCH_SECONDS,
       };
       if (this.options.labelSelector) query.labelSelector = this.options.labelSelector;
       const onEvent = (type: string, obj: T & { code?: number; message?: string }) => {

@@ -98,7 +98,10 @@ export class LeaderElector {
       this.checkRenewDeadline();
     }
     const jitter = this.leading ? 0 : Math.floor(Math.random() * this.options.retryPeriodMs * 0.2);
-    this.cancelTimer = this.clock.after(Math.min(this.options.retryPeriodMs + jitter, this.untilObservedExpiry(now)), () => void this.tick());
+    this.cancelTimer = this.clock.after(
+      Math.min(this.options.retryPeriodMs + jitter, this.untilObservedExpiry(now)),
+      () => void this.tick(),
+    );
   }
 
   /** From the last renewal, whether or not a request is still on its way. */
@@ -112,7 +115,10 @@ export class LeaderElector {
     if (!this.running || !this.leading) return;
     if (this.clock.now() - this.lastRenewal < this.options.renewDeadlineMs) return;
     this.cancelDeadline?.();
-    this.options.log.error({ identity: this.options.identity }, 'leader election: could not renew the lease in time; stopping leading');
+    this.options.log.error(
+      { identity: this.options.identity },
+      'leader election: could not renew the lease in time; stopping leading',
+    );
     this.setLeading(false);
   }
 
@@ -156,9 +162,10 @@ export class LeaderElector {
     const held = current.record.holderIdentity !== '' && current.record.holderIdentity !== identity;
     const expired = this.observed.at + current.record.leaseDurationSeconds * 1000 <= now;
     if (held && !expired) return false;
-    const next: LeaseRecord = current.record.holderIdentity === identity
-      ? { ...current.record, renewTime: nowIso, leaseDurationSeconds: fresh.leaseDurationSeconds }
-      : { ...fresh, leaseTransitions: current.record.leaseTransitions + 1 };
+    const next: LeaseRecord =
+      current.record.holderIdentity === identity
+        ? { ...current.record, renewTime: nowIso, leaseDurationSeconds: fresh.leaseDurationSeconds }
+        : { ...fresh, leaseTransitions: current.record.leaseTransitions + 1 };
     try {
       await store.update(next, current.version);
     } catch (err) {
@@ -179,7 +186,15 @@ export class LeaderElector {
     try {
       const current = await this.options.store.get();
       if (!current || current.record.holderIdentity !== this.options.identity) return;
-      await this.options.store.update({ ...current.record, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date(this.clock.now()).toISOString() }, current.version);
+      await this.options.store.update(
+        {
+          ...current.record,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: new Date(this.clock.now()).toISOString(),
+        },
+        current.version,
+      );
     } catch (err) {
       this.options.log.warn({ err: String(err) }, 'leader election: could not release the lease');
     }

@@ -6,7 +6,12 @@ import { isTransient } from './transient.js';
 
 /** An API error with the server's status code and body, readable by kube/errors.ts. */
 export class KubeHttpError extends Error {
-  constructor(readonly code: number, readonly body: string, method: string, path: string) {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    method: string,
+    path: string,
+  ) {
     super(`${method} ${path}: HTTP ${code}: ${body.slice(0, 300)}`);
   }
 }
@@ -85,7 +90,9 @@ export class LeanKubeClient {
 
   /** options: a DeleteOptions body, e.g. with preconditions, so only the object decided on is deleted. */
   delete<T>(path: string, options?: unknown): Promise<T> {
-    return options === undefined ? this.request<T>('DELETE', path) : this.request<T>('DELETE', path, options, 'application/json');
+    return options === undefined
+      ? this.request<T>('DELETE', path)
+      : this.request<T>('DELETE', path, options, 'application/json');
   }
 
   /** Lets requests in flight finish, then closes every connection. */
@@ -131,16 +138,30 @@ export class LeanKubeClient {
     }
   }
 
-  private send(agent: Agent, method: Method, path: string, headers: Record<string, string | number>, payload: string | undefined, retried = false): Promise<{ status: number; text: string }> {
+  private send(
+    agent: Agent,
+    method: Method,
+    path: string,
+    headers: Record<string, string | number>,
+    payload: string | undefined,
+    retried = false,
+  ): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = request({ agent, host: this.host, port: this.port, servername: this.servername, method, path, headers }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => { text += chunk; });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      });
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no response within ${REQUEST_TIMEOUT_MS / 1000}s`)));
+      const req = request(
+        { agent, host: this.host, port: this.port, servername: this.servername, method, path, headers },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(REQUEST_TIMEOUT_MS, () =>
+        req.destroy(new Error(`${method} ${path}: no response within ${REQUEST_TIMEOUT_MS / 1000}s`)),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         // A kept-alive connection the server closed while idle fails the next request sent on it
         // before the server saw it; one retry on a fresh connection is what a new request would do.
@@ -157,7 +178,9 @@ export class LeanKubeClient {
   private connection(): Promise<Pool> {
     if (this.pool && this.now() - this.refreshedAt < CREDENTIAL_REFRESH_MS) return Promise.resolve(this.pool);
     // Concurrent requests share one refresh, so a burst never opens several pools.
-    this.refreshing ??= this.refresh().finally(() => { this.refreshing = undefined; });
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = undefined;
+    });
     return this.refreshing;
   }
 
@@ -176,7 +199,9 @@ export class LeanKubeClient {
         // One secure context for the pool: given as ca/cert/key instead, the agent would turn
         // them into strings on every request to name its connection pool.
         agent: new Agent({
-          keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_SOCKET_MS,
+          keepAlive: true,
+          maxSockets: MAX_SOCKETS,
+          timeout: IDLE_SOCKET_MS,
           secureContext: createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key }),
           rejectUnauthorized: tls.rejectUnauthorized,
         }),

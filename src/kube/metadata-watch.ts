@@ -28,13 +28,15 @@ export class PodMetadataWatch {
   private readonly clock: Clock;
   private readonly watch: Watch;
 
-  constructor(private readonly opts: {
-    kubeConfig: KubeConfig;
-    namespace: string | undefined;
-    onObject: (meta: V1ObjectMeta, kind: MetadataEvent) => void;
-    log: Logger;
-    clock?: Clock;
-  }) {
+  constructor(
+    private readonly opts: {
+      kubeConfig: KubeConfig;
+      namespace: string | undefined;
+      onObject: (meta: V1ObjectMeta, kind: MetadataEvent) => void;
+      log: Logger;
+      clock?: Clock;
+    },
+  ) {
     this.clock = opts.clock ?? systemClock;
     const kc = opts.kubeConfig;
     // client-node's Watch takes its headers from the config's authentication step.
@@ -72,14 +74,21 @@ export class PodMetadataWatch {
       this.retryDelayMs = 0;
     } catch (err) {
       // 410 from a list page or a watch: the version we hold is too old to continue from.
-      if ((err as { gone?: boolean }).gone || (err as { statusCode?: number }).statusCode === 410) this.resourceVersion = undefined;
+      if ((err as { gone?: boolean }).gone || (err as { statusCode?: number }).statusCode === 410)
+        this.resourceVersion = undefined;
       else this.retryDelayMs = Math.min(30_000, Math.max(500, this.retryDelayMs * 2));
       if (!this.stopped && this.retryDelayMs > 0) {
-        this.opts.log.warn({ err: String((err as Error)?.message ?? err), retryInMs: this.retryDelayMs }, 'pod metadata watch failed; restarting');
+        this.opts.log.warn(
+          { err: String((err as Error)?.message ?? err), retryInMs: this.retryDelayMs },
+          'pod metadata watch failed; restarting',
+        );
       }
     }
     if (this.stopped) return;
-    this.cancelRetry = this.clock.after(this.retryDelayMs, () => { this.cancelRetry = undefined; void this.cycle(); });
+    this.cancelRetry = this.clock.after(this.retryDelayMs, () => {
+      this.cancelRetry = undefined;
+      void this.cycle();
+    });
   }
 
   private async list(): Promise<void> {
@@ -87,7 +96,10 @@ export class PodMetadataWatch {
     let version: string | undefined;
     do {
       const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(cont ? { continue: cont } : {}) });
-      const page = await this.get<{ items?: { metadata?: V1ObjectMeta }[]; metadata?: { continue?: string; resourceVersion?: string } }>(`${this.path}?${query}`);
+      const page = await this.get<{
+        items?: { metadata?: V1ObjectMeta }[];
+        metadata?: { continue?: string; resourceVersion?: string };
+      }>(`${this.path}?${query}`);
       for (const item of page.items ?? []) if (item.metadata) this.emit(item.metadata, 'add');
       cont = page.metadata?.continue || undefined;
       version = page.metadata?.resourceVersion;
@@ -111,21 +123,30 @@ export class PodMetadataWatch {
   private follow(): Promise<void> {
     return new Promise((resolve, reject) => {
       let gone = false;
-      void this.watch.watch(this.path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS }, (type: string, obj: { metadata?: V1ObjectMeta; code?: number }) => {
-        if (type === 'ERROR') {
-          if (obj.code === 410) gone = true;
-          return;
-        }
-        const meta = obj.metadata;
-        if (meta?.resourceVersion) this.resourceVersion = meta.resourceVersion;
-        if (type === 'BOOKMARK' || !meta) return;
-        this.emit(meta, type === 'ADDED' ? 'add' : type === 'DELETED' ? 'delete' : 'update');
-      }, (err: unknown) => {
-        this.abort = undefined;
-        if (gone) reject(Object.assign(new Error('resourceVersion too old'), { gone: true }));
-        else if (err) reject(err);
-        else resolve();
-      }).then((req: { abort(): void }) => { this.abort = () => req.abort(); }, reject);
+      void this.watch
+        .watch(
+          this.path,
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
+          (type: string, obj: { metadata?: V1ObjectMeta; code?: number }) => {
+            if (type === 'ERROR') {
+              if (obj.code === 410) gone = true;
+              return;
+            }
+            const meta = obj.metadata;
+            if (meta?.resourceVersion) this.resourceVersion = meta.resourceVersion;
+            if (type === 'BOOKMARK' || !meta) return;
+            this.emit(meta, type === 'ADDED' ? 'add' : type === 'DELETED' ? 'delete' : 'update');
+          },
+          (err: unknown) => {
+            this.abort = undefined;
+            if (gone) reject(Object.assign(new Error('resourceVersion too old'), { gone: true }));
+            else if (err) reject(err);
+            else resolve();
+          },
+        )
+        .then((req: { abort(): void }) => {
+          this.abort = () => req.abort();
+        }, reject);
     });
   }
 

@@ -10,11 +10,21 @@ const MAX_NAME = 63;
  * hash covers the owner's namespace, name and uid: a Checkpoint deleted and re-created under the
  * same name gets a new Job. Readable prefix, at most 63 characters, valid as a label value.
  */
-export function jobName(action: JobAction, owner: { namespace: string; name: string; uid: string }, discriminator = ''): string {
-  const hash = createHash('sha256').update(`${action}\0${owner.namespace}\0${owner.name}\0${owner.uid}\0${discriminator}`).digest('hex').slice(0, 10);
+export function jobName(
+  action: JobAction,
+  owner: { namespace: string; name: string; uid: string },
+  discriminator = '',
+): string {
+  const hash = createHash('sha256')
+    .update(`${action}\0${owner.namespace}\0${owner.name}\0${owner.uid}\0${discriminator}`)
+    .digest('hex')
+    .slice(0, 10);
   const prefix = `${action}-`;
   const room = MAX_NAME - prefix.length - hash.length - 1;
-  const readable = owner.name.slice(0, room).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '');
+  const readable = owner.name
+    .slice(0, room)
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+$/, '');
   return `${prefix}${readable}-${hash}`;
 }
 
@@ -33,7 +43,10 @@ export const LABELS = {
 export const MANAGED_BY = 'checkpoint-operator';
 
 /** Label values are at most 63 characters of [A-Za-z0-9._-]; namespaces and our names already fit. */
-export function ownerLabels(action: JobAction, owner: { namespace: string; name: string; uid: string }): Record<string, string> {
+export function ownerLabels(
+  action: JobAction,
+  owner: { namespace: string; name: string; uid: string },
+): Record<string, string> {
   return {
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.component]: `${action}-job`,

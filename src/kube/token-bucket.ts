@@ -11,7 +11,11 @@ export class TokenBucket {
   private readonly waiting: (() => void)[] = [];
   private timer: (() => void) | undefined;
 
-  constructor(private readonly qps: number, private readonly burst: number, private readonly clock: Clock) {
+  constructor(
+    private readonly qps: number,
+    private readonly burst: number,
+    private readonly clock: Clock,
+  ) {
     this.tokens = burst;
     this.refilledAt = clock.now();
   }

@@ -33,7 +33,10 @@ export class WorkQueue {
   private stopped = true;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly handler: (key: string) => Promise<ReconcileOutcome>, private readonly options: WorkQueueOptions) {
+  constructor(
+    private readonly handler: (key: string) => Promise<ReconcileOutcome>,
+    private readonly options: WorkQueueOptions,
+  ) {
     this.clock = options.clock ?? systemClock;
     this.baseBackoffMs = options.baseBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;

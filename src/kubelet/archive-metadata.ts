@@ -50,7 +50,10 @@ export class ArchiveMetadataTap extends Transform {
     });
     this.parsed = new Promise((resolve) => {
       this.tar.on('finish', () => resolve());
-      this.tar.on('error', (err: Error) => { if (!this.haveAll) this.parseError = err; resolve(); });
+      this.tar.on('error', (err: Error) => {
+        if (!this.haveAll) this.parseError = err;
+        resolve();
+      });
     });
   }
 
@@ -89,16 +92,24 @@ export class ArchiveMetadataTap extends Transform {
     // "containerd" in its spec, so a checkpoint of a restored container would name the wrong
     // container, while its config name is always right.
     const meta: ArchiveMetadata = {
-      containerName: str(annotations['io.kubernetes.container.name']) ?? containerdContainerName(config.name)
-        ?? str(annotations['io.kubernetes.cri.container-name']) ?? str(config.name),
+      containerName:
+        str(annotations['io.kubernetes.container.name']) ??
+        containerdContainerName(config.name) ??
+        str(annotations['io.kubernetes.cri.container-name']) ??
+        str(config.name),
       containerId: str(config.id),
-      image: str(config.rootfsImageName) ?? str(config.rootfsImage) ?? str(annotations['io.kubernetes.cri-o.ImageName']) ?? str(annotations['io.kubernetes.cri.image-name']),
+      image:
+        str(config.rootfsImageName) ??
+        str(config.rootfsImage) ??
+        str(annotations['io.kubernetes.cri-o.ImageName']) ??
+        str(annotations['io.kubernetes.cri.image-name']),
       imageRef: str(config.rootfsImageRef),
       runtime: str(config.runtime) ?? str(config.ociRuntime),
       createdAt: str(config.createdTime),
       checkpointedAt: str(config.checkpointedTime),
       podName: str(annotations['io.kubernetes.pod.name']) ?? str(annotations['io.kubernetes.cri.sandbox-name']),
-      podNamespace: str(annotations['io.kubernetes.pod.namespace']) ?? str(annotations['io.kubernetes.cri.sandbox-namespace']),
+      podNamespace:
+        str(annotations['io.kubernetes.pod.namespace']) ?? str(annotations['io.kubernetes.cri.sandbox-namespace']),
     };
     return Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) as ArchiveMetadata;
   }

@@ -6,6 +6,10 @@
  */
 export function isTlsError(code: string | undefined, message = ''): boolean {
   if (!code) return false;
-  return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)
-    || (code === 'EPROTO' && /SSL|TLS/i.test(message));
+  return (
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('ERR_SSL_') ||
+    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code) ||
+    (code === 'EPROTO' && /SSL|TLS/i.test(message))
+  );
 }

@@ -8,7 +8,12 @@ import type { Clock } from '../clock/clock.js';
  * `get` on the non-resource URL /metrics (SubjectAccessReview), which the
  * checkpoint-operator-metrics-reader ClusterRole grants.
  */
-export interface Identity { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> }
+export interface Identity {
+  username: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
 
 export type Authentication = { authenticated: true; user: Identity } | { authenticated: false; reason: string };
 export type Authorization = { allowed: true } | { allowed: false; reason: string };
@@ -20,9 +25,7 @@ export interface AccessReviews {
   authorize(user: Identity, path: string): Promise<Authorization>;
 }
 
-export type MetricsAccess =
-  | { kind: 'allow'; user: string }
-  | { kind: 'deny'; status: 401 | 403; message: string };
+export type MetricsAccess = { kind: 'allow'; user: string } | { kind: 'deny'; status: 401 | 403; message: string };
 
 /** The bearer token of an Authorization header, or undefined when there is none. */
 export function bearerToken(header: string | undefined): string | undefined {
@@ -34,16 +37,26 @@ export function bearerToken(header: string | undefined): string | undefined {
  * Decides one request. Any failure to ask the API server denies: metrics are never served to
  * someone we could not check.
  */
-export async function decideMetricsAccess(authorization: string | undefined, path: string, reviews: AccessReviews): Promise<MetricsAccess> {
+export async function decideMetricsAccess(
+  authorization: string | undefined,
+  path: string,
+  reviews: AccessReviews,
+): Promise<MetricsAccess> {
   const token = bearerToken(authorization);
-  if (!token) return { kind: 'deny', status: 401, message: 'a bearer token is required (Authorization: Bearer <ServiceAccount token>)' };
+  if (!token)
+    return {
+      kind: 'deny',
+      status: 401,
+      message: 'a bearer token is required (Authorization: Bearer <ServiceAccount token>)',
+    };
   let authn: Authentication;
   try {
     authn = await reviews.authenticate(token);
   } catch (err) {
     return { kind: 'deny', status: 401, message: `the token could not be reviewed: ${(err as Error).message}` };
   }
-  if (!authn.authenticated) return { kind: 'deny', status: 401, message: `the token was not accepted: ${authn.reason}` };
+  if (!authn.authenticated)
+    return { kind: 'deny', status: 401, message: `the token was not accepted: ${authn.reason}` };
   let authz: Authorization;
   try {
     authz = await reviews.authorize(authn.user, path);
@@ -51,7 +64,11 @@ export async function decideMetricsAccess(authorization: string | undefined, pat
     return { kind: 'deny', status: 403, message: `access could not be reviewed: ${(err as Error).message}` };
   }
   if (!authz.allowed) {
-    return { kind: 'deny', status: 403, message: `${authn.user.username} may not get ${path}${authz.reason ? ` (${authz.reason})` : ''}; bind the checkpoint-operator-metrics-reader ClusterRole to it` };
+    return {
+      kind: 'deny',
+      status: 403,
+      message: `${authn.user.username} may not get ${path}${authz.reason ? ` (${authz.reason})` : ''}; bind the checkpoint-operator-metrics-reader ClusterRole to it`,
+    };
   }
   return { kind: 'allow', user: authn.user.username };
 }
@@ -66,20 +83,39 @@ export class CachedAccessReviews implements AccessReviews {
   private readonly authn = new Map<string, { at: number; value: Authentication }>();
   private readonly authz = new Map<string, { at: number; value: Authorization }>();
 
-  constructor(private readonly inner: AccessReviews, private readonly clock: Clock,
-    private readonly ttl = { allowedMs: 60_000, deniedMs: 10_000 }, private readonly maxEntries = 1024) {}
+  constructor(
+    private readonly inner: AccessReviews,
+    private readonly clock: Clock,
+    private readonly ttl = { allowedMs: 60_000, deniedMs: 10_000 },
+    private readonly maxEntries = 1024,
+  ) {}
 
   async authenticate(token: string): Promise<Authentication> {
     const key = createHash('sha256').update(token).digest('hex');
-    return this.remember(this.authn, key, (v) => v.authenticated, () => this.inner.authenticate(token));
+    return this.remember(
+      this.authn,
+      key,
+      (v) => v.authenticated,
+      () => this.inner.authenticate(token),
+    );
   }
 
   async authorize(user: Identity, path: string): Promise<Authorization> {
     const key = JSON.stringify([user.username, user.uid, [...(user.groups ?? [])].sort(), user.extra ?? {}, path]);
-    return this.remember(this.authz, key, (v) => v.allowed, () => this.inner.authorize(user, path));
+    return this.remember(
+      this.authz,
+      key,
+      (v) => v.allowed,
+      () => this.inner.authorize(user, path),
+    );
   }
 
-  private async remember<T>(cache: Map<string, { at: number; value: T }>, key: string, good: (v: T) => boolean, ask: () => Promise<T>): Promise<T> {
+  private async remember<T>(
+    cache: Map<string, { at: number; value: T }>,
+    key: string,
+    good: (v: T) => boolean,
+    ask: () => Promise<T>,
+  ): Promise<T> {
     const now = this.clock.now();
     const hit = cache.get(key);
     if (hit && now - hit.at < (good(hit.value) ? this.ttl.allowedMs : this.ttl.deniedMs)) return hit.value;

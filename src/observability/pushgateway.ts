@@ -6,7 +6,10 @@ import type { Logger } from './logger.js';
  * group per object, replaced on every run of its Job, deleted by the dispatcher once the object
  * is gone (the Pushgateway keeps groups for ever otherwise).
  */
-export function pushGroup(action: string, owner: { namespace: string; name: string }): { jobName: string; groupings: Record<string, string> } {
+export function pushGroup(
+  action: string,
+  owner: { namespace: string; name: string },
+): { jobName: string; groupings: Record<string, string> } {
   return { jobName: 'checkpoint-operator', groupings: { action, namespace: owner.namespace, name: owner.name } };
 }
 
@@ -23,7 +26,14 @@ async function loadPromClient(): Promise<typeof import('prom-client')> {
 }
 
 /** What a Job pushes, each as `checkpoint_operator_job_<name>`. */
-export const JOB_METRICS = ['duration_seconds', 'succeeded', 'last_run_timestamp_seconds', 'last_success_timestamp_seconds', 'archive_bytes', 'peak_rss_bytes'] as const;
+export const JOB_METRICS = [
+  'duration_seconds',
+  'succeeded',
+  'last_run_timestamp_seconds',
+  'last_success_timestamp_seconds',
+  'archive_bytes',
+  'peak_rss_bytes',
+] as const;
 type JobMetric = (typeof JOB_METRICS)[number];
 
 export interface JobRunFigures {
@@ -43,14 +53,20 @@ export async function pushJobRun(url: string, run: JobRunFigures, log: Logger): 
   try {
     const { Gauge, Pushgateway, Registry } = await loadPromClient();
     const registry = new Registry();
-    const gauge = (name: JobMetric, help: string, value: number) => new Gauge({ name: `checkpoint_operator_job_${name}`, help, registers: [registry] }).set(value);
+    const gauge = (name: JobMetric, help: string, value: number) =>
+      new Gauge({ name: `checkpoint_operator_job_${name}`, help, registers: [registry] }).set(value);
     gauge('duration_seconds', 'Duration of the last run of this Job.', run.durationSeconds);
     gauge('succeeded', '1 if the last run succeeded, 0 if it failed.', run.succeeded ? 1 : 0);
     gauge('last_run_timestamp_seconds', 'When the last run finished (Unix time).', run.finishedAt / 1000);
-    if (run.succeeded) gauge('last_success_timestamp_seconds', 'When the last successful run finished (Unix time).', run.finishedAt / 1000);
+    if (run.succeeded)
+      gauge(
+        'last_success_timestamp_seconds',
+        'When the last successful run finished (Unix time).',
+        run.finishedAt / 1000,
+      );
     if (run.bytes !== undefined) gauge('archive_bytes', 'Bytes the last run stored or read.', run.bytes);
     // The process's own high-water mark (getrusage ru_maxrss, KiB): what its memory limit must hold.
-    gauge('peak_rss_bytes', 'Peak resident memory of the last run\'s process.', process.resourceUsage().maxRSS * 1024);
+    gauge('peak_rss_bytes', "Peak resident memory of the last run's process.", process.resourceUsage().maxRSS * 1024);
     await new Pushgateway(url, { timeout: TIMEOUT_MS }, registry).push(pushGroup(run.action, run.owner));
   } catch (err) {
     log.warn({ pushgateway: url, err: (err as Error).message }, 'could not push metrics to the Pushgateway');
@@ -58,7 +74,11 @@ export async function pushJobRun(url: string, run: JobRunFigures, log: Logger): 
 }
 
 /** Removes an object's group; a group that is already gone counts as removed. */
-export async function deletePushGroup(url: string, action: string, owner: { namespace: string; name: string }): Promise<void> {
+export async function deletePushGroup(
+  url: string,
+  action: string,
+  owner: { namespace: string; name: string },
+): Promise<void> {
   const { Pushgateway, Registry } = await loadPromClient();
   await new Pushgateway(url, { timeout: TIMEOUT_MS }, new Registry()).delete(pushGroup(action, owner));
 }

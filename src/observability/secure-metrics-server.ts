@@ -23,31 +23,53 @@ export interface SecureMetricsOptions {
  * probes stay on their own plain port: the kubelet probes without a token.
  */
 export async function startSecureMetricsServer(o: SecureMetricsOptions): Promise<Server> {
-  const initial = o.certDir ? await readCertificateDir(o.certDir) : { ...(await selfSignedCertificate(o.dnsNames)), changedAt: 0 };
+  const initial = o.certDir
+    ? await readCertificateDir(o.certDir)
+    : { ...(await selfSignedCertificate(o.dnsNames)), changedAt: 0 };
   const server = createServer({ cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2' }, (req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
-    if (path !== '/metrics') { res.writeHead(404).end(); return; }
-    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return; }
-    void decideMetricsAccess(req.headers.authorization, path, o.reviews).then(async (access) => {
-      if (access.kind === 'deny') {
-        o.log.debug({ status: access.status, reason: access.message, remote: req.socket.remoteAddress }, 'metrics request refused');
-        res.writeHead(access.status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${access.message}\n`);
-        return;
-      }
-      const text = await o.registry.metrics();
-      res.writeHead(200, { 'content-type': o.registry.contentType }).end(req.method === 'HEAD' ? undefined : text);
-    }).catch((err: Error) => { if (!res.headersSent) res.writeHead(500).end(err.message); });
+    if (path !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    void decideMetricsAccess(req.headers.authorization, path, o.reviews)
+      .then(async (access) => {
+        if (access.kind === 'deny') {
+          o.log.debug(
+            { status: access.status, reason: access.message, remote: req.socket.remoteAddress },
+            'metrics request refused',
+          );
+          res.writeHead(access.status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${access.message}\n`);
+          return;
+        }
+        const text = await o.registry.metrics();
+        res.writeHead(200, { 'content-type': o.registry.contentType }).end(req.method === 'HEAD' ? undefined : text);
+      })
+      .catch((err: Error) => {
+        if (!res.headersSent) res.writeHead(500).end(err.message);
+      });
   });
   if (o.certDir) {
     const dir = o.certDir;
     let changedAt = initial.changedAt;
     const timer = setInterval(() => {
-      readCertificateDir(dir).then((next) => {
-        if (next.changedAt === changedAt) return;
-        server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
-        changedAt = next.changedAt;
-        o.log.info({ certDir: dir }, 'metrics serving certificate reloaded');
-      }).catch((err: Error) => o.log.warn({ certDir: dir, err: err.message }, 'could not reload the metrics serving certificate; keeping the current one'));
+      readCertificateDir(dir)
+        .then((next) => {
+          if (next.changedAt === changedAt) return;
+          server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+          changedAt = next.changedAt;
+          o.log.info({ certDir: dir }, 'metrics serving certificate reloaded');
+        })
+        .catch((err: Error) =>
+          o.log.warn(
+            { certDir: dir, err: err.message },
+            'could not reload the metrics serving certificate; keeping the current one',
+          ),
+        );
     }, o.certCheckIntervalMs ?? 60_000);
     timer.unref();
     server.on('close', () => clearInterval(timer));

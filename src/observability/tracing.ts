@@ -18,7 +18,9 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
 /** OTEL_* variables the dispatcher hands to its Jobs, so they export where it does. */
 export function tracingEnvForJobs(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   if (!tracingConfigured(env)) return {};
-  const passed = Object.entries(env).filter(([k, v]) => v !== undefined && /^OTEL_/.test(k) && k !== 'OTEL_SERVICE_NAME') as [string, string][];
+  const passed = Object.entries(env).filter(
+    ([k, v]) => v !== undefined && /^OTEL_/.test(k) && k !== 'OTEL_SERVICE_NAME',
+  ) as [string, string][];
   return { ...Object.fromEntries(passed), OTEL_SERVICE_NAME: 'checkpoint-operator-job' };
 }
 
@@ -28,7 +30,10 @@ export interface Tracing {
 }
 
 /** Starts the SDK when configured; resolves to undefined (and loads nothing) when not. */
-export async function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
+export async function startTracing(
+  serviceName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Tracing | undefined> {
   if (!tracingConfigured(env)) return undefined;
   const [otel, { NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
     import('@opentelemetry/api').then(commonJs),
@@ -38,7 +43,8 @@ export async function startTracing(serviceName: string, env: NodeJS.ProcessEnv =
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? serviceName,
     traceExporter: new OTLPTraceExporter({
-      url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${env.OTEL_EXPORTER_OTLP_ENDPOINT!.replace(/\/+$/, '')}/v1/traces`,
+      url:
+        env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${env.OTEL_EXPORTER_OTLP_ENDPOINT!.replace(/\/+$/, '')}/v1/traces`,
     }),
     // Spans only: no auto-instrumentation, metrics or logs pipelines (Prometheus covers metrics).
     instrumentations: [],
@@ -55,11 +61,17 @@ export async function startTracing(serviceName: string, env: NodeJS.ProcessEnv =
 
 /** These packages are CommonJS: once bundled, a dynamic import's exports can sit under `default`. */
 function commonJs<T extends object>(mod: T): T {
-  return (mod as { default?: T }).default && !Object.keys(mod).some((k) => k !== 'default' && k !== '__esModule') ? (mod as { default: T }).default : mod;
+  return (mod as { default?: T }).default && !Object.keys(mod).some((k) => k !== 'default' && k !== '__esModule')
+    ? (mod as { default: T }).default
+    : mod;
 }
 
 /** Runs fn inside a span named `name` (a child of the active one), recording a failure on it. */
-export function withSpan<T>(name: string, attributes: Record<string, string | number | boolean | undefined>, fn: () => Promise<T>): Promise<T> {
+export function withSpan<T>(
+  name: string,
+  attributes: Record<string, string | number | boolean | undefined>,
+  fn: () => Promise<T>,
+): Promise<T> {
   const otel = api;
   if (!otel) return fn();
   const attrs = Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined)) as Api.Attributes;
@@ -77,7 +89,10 @@ export function withSpan<T>(name: string, attributes: Record<string, string | nu
 }
 
 /** Runs fn as a continuation of the W3C trace context given (a Job continuing its dispatcher's trace). */
-export function withRemoteParent<T>(carrier: { traceparent?: string | undefined; tracestate?: string | undefined }, fn: () => Promise<T>): Promise<T> {
+export function withRemoteParent<T>(
+  carrier: { traceparent?: string | undefined; tracestate?: string | undefined },
+  fn: () => Promise<T>,
+): Promise<T> {
   const otel = api;
   if (!otel || !carrier.traceparent) return fn();
   const parent = otel.propagation.extract(otel.ROOT_CONTEXT, carrier);
@@ -90,7 +105,10 @@ export function activeTraceContext(): { traceparent?: string; tracestate?: strin
   if (!otel) return {};
   const carrier: Record<string, string> = {};
   otel.propagation.inject(otel.context.active(), carrier);
-  return { ...(carrier.traceparent ? { traceparent: carrier.traceparent } : {}), ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}) };
+  return {
+    ...(carrier.traceparent ? { traceparent: carrier.traceparent } : {}),
+    ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}),
+  };
 }
 
 /** Ids of the active span, for log lines. */

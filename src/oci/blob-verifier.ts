@@ -14,7 +14,10 @@ export class BlobVerifier {
   update(chunk: Buffer): void {
     this.bytes += chunk.length;
     if (this.bytes > this.expected.size) {
-      throw new RegistryError('SizeMismatch', `blob ${this.expected.digest} is larger than the expected ${this.expected.size} bytes`);
+      throw new RegistryError(
+        'SizeMismatch',
+        `blob ${this.expected.digest} is larger than the expected ${this.expected.size} bytes`,
+      );
     }
     this.hash.update(chunk);
   }
@@ -22,11 +25,17 @@ export class BlobVerifier {
   /** Throws SizeMismatch or ChecksumMismatch unless exactly the expected bytes went by; call once, at the end. */
   verify(): void {
     if (this.bytes !== this.expected.size) {
-      throw new RegistryError('SizeMismatch', `blob ${this.expected.digest}: ${this.bytes} bytes, ${this.expected.size} expected`);
+      throw new RegistryError(
+        'SizeMismatch',
+        `blob ${this.expected.digest}: ${this.bytes} bytes, ${this.expected.size} expected`,
+      );
     }
     const actual = `sha256:${this.hash.digest('hex')}`;
     if (actual !== this.expected.digest) {
-      throw new RegistryError('ChecksumMismatch', `blob content has digest ${actual}, ${this.expected.digest} expected`);
+      throw new RegistryError(
+        'ChecksumMismatch',
+        `blob content has digest ${actual}, ${this.expected.digest} expected`,
+      );
     }
   }
 }

@@ -58,11 +58,19 @@ export function buildCheckpointImage(input: CheckpointImageInput): { config: Blo
     os: platform.os,
     config: {},
     rootfs: { type: 'layers', diff_ids: [layerDigest] },
-    history: [{ created: input.archive.createdAt, created_by: `container checkpoint of ${input.containerName}`, comment: input.archive.fileName }],
+    history: [
+      {
+        created: input.archive.createdAt,
+        created_by: `container checkpoint of ${input.containerName}`,
+        comment: input.archive.fileName,
+      },
+    ],
   });
   const annotations = checkpointAnnotations(input);
   const layer: Descriptor = {
-    mediaType: MEDIA_TYPE.layer, digest: layerDigest, size: input.archive.sizeBytes,
+    mediaType: MEDIA_TYPE.layer,
+    digest: layerDigest,
+    size: input.archive.sizeBytes,
     annotations: { [CHECKPOINT_ANNOTATION.title]: input.archive.fileName },
   };
   const manifest = blob(MEDIA_TYPE.manifest, {
@@ -82,7 +90,9 @@ export function buildCheckpointImage(input: CheckpointImageInput): { config: Blo
 }
 
 /** What a runtime reads to recognise the image as a checkpoint and to judge where it came from. */
-export function checkpointAnnotations(input: Pick<CheckpointImageInput, 'containerName' | 'metadata' | 'archive'>): Record<string, string> {
+export function checkpointAnnotations(
+  input: Pick<CheckpointImageInput, 'containerName' | 'metadata' | 'archive'>,
+): Record<string, string> {
   const m = input.metadata;
   const all: [string, string | undefined][] = [
     [CHECKPOINT_ANNOTATION.crioName, input.containerName],

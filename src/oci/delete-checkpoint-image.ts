@@ -2,8 +2,14 @@ import { MEDIA_TYPE } from './checkpoint-image.js';
 import type { RegistryClient } from './registry-client.js';
 import { RegistryError } from './registry-error.js';
 
-interface Descriptor { digest?: unknown }
-interface ImageJson { mediaType?: unknown; manifests?: Descriptor[]; layers?: Descriptor[] }
+interface Descriptor {
+  digest?: unknown;
+}
+interface ImageJson {
+  mediaType?: unknown;
+  manifests?: Descriptor[];
+  layers?: Descriptor[];
+}
 
 /**
  * Deletes a checkpoint image this operator pushed, by the digest of its index: the archive layer
@@ -21,7 +27,8 @@ export async function deleteCheckpointImage(client: RegistryClient, digest: stri
     for (const layer of digestsOf(manifest?.layers)) await client.deleteBlob(layer);
     if (manifest) await client.deleteManifest(manifestDigest);
   }
-  for (const layer of index.mediaType === MEDIA_TYPE.manifest ? digestsOf(index.layers) : []) await client.deleteBlob(layer);
+  for (const layer of index.mediaType === MEDIA_TYPE.manifest ? digestsOf(index.layers) : [])
+    await client.deleteBlob(layer);
   await client.deleteManifest(digest);
   return 'deleted';
 }
@@ -37,5 +44,7 @@ async function fetchImage(client: RegistryClient, digest: string): Promise<Image
 }
 
 function digestsOf(descriptors: Descriptor[] | undefined): string[] {
-  return (descriptors ?? []).map((d) => d.digest).filter((d): d is string => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d));
+  return (descriptors ?? [])
+    .map((d) => d.digest)
+    .filter((d): d is string => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d));
 }

@@ -19,7 +19,10 @@ const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.
 export class DockerConfigError extends Error {}
 
 /** The credentials the config holds for a registry host (`host[:port]`), or undefined. */
-export function credentialsForRegistry(dockerConfigJson: string | Buffer, host: string): RegistryCredentials | undefined {
+export function credentialsForRegistry(
+  dockerConfigJson: string | Buffer,
+  host: string,
+): RegistryCredentials | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(dockerConfigJson.toString());
@@ -27,7 +30,8 @@ export function credentialsForRegistry(dockerConfigJson: string | Buffer, host: 
     // The content is a secret: the message must not quote it.
     throw new DockerConfigError('.dockerconfigjson is not valid JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null) throw new DockerConfigError('.dockerconfigjson is not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new DockerConfigError('.dockerconfigjson is not a JSON object');
   // The legacy .dockercfg layout is the `auths` map itself.
   const auths = ('auths' in parsed ? (parsed as { auths: unknown }).auths : parsed) as Record<string, AuthEntry> | null;
   if (typeof auths !== 'object' || auths === null) return undefined;

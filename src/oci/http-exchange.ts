@@ -38,10 +38,11 @@ export function exchange(x: Exchange): Promise<IncomingMessage> {
       clearTimeout(connectTimer);
       fn();
     };
-    const fail = (err: unknown) => settle(() => {
-      req.destroy();
-      reject(err);
-    });
+    const fail = (err: unknown) =>
+      settle(() => {
+        req.destroy();
+        reject(err);
+      });
     const connectTimer = setTimeout(() => {
       req.destroy(Object.assign(new Error(`no connection within ${x.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, x.connectTimeoutMs);
@@ -63,14 +64,17 @@ export function exchange(x: Exchange): Promise<IncomingMessage> {
       }
     });
     if (typeof x.body === 'function') {
-      x.body(req, () => response !== undefined).then(() => {
-        bodySent = true;
-        if (response) settle(() => resolve(response!));
-      }, (err: unknown) => {
-        // Only a socket problem destroys the request while the body is being written: the
-        // writer then reports the connection's failure, not its own.
-        fail(req.destroyed ? networkError(err, where) : err);
-      });
+      x.body(req, () => response !== undefined).then(
+        () => {
+          bodySent = true;
+          if (response) settle(() => resolve(response!));
+        },
+        (err: unknown) => {
+          // Only a socket problem destroys the request while the body is being written: the
+          // writer then reports the connection's failure, not its own.
+          fail(req.destroyed ? networkError(err, where) : err);
+        },
+      );
     } else {
       req.end(x.body);
     }
@@ -82,7 +86,8 @@ export function drained(req: ClientRequest): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
       req.off('drain', onDrain).off('close', onClose).off('error', done);
-      if (err) reject(err); else resolve();
+      if (err) reject(err);
+      else resolve();
     };
     const onDrain = () => done();
     const onClose = () => done(Object.assign(new Error('connection closed while sending'), { code: 'ECONNRESET' }));
@@ -133,7 +138,10 @@ export async function readErrorBody(res: IncomingMessage): Promise<Buffer> {
 /** Reads and drops a response body so its connection can be reused. */
 export function discard(res: IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
-    res.on('end', resolve).on('error', () => resolve()).on('close', resolve);
+    res
+      .on('end', resolve)
+      .on('error', () => resolve())
+      .on('close', resolve);
     res.resume();
   });
 }

@@ -34,14 +34,16 @@ export function parseRepository(name: string): Repository {
   const slash = name.indexOf('/');
   const first = slash < 0 ? name : name.slice(0, slash);
   // The same rule engines use: a first component with a dot or a port, or localhost, is a host.
-  const hasHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['));
+  const hasHost =
+    slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['));
   const host = hasHost ? first : DOCKER_HUB;
   let path = hasHost ? name.slice(slash + 1) : name;
   if (hasHost && !DOMAIN.test(host)) throw invalid(`bad registry host ${JSON.stringify(host)}`);
   if (hasHost && !validPort(host)) throw invalid(`bad port in ${JSON.stringify(host)}`);
   if (path.length === 0) throw invalid('no repository path after the host');
   for (const component of path.split('/')) {
-    if (!PATH_COMPONENT.test(component)) throw invalid(`bad path component ${JSON.stringify(component)} (lowercase letters, digits and . _ - separators)`);
+    if (!PATH_COMPONENT.test(component))
+      throw invalid(`bad path component ${JSON.stringify(component)} (lowercase letters, digits and . _ - separators)`);
   }
   if (host === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
   return { host, path };

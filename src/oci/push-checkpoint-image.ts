@@ -45,7 +45,10 @@ export async function pushCheckpointImage(p: PushCheckpointImageInput): Promise<
   const uploading = p.client.uploadBlob(tap, layer);
   // A registry failing before it read the archive must not leave the read side waiting for ever.
   uploading.catch((err: Error) => tap.destroy(err));
-  const reading = pipeline(p.archive, tap).then(() => undefined, (err: unknown) => err);
+  const reading = pipeline(p.archive, tap).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   // The registry's verdict first: when it fails it stops reading, and the read side then only
   // reports that it was cut short. A failing read reaches the upload as its source's error.
   await uploading;
@@ -55,15 +58,25 @@ export async function pushCheckpointImage(p: PushCheckpointImageInput): Promise<
     throw new CheckpointImageError(`${p.fileName} is not a container checkpoint archive: ${err.message}`);
   });
   if (metadata.containerName && metadata.containerName !== p.containerName) {
-    throw new CheckpointImageError(`${p.fileName} is a checkpoint of container ${metadata.containerName}, not ${p.containerName}`);
+    throw new CheckpointImageError(
+      `${p.fileName} is a checkpoint of container ${metadata.containerName}, not ${p.containerName}`,
+    );
   }
   const image = buildCheckpointImage({
     containerName: p.containerName,
-    archive: { sizeBytes: p.expected.sizeBytes, sha256: p.expected.sha256, fileName: p.fileName, createdAt: p.createdAt },
+    archive: {
+      sizeBytes: p.expected.sizeBytes,
+      sha256: p.expected.sha256,
+      fileName: p.fileName,
+      createdAt: p.createdAt,
+    },
     metadata,
     ...(p.platform ? { platform: p.platform } : {}),
   });
-  await p.client.uploadBlob(Readable.from([image.config.bytes]), { digest: image.config.digest, size: image.config.bytes.length });
+  await p.client.uploadBlob(Readable.from([image.config.bytes]), {
+    digest: image.config.digest,
+    size: image.config.bytes.length,
+  });
   const manifestDigest = await p.client.putManifest(image.manifest.digest, image.manifest.bytes, MEDIA_TYPE.manifest);
   const digest = await p.client.putManifest(p.tag, image.index.bytes, MEDIA_TYPE.index);
   return { digest, manifestDigest, reference: digestReference(p.client.repository, digest), metadata };

@@ -43,7 +43,10 @@ export async function fetchBearerToken(t: TokenRequest): Promise<string> {
   try {
     url = new URL(realm ?? '');
   } catch {
-    throw new RegistryError('RegistryAuthFailed', `the registry asked for a token from an invalid realm ${JSON.stringify(realm)}`);
+    throw new RegistryError(
+      'RegistryAuthFailed',
+      `the registry asked for a token from an invalid realm ${JSON.stringify(realm)}`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new RegistryError('RegistryAuthFailed', `the registry's token realm ${url.origin} is not http(s)`);
@@ -52,15 +55,28 @@ export async function fetchBearerToken(t: TokenRequest): Promise<string> {
   url.searchParams.set('scope', t.scope);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (t.credentials) headers.authorization = basicAuthorization(t.credentials);
-  const res = await exchange({ method: 'GET', url, headers, agent: t.agentFor(url), connectTimeoutMs: t.connectTimeoutMs, idleTimeoutMs: t.idleTimeoutMs });
+  const res = await exchange({
+    method: 'GET',
+    url,
+    headers,
+    agent: t.agentFor(url),
+    connectTimeoutMs: t.connectTimeoutMs,
+    idleTimeoutMs: t.idleTimeoutMs,
+  });
   const where = `token endpoint ${url.origin}${url.pathname}`;
   if (res.statusCode === 401 || res.statusCode === 403) {
     const { text } = registryErrorCodes(await readErrorBody(res));
-    throw new RegistryError('RegistryAuthFailed', `${where} refused ${t.credentials ? `the credentials of ${t.credentials.username}` : 'anonymous access'}: HTTP ${res.statusCode}${text ? ` (${text})` : ''}`, { status: res.statusCode });
+    throw new RegistryError(
+      'RegistryAuthFailed',
+      `${where} refused ${t.credentials ? `the credentials of ${t.credentials.username}` : 'anonymous access'}: HTTP ${res.statusCode}${text ? ` (${text})` : ''}`,
+      { status: res.statusCode },
+    );
   }
   if (res.statusCode !== 200) {
     await discard(res);
-    throw new RegistryError('RegistryAuthFailed', `${where} answered HTTP ${res.statusCode}`, { status: res.statusCode! });
+    throw new RegistryError('RegistryAuthFailed', `${where} answered HTTP ${res.statusCode}`, {
+      status: res.statusCode!,
+    });
   }
   const body = await readBody(res, 1024 * 1024, where);
   let token: unknown;
@@ -70,6 +86,7 @@ export async function fetchBearerToken(t: TokenRequest): Promise<string> {
   } catch {
     // Reported below; the body may hold a token and is never quoted.
   }
-  if (typeof token !== 'string' || token.length === 0) throw new RegistryError('RegistryAuthFailed', `${where} answered without a token`);
+  if (typeof token !== 'string' || token.length === 0)
+    throw new RegistryError('RegistryAuthFailed', `${where} answered without a token`);
   return `Bearer ${token}`;
 }

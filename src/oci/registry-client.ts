@@ -5,7 +5,14 @@ import { BlobVerifier } from './blob-verifier.js';
 import { sha256Digest } from './checkpoint-image.js';
 import type { RegistryCredentials } from './docker-config.js';
 import { type BodyWriter, discard, drained, exchange, readBody, readErrorBody } from './http-exchange.js';
-import { isSha256Digest, isValidTag, parseRepository, registryBaseUrl, type Repository, repositoryName } from './image-reference.js';
+import {
+  isSha256Digest,
+  isValidTag,
+  parseRepository,
+  registryBaseUrl,
+  type Repository,
+  repositoryName,
+} from './image-reference.js';
 import { basicAuthorization, fetchBearerToken, parseChallenge } from './registry-auth.js';
 import { RegistryError, registryErrorCodes, statusError } from './registry-error.js';
 
@@ -52,7 +59,9 @@ export class RegistryClient {
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.repository = parseRepository(opts.repository);
-    this.base = new URL(registryBaseUrl(this.repository.host, { insecure: opts.insecure ?? false, tls: opts.ca !== undefined }));
+    this.base = new URL(
+      registryBaseUrl(this.repository.host, { insecure: opts.insecure ?? false, tls: opts.ca !== undefined }),
+    );
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
   }
@@ -77,7 +86,10 @@ export class RegistryClient {
    * SizeMismatch or ChecksumMismatch thrown. The source is read to its end either way, even
    * when the registry already has the blob, so what the caller handed over is always verified.
    */
-  async uploadBlob(source: AsyncIterable<Buffer> | Readable, expected: { digest: string; size: number }): Promise<{ digest: string; size: number; existed: boolean }> {
+  async uploadBlob(
+    source: AsyncIterable<Buffer> | Readable,
+    expected: { digest: string; size: number },
+  ): Promise<{ digest: string; size: number; existed: boolean }> {
     assertDigest(expected.digest);
     const verifier = new BlobVerifier(expected);
     if (await this.blobExists(expected.digest)) {
@@ -132,7 +144,12 @@ export class RegistryClient {
     if (isSha256Digest(reference) && reference !== digest) {
       throw new RegistryError('ChecksumMismatch', `manifest content has digest ${digest}, not ${reference}`);
     }
-    const res = await this.send('PUT', this.url(`manifests/${reference}`), { 'content-type': mediaType, 'content-length': bytes.length }, bytes);
+    const res = await this.send(
+      'PUT',
+      this.url(`manifests/${reference}`),
+      { 'content-type': mediaType, 'content-length': bytes.length },
+      bytes,
+    );
     await this.expect(res, 201, `push of manifest ${reference} to ${this.name}`);
     const stored = res.headers['docker-content-digest'];
     if (typeof stored === 'string' && stored !== digest) {
@@ -171,7 +188,9 @@ export class RegistryClient {
     if (isSha256Digest(reference) && digest !== reference) {
       throw new RegistryError('ChecksumMismatch', `the registry returned content with digest ${digest} for ${what}`);
     }
-    const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const mediaType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     return { bytes, mediaType, digest };
   }
 
@@ -190,7 +209,10 @@ export class RegistryClient {
       }
       throw statusError(status, await readErrorBody(res), `GET blob ${digest} in ${this.name}`);
     }
-    throw new RegistryError('RegistryError', `GET blob ${digest} in ${this.name}: more than ${MAX_REDIRECTS} redirects`);
+    throw new RegistryError(
+      'RegistryError',
+      `GET blob ${digest} in ${this.name}: more than ${MAX_REDIRECTS} redirects`,
+    );
   }
 
   private async deleteAt(url: URL, what: string): Promise<boolean> {
@@ -219,12 +241,27 @@ export class RegistryClient {
    * token for Bearer) and the request repeated once; a streamed body cannot be repeated, which
    * is why uploads start with a bodiless POST that settles authentication first.
    */
-  private async send(method: string, url: URL, headers: Record<string, string | number> = {}, body?: Buffer | BodyWriter): Promise<IncomingMessage> {
-    const attempt = () => exchange({
-      method, url, body, agent: this.agentFor(url), connectTimeoutMs: this.connectTimeoutMs, idleTimeoutMs: this.idleTimeoutMs,
-      // Credentials go to the registry only, never to a host it redirects to.
-      headers: { 'user-agent': 'checkpoint-operator', ...headers, ...(this.authorization && url.origin === this.base.origin ? { authorization: this.authorization } : {}) },
-    });
+  private async send(
+    method: string,
+    url: URL,
+    headers: Record<string, string | number> = {},
+    body?: Buffer | BodyWriter,
+  ): Promise<IncomingMessage> {
+    const attempt = () =>
+      exchange({
+        method,
+        url,
+        body,
+        agent: this.agentFor(url),
+        connectTimeoutMs: this.connectTimeoutMs,
+        idleTimeoutMs: this.idleTimeoutMs,
+        // Credentials go to the registry only, never to a host it redirects to.
+        headers: {
+          'user-agent': 'checkpoint-operator',
+          ...headers,
+          ...(this.authorization && url.origin === this.base.origin ? { authorization: this.authorization } : {}),
+        },
+      });
     const first = await attempt();
     if (first.statusCode !== 401 || url.origin !== this.base.origin) return first;
     const challenge = parseChallenge(first.headers['www-authenticate']);
@@ -237,8 +274,12 @@ export class RegistryClient {
       if (this.authorization === sentBefore) throw this.authFailure(method, url, refusedBody);
     } else {
       this.authorization = await fetchBearerToken({
-        challenge, credentials: this.opts.credentials, scope: `repository:${this.repository.path}:${(this.opts.actions ?? ['pull', 'push']).join(',')}`,
-        agentFor: (u) => this.agentFor(u), connectTimeoutMs: this.connectTimeoutMs, idleTimeoutMs: this.idleTimeoutMs,
+        challenge,
+        credentials: this.opts.credentials,
+        scope: `repository:${this.repository.path}:${(this.opts.actions ?? ['pull', 'push']).join(',')}`,
+        agentFor: (u) => this.agentFor(u),
+        connectTimeoutMs: this.connectTimeoutMs,
+        idleTimeoutMs: this.idleTimeoutMs,
       });
     }
     const second = await attempt();
@@ -249,7 +290,11 @@ export class RegistryClient {
   private authFailure(method: string, url: URL, body: Buffer): RegistryError {
     const { code, text } = registryErrorCodes(body);
     const who = this.opts.credentials ? `the credentials of ${this.opts.credentials.username}` : 'anonymous access';
-    return new RegistryError('RegistryAuthFailed', `${method} ${url.host}${url.pathname}: HTTP 401${text ? ` (${text})` : ''}: the registry refused ${who}`, { status: 401, ...(code ? { code } : {}) });
+    return new RegistryError(
+      'RegistryAuthFailed',
+      `${method} ${url.host}${url.pathname}: HTTP 401${text ? ` (${text})` : ''}: the registry refused ${who}`,
+      { status: 401, ...(code ? { code } : {}) },
+    );
   }
 
   private async expect(res: IncomingMessage, status: number, what: string): Promise<void> {
@@ -278,9 +323,10 @@ export class RegistryClient {
   private agentFor(url: URL): http.Agent {
     let agent = this.agents.get(url.protocol);
     if (!agent) {
-      agent = url.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(this.opts.ca ? { ca: this.opts.ca } : {}) })
-        : new http.Agent({ keepAlive: true, maxSockets: 4 });
+      agent =
+        url.protocol === 'https:'
+          ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(this.opts.ca ? { ca: this.opts.ca } : {}) })
+          : new http.Agent({ keepAlive: true, maxSockets: 4 });
       this.agents.set(url.protocol, agent);
     }
     return agent;
@@ -288,9 +334,11 @@ export class RegistryClient {
 }
 
 function assertDigest(digest: string): void {
-  if (!isSha256Digest(digest)) throw new RegistryError('RegistryError', `not a sha256 digest: ${JSON.stringify(digest)}`);
+  if (!isSha256Digest(digest))
+    throw new RegistryError('RegistryError', `not a sha256 digest: ${JSON.stringify(digest)}`);
 }
 
 function assertReference(reference: string): void {
-  if (!isSha256Digest(reference) && !isValidTag(reference)) throw new RegistryError('RegistryError', `not a tag or sha256 digest: ${JSON.stringify(reference)}`);
+  if (!isSha256Digest(reference) && !isValidTag(reference))
+    throw new RegistryError('RegistryError', `not a tag or sha256 digest: ${JSON.stringify(reference)}`);
 }

@@ -24,8 +24,17 @@ export class RegistryError extends Error {
 }
 
 const UNREACHABLE = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'EPIPE', 'ECONNABORTED', 'EADDRNOTAVAIL', 'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+  'EADDRNOTAVAIL',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 /** A socket-level failure talking to `where` (`host:port`), as a RegistryError. */
@@ -35,10 +44,20 @@ export function networkError(err: unknown, where: string): RegistryError {
   const code = e?.code ?? '';
   const text = String(e?.message ?? err);
   if (isTlsError(code, text)) {
-    return new RegistryError('RegistryTLSError', `TLS with ${where} failed: ${code ? `${code}: ` : ''}${text}`, { code }, { cause: err });
+    return new RegistryError(
+      'RegistryTLSError',
+      `TLS with ${where} failed: ${code ? `${code}: ` : ''}${text}`,
+      { code },
+      { cause: err },
+    );
   }
   const kind = UNREACHABLE.has(code) ? code : code || 'network error';
-  return new RegistryError('RegistryUnreachable', `registry ${where} is unreachable (${kind}): ${text}`, { code }, { cause: err });
+  return new RegistryError(
+    'RegistryUnreachable',
+    `registry ${where} is unreachable (${kind}): ${text}`,
+    { code },
+    { cause: err },
+  );
 }
 
 /** The error codes a distribution registry put in its JSON body (`{"errors":[{"code","message"}]}`). */
@@ -47,7 +66,10 @@ export function registryErrorCodes(body: Buffer): { code?: string; text: string 
     const parsed = JSON.parse(body.toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
     const errors = Array.isArray(parsed.errors) ? parsed.errors : [];
     const code = errors.map((e) => e.code).find((c): c is string => typeof c === 'string');
-    const text = errors.map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(': ')).filter(Boolean).join('; ');
+    const text = errors
+      .map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(': '))
+      .filter(Boolean)
+      .join('; ');
     return { ...(code ? { code } : {}), text };
   } catch {
     return { text: '' };
@@ -59,7 +81,8 @@ export function statusError(status: number, body: Buffer, what: string): Registr
   const { code, text } = registryErrorCodes(body);
   const detail = `${what}: HTTP ${status}${text ? ` (${text})` : ''}`;
   const details = { status, ...(code ? { code } : {}) };
-  if (status === 401 || status === 403) return new RegistryError('RegistryAuthFailed', `${detail}: the registry refused the credentials`, details);
+  if (status === 401 || status === 403)
+    return new RegistryError('RegistryAuthFailed', `${detail}: the registry refused the credentials`, details);
   if (status === 404 && code === 'NAME_UNKNOWN') return new RegistryError('RepositoryNotFound', detail, details);
   return new RegistryError('RegistryError', detail, details);
 }

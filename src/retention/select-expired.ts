@@ -37,7 +37,11 @@ export class InvalidRetentionError extends Error {
  *   Checkpoint, MaxAge is the reason given: it holds whatever the other Checkpoints are.
  * - A Checkpoint with a restore in flight is never expired: the restore is reading its archive.
  */
-export function selectExpired(checkpoints: readonly Checkpoint[], retention: RetentionLimits, now: number): RetentionSelection {
+export function selectExpired(
+  checkpoints: readonly Checkpoint[],
+  retention: RetentionLimits,
+  now: number,
+): RetentionSelection {
   const maxAgeMs = retention.maxAge === undefined ? undefined : parseMaxAge(retention.maxAge);
   const expired: ExpiredCheckpoint[] = [];
   const kept: Checkpoint[] = [];
@@ -51,7 +55,10 @@ export function selectExpired(checkpoints: readonly Checkpoint[], retention: Ret
       // any other: it uses up one of the maxCount places rather than letting an older one stay,
       // and when it is itself beyond maxCount it is spared (the limit is exceeded until its
       // restore ends) instead of a newer Checkpoint being deleted in its place.
-      const beyondMaxCount = checkpoint.status?.phase === 'Succeeded' && retention.maxCount !== undefined && ++succeededSeen > retention.maxCount;
+      const beyondMaxCount =
+        checkpoint.status?.phase === 'Succeeded' &&
+        retention.maxCount !== undefined &&
+        ++succeededSeen > retention.maxCount;
       const tooOld = maxAgeMs !== undefined && now - time > maxAgeMs;
       const reason: ExpiryReason | undefined = tooOld ? 'MaxAge' : beyondMaxCount ? 'MaxCount' : undefined;
       if (reason === undefined) kept.push(checkpoint);
@@ -82,7 +89,10 @@ export function checkpointTime(c: Checkpoint, now: number): number {
 
 function parseMaxAge(maxAge: string): number {
   const ms = parseGoDuration(maxAge);
-  if (ms === undefined || ms <= 0) throw new InvalidRetentionError(`retention.maxAge ${JSON.stringify(maxAge)} is not a positive Go duration such as '72h'`);
+  if (ms === undefined || ms <= 0)
+    throw new InvalidRetentionError(
+      `retention.maxAge ${JSON.stringify(maxAge)} is not a positive Go duration such as '72h'`,
+    );
   return ms;
 }
 
@@ -110,9 +120,11 @@ function groupByContainer(checkpoints: readonly Checkpoint[]): Map<string, Check
  * (generated and numbered names grow over time), so every sweep makes the same choice.
  */
 function newestFirst(a: { checkpoint: Checkpoint; time: number }, b: { checkpoint: Checkpoint; time: number }): number {
-  return b.time - a.time
-    || compare(b.checkpoint.metadata.name, a.checkpoint.metadata.name)
-    || compare(b.checkpoint.metadata.namespace ?? '', a.checkpoint.metadata.namespace ?? '');
+  return (
+    b.time - a.time ||
+    compare(b.checkpoint.metadata.name, a.checkpoint.metadata.name) ||
+    compare(b.checkpoint.metadata.namespace ?? '', a.checkpoint.metadata.namespace ?? '')
+  );
 }
 
 function compare(a: string, b: string): number {

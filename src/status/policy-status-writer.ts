@@ -16,9 +16,17 @@ export function policyPath(name: string): string {
  * lands on the object the caller read, so neither drops the other's condition (a ConflictError
  * tells the caller to re-read and write again).
  */
-export async function patchPolicyStatus(api: LeanKubeClient, name: string, status: PolicyStatusPatch, resourceVersion?: string): Promise<void> {
+export async function patchPolicyStatus(
+  api: LeanKubeClient,
+  name: string,
+  status: PolicyStatusPatch,
+  resourceVersion?: string,
+): Promise<void> {
   try {
-    await api.mergePatch(`${policyPath(name)}/status`, { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status });
+    await api.mergePatch(`${policyPath(name)}/status`, {
+      ...(resourceVersion ? { metadata: { resourceVersion } } : {}),
+      status,
+    });
   } catch (err) {
     if (isConflict(err)) throw new ConflictError(`CheckpointPolicy ${name} changed while being updated`);
     throw err;

@@ -29,7 +29,9 @@ export async function upsertRestoreRecord(
   for (let attempt = 0; ; attempt++) {
     let current: Checkpoint;
     try {
-      current = await lean.get<Checkpoint>(`/apis/${API_GROUP}/${API_VERSION}/namespaces/${ref.namespace}/${CHECKPOINT_PLURAL}/${ref.name}`);
+      current = await lean.get<Checkpoint>(
+        `/apis/${API_GROUP}/${API_VERSION}/namespaces/${ref.namespace}/${CHECKPOINT_PLURAL}/${ref.name}`,
+      );
     } catch (err) {
       if (isNotFound(err)) return false;
       throw err;

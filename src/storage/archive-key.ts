@@ -12,7 +12,10 @@ export function archiveKey(args: {
   target: { namespace: string; podName: string; containerName: string };
   time: Date;
 }): string {
-  const t = args.time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const t = args.time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
   const { checkpoint: c, target } = args;
   return `${c.namespace}/${c.name}/${c.uid}/checkpoint-${target.podName}_${target.namespace}-${target.containerName}-${t}.tar`;
 }

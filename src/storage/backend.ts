@@ -40,14 +40,23 @@ export interface ArchiveBackend {
 /** A key is relative, slash-separated, with no empty, `.` or `..` segment. */
 export function assertSafeKey(key: string): void {
   const segments = key.split('/');
-  if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..') || key.includes('\0')) {
+  if (
+    key.length === 0 ||
+    key.length > 1024 ||
+    segments.some((s) => s === '' || s === '.' || s === '..') ||
+    key.includes('\0')
+  ) {
     throw new Error(`unsafe archive key: ${JSON.stringify(key)}`);
   }
 }
 
 /** A backend failure with a Checkpoint reason (StorageAccessDenied, BucketNotFound, ...). */
 export class BackendError extends Error {
-  constructor(readonly reason: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

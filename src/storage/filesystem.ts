@@ -27,7 +27,10 @@ export class FilesystemBackend implements ArchiveBackend {
   private readonly root: string;
   readonly readSizeBytes = READ_SIZE_BYTES;
 
-  constructor(root: string, private readonly uriBase: string) {
+  constructor(
+    root: string,
+    private readonly uriBase: string,
+  ) {
     this.root = resolve(root);
   }
 

@@ -60,16 +60,27 @@ export class HashingFileWriter extends Writable {
     const partDone = () => {
       if (--parts === 0) this.chunkDone();
     };
-    this.handle!.write(chunk, 0, chunk.length, at).then(() => {
-      this.unsynced += chunk.length;
-      if (this.unsynced >= SYNC_EVERY_BYTES && !this.syncing) {
-        this.unsynced = 0;
-        this.syncing = this.handle!.datasync().catch((err: Error) => { this.failure ??= err; }).finally(() => {
-          this.syncing = undefined;
-          this.checkIdle();
-        });
-      }
-    }, (err: Error) => { this.failure ??= err; }).finally(partDone);
+    this.handle!.write(chunk, 0, chunk.length, at)
+      .then(
+        () => {
+          this.unsynced += chunk.length;
+          if (this.unsynced >= SYNC_EVERY_BYTES && !this.syncing) {
+            this.unsynced = 0;
+            this.syncing = this.handle!.datasync()
+              .catch((err: Error) => {
+                this.failure ??= err;
+              })
+              .finally(() => {
+                this.syncing = undefined;
+                this.checkIdle();
+              });
+          }
+        },
+        (err: Error) => {
+          this.failure ??= err;
+        },
+      )
+      .finally(partDone);
     setImmediate(() => {
       this.hash.update(chunk);
       this.bytes += chunk.length;
@@ -80,17 +91,19 @@ export class HashingFileWriter extends Writable {
   }
 
   override _final(done: (err?: Error | null) => void): void {
-    this.idle().then(async () => {
-      if (this.failure) throw this.failure;
-      const handle = this.handle!;
-      this.handle = undefined;
-      try {
-        // Data and size on disk before the caller's rename publishes the file.
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }).then(() => done(), done);
+    this.idle()
+      .then(async () => {
+        if (this.failure) throw this.failure;
+        const handle = this.handle!;
+        this.handle = undefined;
+        try {
+          // Data and size on disk before the caller's rename publishes the file.
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      })
+      .then(() => done(), done);
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
@@ -98,7 +111,12 @@ export class HashingFileWriter extends Writable {
     this.handle = undefined;
     // Once what is in flight has settled: then nothing writes to the file after the caller
     // removes it. (close() also waits for operations pending on the handle.)
-    this.idle().then(() => handle?.close()).then(() => done(err), (closeErr: Error) => done(err ?? closeErr));
+    this.idle()
+      .then(() => handle?.close())
+      .then(
+        () => done(err),
+        (closeErr: Error) => done(err ?? closeErr),
+      );
   }
 
   private chunkDone(): void {
@@ -117,6 +135,8 @@ export class HashingFileWriter extends Writable {
 
   private idle(): Promise<void> {
     if (this.pending === 0 && !this.syncing) return Promise.resolve();
-    return new Promise((resolve) => { this.idleWaiters.push(resolve); });
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+    });
   }
 }

@@ -26,7 +26,10 @@ parentPort.on('message', (m) => {
  */
 export class PartHasher {
   // The thread allocates almost nothing (a digest string per part): a small heap keeps it cheap.
-  private readonly worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 } });
+  private readonly worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+  });
   private readonly waiting = new Map<number, { resolve: (v: string) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private failed: Error | undefined;
@@ -42,7 +45,8 @@ export class PartHasher {
 
   /** The part's SHA-256 (base64, as S3 checksums are written); also folds it into the whole. */
   part(buffer: Buffer, length: number): Promise<string> {
-    if (!(buffer.buffer instanceof SharedArrayBuffer) || buffer.byteOffset !== 0) throw new Error('part buffers must be whole SharedArrayBuffers');
+    if (!(buffer.buffer instanceof SharedArrayBuffer) || buffer.byteOffset !== 0)
+      throw new Error('part buffers must be whole SharedArrayBuffers');
     return this.ask({ type: 'part', buffer: buffer.buffer, length });
   }
 

@@ -1,6 +1,12 @@
 import {
-  AbortMultipartUploadCommand, ChecksumAlgorithm, CompleteMultipartUploadCommand, type CompletedPart, CreateMultipartUploadCommand,
-  PutObjectCommand, type S3Client, UploadPartCommand,
+  AbortMultipartUploadCommand,
+  ChecksumAlgorithm,
+  CompleteMultipartUploadCommand,
+  type CompletedPart,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { PartHasher, sharedBuffer } from './part-hasher.js';
 
@@ -64,9 +70,14 @@ export async function uploadStream(source: AsyncIterable<Buffer>, t: MultipartTa
 
   const ship = async (buffer: Buffer, length: number): Promise<void> => {
     if (uploadId === undefined) {
-      const created = await t.client.send(new CreateMultipartUploadCommand({
-        Bucket: t.bucket, Key: t.key, ...t.object, ChecksumAlgorithm: ChecksumAlgorithm.SHA256,
-      }));
+      const created = await t.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: t.bucket,
+          Key: t.key,
+          ...t.object,
+          ChecksumAlgorithm: ChecksumAlgorithm.SHA256,
+        }),
+      );
       uploadId = created.UploadId!;
     }
     while (inflight.size >= t.concurrency) await Promise.race(inflight);
@@ -74,14 +85,27 @@ export async function uploadStream(source: AsyncIterable<Buffer>, t: MultipartTa
     const number = ++partNumber;
     const id = uploadId;
     // Parts are handed to the hasher in order, which the whole-stream digest depends on.
-    const upload = hasher.part(buffer, length).then(async (sha256) => {
-      const out = await t.client.send(new UploadPartCommand({
-        Bucket: t.bucket, Key: t.key, UploadId: id, PartNumber: number, Body: buffer.subarray(0, length), ContentLength: length,
-        ChecksumAlgorithm: ChecksumAlgorithm.SHA256, ChecksumSHA256: sha256,
-      }));
-      completed.push({ PartNumber: number, ETag: out.ETag!, ChecksumSHA256: out.ChecksumSHA256 ?? sha256 });
-      free.push(buffer);
-    }).catch((err: unknown) => { failure ??= err; });
+    const upload = hasher
+      .part(buffer, length)
+      .then(async (sha256) => {
+        const out = await t.client.send(
+          new UploadPartCommand({
+            Bucket: t.bucket,
+            Key: t.key,
+            UploadId: id,
+            PartNumber: number,
+            Body: buffer.subarray(0, length),
+            ContentLength: length,
+            ChecksumAlgorithm: ChecksumAlgorithm.SHA256,
+            ChecksumSHA256: sha256,
+          }),
+        );
+        completed.push({ PartNumber: number, ETag: out.ETag!, ChecksumSHA256: out.ChecksumSHA256 ?? sha256 });
+        free.push(buffer);
+      })
+      .catch((err: unknown) => {
+        failure ??= err;
+      });
     const tracked = upload.finally(() => inflight.delete(tracked));
     inflight.add(tracked);
   };
@@ -106,23 +130,39 @@ export async function uploadStream(source: AsyncIterable<Buffer>, t: MultipartTa
     }
     if (uploadId === undefined) {
       const sha256 = await hasher.part(current, filled);
-      await t.client.send(new PutObjectCommand({
-        Bucket: t.bucket, Key: t.key, ...t.object, Body: current.subarray(0, filled), ContentLength: filled,
-        ChecksumAlgorithm: ChecksumAlgorithm.SHA256, ChecksumSHA256: sha256,
-      }));
+      await t.client.send(
+        new PutObjectCommand({
+          Bucket: t.bucket,
+          Key: t.key,
+          ...t.object,
+          Body: current.subarray(0, filled),
+          ContentLength: filled,
+          ChecksumAlgorithm: ChecksumAlgorithm.SHA256,
+          ChecksumSHA256: sha256,
+        }),
+      );
       return { parts: 1, sizeBytes, sha256: await hasher.digest() };
     }
     if (filled > 0) await ship(current, filled);
     while (inflight.size > 0) await Promise.race(inflight);
     if (failure) throw failure;
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await t.client.send(new CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: uploadId, MultipartUpload: { Parts: completed } }));
+    await t.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: t.bucket,
+        Key: t.key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: completed },
+      }),
+    );
     return { parts: completed.length, sizeBytes, sha256: await hasher.digest() };
   } catch (err) {
     failure ??= err;
     await Promise.allSettled(inflight);
     if (uploadId !== undefined) {
-      await t.client.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: uploadId })).catch(() => undefined);
+      await t.client
+        .send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: uploadId }))
+        .catch(() => undefined);
     }
     throw failure;
   } finally {

@@ -2,7 +2,14 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, NotFound, S3Client, type S3ClientConfig,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NotFound,
+  S3Client,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { type ArchiveBackend, assertSafeKey, BackendError, type ListedArchive, type StoredArchive } from './backend.js';
@@ -76,7 +83,10 @@ export class S3Backend implements ArchiveBackend {
       requestTimeout: 60_000,
       httpAgent: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
       httpsAgent: new HttpsAgent({
-        keepAlive: true, maxSockets: MAX_SOCKETS, ...(s.caBundle ? { ca: s.caBundle } : {}), rejectUnauthorized: !s.insecure,
+        keepAlive: true,
+        maxSockets: MAX_SOCKETS,
+        ...(s.caBundle ? { ca: s.caBundle } : {}),
+        rejectUnauthorized: !s.insecure,
       }),
     });
     this.client = new S3Client(config);
@@ -91,7 +101,9 @@ export class S3Backend implements ArchiveBackend {
     // A failure of the input (the kubelet's file) is reported as itself, not as a storage error.
     let inputFailure: unknown;
     // (Not the AbortError the stream gets when the upload fails and stops reading it.)
-    body.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'ABORT_ERR') inputFailure ??= e; });
+    body.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ABORT_ERR') inputFailure ??= e;
+    });
     await this.checkBucket();
     const sse = this.s.serverSideEncryption;
     let uploaded: UploadedObject;
@@ -117,7 +129,10 @@ export class S3Backend implements ArchiveBackend {
     const head = await this.stat(key);
     if (head?.sizeBytes !== uploaded.sizeBytes) {
       await this.delete(key).catch(() => undefined);
-      throw new BackendError('StorageVerifyFailed', `S3 holds ${head?.sizeBytes ?? 'no'} bytes for ${this.uri(key)} after writing ${uploaded.sizeBytes}`);
+      throw new BackendError(
+        'StorageVerifyFailed',
+        `S3 holds ${head?.sizeBytes ?? 'no'} bytes for ${this.uri(key)} after writing ${uploaded.sizeBytes}`,
+      );
     }
     return { key, uri: this.uri(key), sizeBytes: uploaded.sizeBytes, sha256: uploaded.sha256 };
   }
@@ -131,7 +146,11 @@ export class S3Backend implements ArchiveBackend {
       await this.client.send(new HeadBucketCommand({ Bucket: this.s.bucket }));
     } catch (err) {
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
-        throw new BackendError('BucketNotFound', `bucket ${this.s.bucket} does not exist at ${this.s.endpoint ?? 'AWS S3'}`, { cause: err });
+        throw new BackendError(
+          'BucketNotFound',
+          `bucket ${this.s.bucket} does not exist at ${this.s.endpoint ?? 'AWS S3'}`,
+          { cause: err },
+        );
       }
       throw this.wrap(err, '');
     }
@@ -159,7 +178,11 @@ export class S3Backend implements ArchiveBackend {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.s.bucket, Key: this.prefix + key }));
       return { sizeBytes: out.ContentLength ?? 0 };
     } catch (err) {
-      if (err instanceof NotFound || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+      if (
+        err instanceof NotFound ||
+        (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+      )
+        return undefined;
       throw this.wrap(err, key);
     }
   }
@@ -177,12 +200,24 @@ export class S3Backend implements ArchiveBackend {
     let token: string | undefined;
     do {
       // Wrapped like every other request, so a caller sees StorageUnreachable, not an SDK error.
-      const page = await this.client.send(new ListObjectsV2Command({
-        Bucket: this.s.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}),
-      })).catch((err: unknown) => { throw this.wrap(err, prefix); });
+      const page = await this.client
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.s.bucket,
+            Prefix: this.prefix + prefix,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        )
+        .catch((err: unknown) => {
+          throw this.wrap(err, prefix);
+        });
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.prefix)) continue;
-        yield { key: o.Key.slice(this.prefix.length), sizeBytes: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+        yield {
+          key: o.Key.slice(this.prefix.length),
+          sizeBytes: o.Size ?? 0,
+          lastModified: o.LastModified ?? new Date(0),
+        };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

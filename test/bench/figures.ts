@@ -28,5 +28,7 @@ export function describeTarget(f: Figure): string {
     t.maxRatio !== undefined ? `ratio ≤ ${t.maxRatio}` : '',
     t.minRatio !== undefined ? `ratio ≥ ${t.minRatio}` : '',
     t.maxValue !== undefined ? `< ${t.maxValue} ${f.unit}` : '',
-  ].filter(Boolean).join(', ');
+  ]
+    .filter(Boolean)
+    .join(', ');
 }

@@ -11,7 +11,13 @@ import { bareNodePeakRss, bundle, median, MiB, type WorkerResult } from './worke
 
 const run = promisify(execFile);
 
-interface Round { jobMs: number; cpMs: number; syncMs: number; shaMs: number; peakRssBytes: number }
+interface Round {
+  jobMs: number;
+  cpMs: number;
+  syncMs: number;
+  shaMs: number;
+  peakRssBytes: number;
+}
 
 /**
  * local/pvc data path: the checkpoint Job's own code (storeArchive into the FilesystemBackend, as
@@ -32,23 +38,43 @@ export async function localCopyBenchmark(opts: { sizeBytes?: number; rounds?: nu
   try {
     const file = join(dir, 'checkpoint.tar');
     const archive = await writeCheckpointArchive(file, {
-      podName: 'bench', namespace: 'bench', podUid: 'uid', containerName: 'main', containerId: 'c'.repeat(64),
-      image: 'registry.example.com/app:1', imageRef: 'sha256:'.padEnd(71, '0'), memoryBytes: size, createdAt: new Date(), checkpointedAt: new Date(),
+      podName: 'bench',
+      namespace: 'bench',
+      podUid: 'uid',
+      containerName: 'main',
+      containerId: 'c'.repeat(64),
+      image: 'registry.example.com/app:1',
+      imageRef: 'sha256:'.padEnd(71, '0'),
+      memoryBytes: size,
+      createdAt: new Date(),
+      checkpointedAt: new Date(),
     });
     const root = join(dir, 'archive');
     await mkdir(root, { mode: 0o700 });
     const operator = await bundle('local-copy-operator', dir);
     const copy = join(root, 'copy.tar');
-    const settle = async () => { await run('sync', []); };
+    const settle = async () => {
+      await run('sync', []);
+    };
     let keyIndex = 0;
 
     const job = async (): Promise<{ ms: number; peakRssBytes: number }> => {
       const key = `bench/ckpt/uid-${keyIndex++}/checkpoint-bench_bench-main.tar`;
       await settle();
-      const result = await runWorker<WorkerResult & { sha256: string }>(operator, JSON.stringify({ file, root, key }), { ...process.env, NODE_OPTIONS: JOB_NODE_OPTIONS });
+      const result = await runWorker<WorkerResult & { sha256: string }>(operator, JSON.stringify({ file, root, key }), {
+        ...process.env,
+        NODE_OPTIONS: JOB_NODE_OPTIONS,
+      });
       const stored = await stat(join(root, key));
-      if (result.bytes !== archive.sizeBytes || stored.size !== archive.sizeBytes || result.sha256 !== archive.sha256 || (stored.mode & 0o777) !== 0o600) {
-        throw new Error(`the Job stored ${stored.size} bytes (reported ${result.bytes}, mode ${(stored.mode & 0o777).toString(8)}, sha256 ${result.sha256}); expected ${archive.sizeBytes}, 0600, ${archive.sha256}`);
+      if (
+        result.bytes !== archive.sizeBytes ||
+        stored.size !== archive.sizeBytes ||
+        result.sha256 !== archive.sha256 ||
+        (stored.mode & 0o777) !== 0o600
+      ) {
+        throw new Error(
+          `the Job stored ${stored.size} bytes (reported ${result.bytes}, mode ${(stored.mode & 0o777).toString(8)}, sha256 ${result.sha256}); expected ${archive.sizeBytes}, 0600, ${archive.sha256}`,
+        );
       }
       await rm(join(root, 'bench'), { recursive: true });
       return result;
@@ -63,7 +89,8 @@ export async function localCopyBenchmark(opts: { sizeBytes?: number; rounds?: nu
       const cp = await timed('cp', [file, copy]);
       const sync = await timed('sync', [copy]);
       const sha = await timed('sha256sum', [file]);
-      if ((await stat(copy)).size !== archive.sizeBytes || sha.stdout.split(' ')[0] !== archive.sha256) throw new Error('cp or sha256sum disagree with the archive written');
+      if ((await stat(copy)).size !== archive.sizeBytes || sha.stdout.split(' ')[0] !== archive.sha256)
+        throw new Error('cp or sha256sum disagree with the archive written');
       await rm(copy);
       return { cpMs: cp.ms, syncMs: sync.ms, shaMs: sha.ms };
     };
@@ -81,9 +108,11 @@ export async function localCopyBenchmark(opts: { sizeBytes?: number; rounds?: nu
       if (!jobFirst) j = await job();
       results.push({ jobMs: j!.ms, ...c, peakRssBytes: j!.peakRssBytes });
       const x = results[r]!;
-      process.stderr.write(`local round ${r + 1} (${jobFirst ? 'Job first' : 'coreutils first'}): Job ${rate(archive.sizeBytes, x.jobMs)} (peak RSS ${(x.peakRssBytes / MiB).toFixed(0)} MiB); `
-        + `cp ${rate(archive.sizeBytes, x.cpMs)}, cp + sync ${rate(archive.sizeBytes, x.cpMs + x.syncMs)}, cp + sync + sha256sum ${rate(archive.sizeBytes, x.cpMs + x.syncMs + x.shaMs)}; `
-        + `ratio vs cp + sync ${((x.cpMs + x.syncMs) / x.jobMs).toFixed(2)}\n`);
+      process.stderr.write(
+        `local round ${r + 1} (${jobFirst ? 'Job first' : 'coreutils first'}): Job ${rate(archive.sizeBytes, x.jobMs)} (peak RSS ${(x.peakRssBytes / MiB).toFixed(0)} MiB); ` +
+          `cp ${rate(archive.sizeBytes, x.cpMs)}, cp + sync ${rate(archive.sizeBytes, x.cpMs + x.syncMs)}, cp + sync + sha256sum ${rate(archive.sizeBytes, x.cpMs + x.syncMs + x.shaMs)}; ` +
+          `ratio vs cp + sync ${((x.cpMs + x.syncMs) / x.jobMs).toFixed(2)}\n`,
+      );
     }
     const bare = await bareNodePeakRss();
     const mibs = (ms: number) => archive.sizeBytes / MiB / (ms / 1000);
@@ -98,26 +127,35 @@ export async function localCopyBenchmark(opts: { sizeBytes?: number; rounds?: nu
     return [
       {
         name: `local/pvc data path throughput, ${gib} GiB archive copied into the archive directory with sha256, 0600, fsync, rename (median of ${rounds}; ratios ${durable.spread})`,
-        value: mibs(durable.m.jobMs), unit: 'MiB/s',
-        baseline: mibs(durable.m.cpMs + durable.m.syncMs), baselineName: '`cp` of the same file to the same directory, then `sync` of the copy (the fsync the Job does), warm source',
+        value: mibs(durable.m.jobMs),
+        unit: 'MiB/s',
+        baseline: mibs(durable.m.cpMs + durable.m.syncMs),
+        baselineName:
+          '`cp` of the same file to the same directory, then `sync` of the copy (the fsync the Job does), warm source',
         target: { minRatio: 0.8 },
       },
       {
         name: `the same data path against cp, sync and sha256sum of the source one after the other (same rounds; ratios ${hashed.spread})`,
-        value: mibs(hashed.m.jobMs), unit: 'MiB/s',
-        baseline: mibs(hashed.m.cpMs + hashed.m.syncMs + hashed.m.shaMs), baselineName: '`cp`, `sync <copy>`, then `sha256sum` of the source (coreutils, sequential)',
+        value: mibs(hashed.m.jobMs),
+        unit: 'MiB/s',
+        baseline: mibs(hashed.m.cpMs + hashed.m.syncMs + hashed.m.shaMs),
+        baselineName: '`cp`, `sync <copy>`, then `sha256sum` of the source (coreutils, sequential)',
         target: undefined,
       },
       {
         name: `the same data path against \`cp\` alone, no fsync: cp only fills the page cache (same rounds; ratios ${plain.spread})`,
-        value: mibs(plain.m.jobMs), unit: 'MiB/s',
-        baseline: mibs(plain.m.cpMs), baselineName: '`cp` of the same file to the same directory, nothing synced',
+        value: mibs(plain.m.jobMs),
+        unit: 'MiB/s',
+        baseline: mibs(plain.m.cpMs),
+        baselineName: '`cp` of the same file to the same directory, nothing synced',
         target: undefined,
       },
       {
         name: 'checkpoint Job peak RSS during that copy (max of rounds)',
-        value: Math.max(...results.map((x) => x.peakRssBytes)) / MiB, unit: 'MiB',
-        baseline: bare / MiB, baselineName: 'bare node start-up',
+        value: Math.max(...results.map((x) => x.peakRssBytes)) / MiB,
+        unit: 'MiB',
+        baseline: bare / MiB,
+        baselineName: 'bare node start-up',
         target: { maxValue: 150 },
       },
     ];

@@ -38,39 +38,74 @@ export async function restoreBenchmark(opts: { sizeBytes?: number; rounds?: numb
     const file = join(dir, 'archive.tar');
     const createdAt = new Date();
     const archive = await writeCheckpointArchive(file, {
-      podName: 'bench', namespace: 'bench', podUid: 'uid', containerName: 'main', containerId: 'c'.repeat(64),
-      image: 'registry.example.com/app:1', imageRef: 'sha256:'.padEnd(71, '0'), memoryBytes: size, createdAt, checkpointedAt: createdAt,
+      podName: 'bench',
+      namespace: 'bench',
+      podUid: 'uid',
+      containerName: 'main',
+      containerId: 'c'.repeat(64),
+      image: 'registry.example.com/app:1',
+      imageRef: 'sha256:'.padEnd(71, '0'),
+      memoryBytes: size,
+      createdAt,
+      checkpointedAt: createdAt,
     });
     const key = 'bench/bench/main/checkpoint.tar';
     // Stored the way a checkpoint Job stores it, so the object is what a restore Job really meets.
     const store = new S3Backend({ endpoint: minio.endpoint, bucket: 'bench', forcePathStyle: true, credentials });
     const stored = await store.put(key, createReadStream(file), archive.sizeBytes).finally(() => store.destroy());
     if (stored.sizeBytes !== archive.sizeBytes || stored.sha256 !== archive.sha256) {
-      throw new Error(`S3 stored ${stored.sizeBytes} bytes with sha256 ${stored.sha256}; the archive is ${archive.sizeBytes} bytes with ${archive.sha256}`);
+      throw new Error(
+        `S3 stored ${stored.sizeBytes} bytes with sha256 ${stored.sha256}; the archive is ${archive.sizeBytes} bytes with ${archive.sha256}`,
+      );
     }
     await rm(file);
     const curlConfig = join(dir, 'curl-s3.conf');
-    await writeFile(curlConfig, `user = "${credentials.accessKeyId}:${credentials.secretAccessKey}"\n`, { mode: 0o600 });
-    const blobDir = join(dir, 'registry', 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', archive.sha256.slice(0, 2), archive.sha256);
-    const [operator, reference] = await Promise.all([bundle('restore-operator', dir), bundle('restore-reference', dir)]);
+    await writeFile(curlConfig, `user = "${credentials.accessKeyId}:${credentials.secretAccessKey}"\n`, {
+      mode: 0o600,
+    });
+    const blobDir = join(
+      dir,
+      'registry',
+      'data',
+      'docker',
+      'registry',
+      'v2',
+      'blobs',
+      'sha256',
+      archive.sha256.slice(0, 2),
+      archive.sha256,
+    );
+    const [operator, reference] = await Promise.all([
+      bundle('restore-operator', dir),
+      bundle('restore-reference', dir),
+    ]);
     let pushes = 0;
     const worker = async (script: string): Promise<WorkerResult> => {
       const path = `bench/${script === operator ? 'ours' : 'ref'}-${pushes++}`;
       const args: RestoreWorkerArgs = {
-        s3: { endpoint: minio.endpoint, bucket: 'bench', key, credentials }, registryUrl, repository: `${registry!.host}/${path}`,
-        archive: { sizeBytes: archive.sizeBytes, sha256: archive.sha256, createdAt: createdAt.toISOString() }, curlConfig,
+        s3: { endpoint: minio.endpoint, bucket: 'bench', key, credentials },
+        registryUrl,
+        repository: `${registry!.host}/${path}`,
+        archive: { sizeBytes: archive.sizeBytes, sha256: archive.sha256, createdAt: createdAt.toISOString() },
+        curlConfig,
       };
       // The registry's page-cache writeback from the previous push must not land on this one.
       await run('sync');
       // Ours runs as the restore Job runs it: with the Job's NODE_OPTIONS (see src/actions/shared/action-job.ts).
       const env = script === operator ? { ...process.env, NODE_OPTIONS: JOB_NODE_OPTIONS } : process.env;
-      const { stdout, stderr } = await run(process.execPath, [script, JSON.stringify(args)], { maxBuffer: 1 << 20, env });
+      const { stdout, stderr } = await run(process.execPath, [script, JSON.stringify(args)], {
+        maxBuffer: 1 << 20,
+        env,
+      });
       if (stderr) process.stderr.write(stderr);
       const result = JSON.parse(stdout.trim().split('\n').pop()!) as WorkerResult;
-      if (result.bytes !== archive.sizeBytes) throw new Error(`${script} copied ${result.bytes} of ${archive.sizeBytes} bytes`);
+      if (result.bytes !== archive.sizeBytes)
+        throw new Error(`${script} copied ${result.bytes} of ${archive.sizeBytes} bytes`);
       const head = await fetch(`${registryUrl}/v2/${path}/blobs/sha256:${archive.sha256}`, { method: 'HEAD' });
       if (head.status !== 200 || Number(head.headers.get('content-length')) !== archive.sizeBytes) {
-        throw new Error(`after ${script}, the registry answers ${head.status} (${head.headers.get('content-length')} bytes) for the layer in ${path}`);
+        throw new Error(
+          `after ${script}, the registry answers ${head.status} (${head.headers.get('content-length')} bytes) for the layer in ${path}`,
+        );
       }
       // Deleting through the API would only unlink it from the repository; the next push must
       // find no blob data at all, as a registry that never held this archive would.
@@ -92,21 +127,27 @@ export async function restoreBenchmark(opts: { sizeBytes?: number; rounds?: numb
         ours.push(await worker(operator));
         refs.push(await worker(reference));
       }
-      process.stderr.write(`restore round ${i + 1}: reference ${throughput(refs[i]!).toFixed(0)} MiB/s, operator ${throughput(ours[i]!).toFixed(0)} MiB/s (ratio ${(refs[i]!.ms / ours[i]!.ms).toFixed(2)}), operator peak RSS ${(ours[i]!.peakRssBytes / MiB).toFixed(0)} MiB\n`);
+      process.stderr.write(
+        `restore round ${i + 1}: reference ${throughput(refs[i]!).toFixed(0)} MiB/s, operator ${throughput(ours[i]!).toFixed(0)} MiB/s (ratio ${(refs[i]!.ms / ours[i]!.ms).toFixed(2)}), operator peak RSS ${(ours[i]!.peakRssBytes / MiB).toFixed(0)} MiB\n`,
+      );
     }
     const bare = await bareNodePeakRss();
     const ratios = ours.map((o, i) => (refs[i]!.ms / o.ms).toFixed(2)).join(', ');
     return [
       {
         name: `restore data path throughput, ${(archive.sizeBytes / 2 ** 30).toFixed(2)} GiB archive from MinIO into a registry (median of ${rounds}; ratios ${ratios})`,
-        value: median(ours.map(throughput)), unit: 'MiB/s',
-        baseline: median(refs.map(throughput)), baselineName: 'curl GET piped into a curl monolithic blob PUT, layer only',
+        value: median(ours.map(throughput)),
+        unit: 'MiB/s',
+        baseline: median(refs.map(throughput)),
+        baselineName: 'curl GET piped into a curl monolithic blob PUT, layer only',
         target: { minRatio: 0.8 },
       },
       {
         name: 'restore Job peak RSS during that copy (max of rounds)',
-        value: Math.max(...ours.map((r) => r.peakRssBytes)) / MiB, unit: 'MiB',
-        baseline: bare / MiB, baselineName: 'bare node start-up',
+        value: Math.max(...ours.map((r) => r.peakRssBytes)) / MiB,
+        unit: 'MiB',
+        baseline: bare / MiB,
+        baselineName: 'bare node start-up',
         target: { maxValue: 150 },
       },
     ];

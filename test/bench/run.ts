@@ -19,7 +19,7 @@ import { sweepBenchmark } from './sweep.bench.js';
 const root = join(import.meta.dirname, '../..');
 const n = Number(process.env.BENCH_CHECKPOINTS ?? 1000);
 const BENCHES = ['dispatch', 's3', 'startup', 'restore', 'sweep', 'memory', 'local'] as const;
-type Bench = typeof BENCHES[number];
+type Bench = (typeof BENCHES)[number];
 const measured: { bench: Bench; figure: Figure }[] = [];
 const add = (bench: Bench, figures: Figure[]) => measured.push(...figures.map((figure) => ({ bench, figure })));
 
@@ -36,7 +36,14 @@ async function withControlPlane<T>(fn: (cp: ControlPlane) => Promise<T>): Promis
   const cp = await startControlPlane({ dir });
   try {
     await cp.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/crd')]);
-    await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=checkpoint-operator']);
+    await cp.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd',
+      '-l',
+      'app.kubernetes.io/part-of=checkpoint-operator',
+    ]);
     return await fn(cp);
   } finally {
     await cp.stop();
@@ -56,18 +63,34 @@ if (only.has('local')) add('local', await localCopyBenchmark());
 
 interface Entry {
   bench: Bench;
-  name: string; value: number; unit: string; baseline: number; baselineName: string; ratio: number;
-  target: Figure['target'] | null; met: boolean | null;
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number;
+  baselineName: string;
+  ratio: number;
+  target: Figure['target'] | null;
+  met: boolean | null;
   /** YYYY-MM-DD and machine of the run that measured it. */
-  measured: string; machine: string;
+  measured: string;
+  machine: string;
 }
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 const today = new Date().toISOString().slice(0, 10);
 const jsonPath = join(root, 'docs/benchmarks.json');
 const previous = JSON.parse(await readFile(jsonPath, 'utf8').catch(() => '[]')) as Entry[];
 const fresh: Entry[] = measured.map(({ bench, figure: f }) => ({
-  bench, name: f.name, value: f.value, unit: f.unit, baseline: f.baseline, baselineName: f.baselineName, ratio: ratio(f),
-  target: f.target ?? null, met: met(f) ?? null, measured: today, machine,
+  bench,
+  name: f.name,
+  value: f.value,
+  unit: f.unit,
+  baseline: f.baseline,
+  baselineName: f.baselineName,
+  ratio: ratio(f),
+  target: f.target ?? null,
+  met: met(f) ?? null,
+  measured: today,
+  machine,
 }));
 const entries = BENCHES.flatMap((b) => (only.has(b) ? fresh : previous).filter((e) => e.bench === b));
 

@@ -28,18 +28,36 @@ export async function s3UploadBenchmark(opts: { sizeBytes?: number; rounds?: num
     await createBucket(admin, 'bench');
     const file = join(dir, 'archive.tar');
     const archive = await writeCheckpointArchive(file, {
-      podName: 'bench', namespace: 'bench', podUid: 'uid', containerName: 'main', containerId: 'c'.repeat(64),
-      image: 'registry.example.com/app:1', imageRef: 'sha256:'.padEnd(71, '0'), memoryBytes: size, createdAt: new Date(), checkpointedAt: new Date(),
+      podName: 'bench',
+      namespace: 'bench',
+      podUid: 'uid',
+      containerName: 'main',
+      containerId: 'c'.repeat(64),
+      image: 'registry.example.com/app:1',
+      imageRef: 'sha256:'.padEnd(71, '0'),
+      memoryBytes: size,
+      createdAt: new Date(),
+      checkpointedAt: new Date(),
     });
-    const [operator, reference] = await Promise.all([bundle('s3-upload-operator', dir), bundle('s3-upload-reference', dir)]);
+    const [operator, reference] = await Promise.all([
+      bundle('s3-upload-operator', dir),
+      bundle('s3-upload-reference', dir),
+    ]);
     const worker = async (script: string, key: string): Promise<WorkerResult> => {
-      const args = JSON.stringify({ endpoint: minio.endpoint, bucket: 'bench', key, file, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
+      const args = JSON.stringify({
+        endpoint: minio.endpoint,
+        bucket: 'bench',
+        key,
+        file,
+        credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      });
       // Each runs as it would in production: ours with the Job's NODE_OPTIONS (see src/actions/checkpoint/job.ts).
       const env = script === operator ? { ...process.env, NODE_OPTIONS: JOB_NODE_OPTIONS } : process.env;
       const { stdout, stderr } = await run(process.execPath, [script, args], { maxBuffer: 1 << 20, env });
       if (stderr) process.stderr.write(stderr);
       const result = JSON.parse(stdout.trim().split('\n').pop()!) as WorkerResult;
-      if (result.bytes !== archive.sizeBytes) throw new Error(`${script} uploaded ${result.bytes} of ${archive.sizeBytes} bytes`);
+      if (result.bytes !== archive.sizeBytes)
+        throw new Error(`${script} uploaded ${result.bytes} of ${archive.sizeBytes} bytes`);
       await admin.send(new DeleteObjectCommand({ Bucket: 'bench', Key: key }));
       return result;
     };
@@ -49,21 +67,27 @@ export async function s3UploadBenchmark(opts: { sizeBytes?: number; rounds?: num
     for (let i = 0; i < rounds; i++) {
       refs.push(await worker(reference, `ref-${i}`));
       ours.push(await worker(operator, `ours-${i}`));
-      process.stderr.write(`s3 round ${i + 1}: reference ${(archive.sizeBytes / MiB / (refs[i]!.ms / 1000)).toFixed(0)} MiB/s, operator ${(archive.sizeBytes / MiB / (ours[i]!.ms / 1000)).toFixed(0)} MiB/s, operator peak RSS ${(ours[i]!.peakRssBytes / MiB).toFixed(0)} MiB (reference ${(refs[i]!.peakRssBytes / MiB).toFixed(0)} MiB)\n`);
+      process.stderr.write(
+        `s3 round ${i + 1}: reference ${(archive.sizeBytes / MiB / (refs[i]!.ms / 1000)).toFixed(0)} MiB/s, operator ${(archive.sizeBytes / MiB / (ours[i]!.ms / 1000)).toFixed(0)} MiB/s, operator peak RSS ${(ours[i]!.peakRssBytes / MiB).toFixed(0)} MiB (reference ${(refs[i]!.peakRssBytes / MiB).toFixed(0)} MiB)\n`,
+      );
     }
     const bare = await bareNodePeakRss();
     const throughput = (r: WorkerResult) => archive.sizeBytes / MiB / (r.ms / 1000);
     return [
       {
         name: `S3 upload throughput, ${(archive.sizeBytes / 2 ** 30).toFixed(2)} GiB archive to MinIO (median of ${rounds})`,
-        value: median(ours.map(throughput)), unit: 'MiB/s',
-        baseline: median(refs.map(throughput)), baselineName: 'plain multipart loop, same SDK, part size and concurrency',
+        value: median(ours.map(throughput)),
+        unit: 'MiB/s',
+        baseline: median(refs.map(throughput)),
+        baselineName: 'plain multipart loop, same SDK, part size and concurrency',
         target: { minRatio: 0.9 },
       },
       {
         name: 'Checkpoint Job data path peak RSS during that upload (max of rounds)',
-        value: Math.max(...ours.map((r) => r.peakRssBytes)) / MiB, unit: 'MiB',
-        baseline: bare / MiB, baselineName: 'bare node start-up',
+        value: Math.max(...ours.map((r) => r.peakRssBytes)) / MiB,
+        unit: 'MiB',
+        baseline: bare / MiB,
+        baselineName: 'bare node start-up',
         target: { maxValue: 150 },
       },
     ];

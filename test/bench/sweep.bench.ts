@@ -6,7 +6,13 @@ import { promisify } from 'node:util';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { CheckpointPolicy } from '../../src/api/checkpoint-policy.js';
-import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_POLICY_KIND, CHECKPOINT_POLICY_PLURAL } from '../../src/api/constants.js';
+import {
+  API_GROUP,
+  API_GROUP_VERSION,
+  API_VERSION,
+  CHECKPOINT_POLICY_KIND,
+  CHECKPOINT_POLICY_PLURAL,
+} from '../../src/api/constants.js';
 import { systemClock } from '../../src/clock/clock.js';
 import { S3_SECRET_KEYS } from '../../src/actions/shared/storage-input.js';
 import { type SweepJobInput, sweepJobInputSchema } from '../../src/actions/sweep/job-input.js';
@@ -34,19 +40,23 @@ const BODY = Buffer.alloc(1024, 0x61);
 /** Runs fn over items with at most `limit` in flight. */
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /** n archive keys in the operator's layout, each under a uid no Checkpoint has. */
 function orphanKeys(n: number, tag: string): string[] {
   const time = new Date('2026-11-26T12:00:00Z');
-  return Array.from({ length: n }, (_, i) => archiveKey({
-    checkpoint: { namespace: 'bench', name: `ckpt-${i}`, uid: `orphan-${tag}-${i.toString().padStart(5, '0')}` },
-    target: { namespace: 'bench', podName: `app-${i % 10}`, containerName: 'main' },
-    time,
-  }));
+  return Array.from({ length: n }, (_, i) =>
+    archiveKey({
+      checkpoint: { namespace: 'bench', name: `ckpt-${i}`, uid: `orphan-${tag}-${i.toString().padStart(5, '0')}` },
+      target: { namespace: 'bench', podName: `app-${i % 10}`, containerName: 'main' },
+      time,
+    }),
+  );
 }
 
 /** One storage under test: how to fill it, how the Job's code sweeps it, how a bare loop empties it. */
@@ -71,7 +81,11 @@ interface Storage {
   fuller?: { name: string; run(): Promise<number> };
 }
 
-interface Round { operatorMs: number; baselineMs: number; fullerMs: number | undefined }
+interface Round {
+  operatorMs: number;
+  baselineMs: number;
+  fullerMs: number | undefined;
+}
 
 /**
  * Retention sweep over orphan archives: a CheckpointPolicy with retention
@@ -88,7 +102,10 @@ interface Round { operatorMs: number; baselineMs: number; fullerMs: number | und
  * are re-created before every phase; phases alternate which goes first; one storage at a time (S3,
  * then the filesystem); the ratio is taken per round and the median round reported.
  */
-export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number; rounds?: number } = {}): Promise<Figure[]> {
+export async function sweepBenchmark(
+  cp: ControlPlane,
+  opts: { archives?: number; rounds?: number } = {},
+): Promise<Figure[]> {
   const n = opts.archives ?? 10_000;
   const rounds = opts.rounds ?? 3;
   const kc = new KubeConfig();
@@ -99,7 +116,9 @@ export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number
     // S3 first, then the filesystem: never both at once.
     const minio = await startMinio({ dir });
     const admin = new S3Client({
-      endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true,
+      endpoint: minio.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
       credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
     });
     try {
@@ -109,12 +128,21 @@ export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number
       await mkdir(secretDir);
       await writeFile(join(secretDir, S3_SECRET_KEYS.accessKeyId), minio.accessKeyId);
       await writeFile(join(secretDir, S3_SECRET_KEYS.secretAccessKey), minio.secretAccessKey);
-      const jobStorage = { backend: 's3', endpoint: minio.endpoint, bucket: 'bench', prefix: '', forcePathStyle: true, credentials: 'secret', caBundle: false } as const;
+      const jobStorage = {
+        backend: 's3',
+        endpoint: minio.endpoint,
+        bucket: 'bench',
+        prefix: '',
+        forcePathStyle: true,
+        credentials: 'secret',
+        caBundle: false,
+      } as const;
       const s3: Storage = {
         label: 'S3 (MinIO)',
         policyStorage: { backend: 's3', s3: { endpoint: minio.endpoint, bucket: 'bench', forcePathStyle: true } },
         jobStorage,
-        fill: (keys) => pool(keys, 32, (key) => admin.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: BODY }))),
+        fill: (keys) =>
+          pool(keys, 32, (key) => admin.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: BODY }))),
         // MinIO removes deleted objects' files in the background: the next phase must not pay for them.
         settle: async () => {
           await settleDisk();
@@ -123,14 +151,18 @@ export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number
         backend: () => s3BackendFor(jobStorage, secretDir),
         baseline: async () => {
           const client = new S3Client({
-            endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true,
+            endpoint: minio.endpoint,
+            region: 'us-east-1',
+            forcePathStyle: true,
             credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
           });
           try {
             const keys: string[] = [];
             let token: string | undefined;
             do {
-              const page = await client.send(new ListObjectsV2Command({ Bucket: 'bench', ...(token ? { ContinuationToken: token } : {}) }));
+              const page = await client.send(
+                new ListObjectsV2Command({ Bucket: 'bench', ...(token ? { ContinuationToken: token } : {}) }),
+              );
               for (const o of page.Contents ?? []) keys.push(o.Key!);
               token = page.IsTruncated ? page.NextContinuationToken : undefined;
             } while (token);
@@ -140,10 +172,11 @@ export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number
             client.destroy();
           }
         },
-        remaining: async () => (await admin.send(new ListObjectsV2Command({ Bucket: 'bench', MaxKeys: 10 }))).KeyCount ?? 0,
+        remaining: async () =>
+          (await admin.send(new ListObjectsV2Command({ Bucket: 'bench', MaxKeys: 10 }))).KeyCount ?? 0,
         baselineName: `bare @aws-sdk/client-s3 loop: ListObjectsV2 pages, then DeleteObject per key, concurrency ${CONCURRENCY}`,
       };
-      figures.push(...await sweepFigures(kc, s3, n, rounds));
+      figures.push(...(await sweepFigures(kc, s3, n, rounds)));
     } finally {
       admin.destroy();
       await minio.stop();
@@ -155,11 +188,12 @@ export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number
       label: 'filesystem (pvc)',
       policyStorage: { backend: 'pvc', pvc: { claimName: 'bench' } },
       jobStorage: { backend: 'pvc', claimName: 'bench' },
-      fill: (keys) => pool(keys, CONCURRENCY, async (key) => {
-        const path = join(root, key);
-        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-        await writeFile(path, BODY, { mode: 0o600 });
-      }),
+      fill: (keys) =>
+        pool(keys, CONCURRENCY, async (key) => {
+          const path = join(root, key);
+          await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+          await writeFile(path, BODY, { mode: 0o600 });
+        }),
       settle: settleDisk,
       // What backendFor builds for pvc, over the temp dir instead of /archive.
       backend: async () => new FilesystemBackend(root, 'pvc://bench'),
@@ -174,7 +208,9 @@ export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number
         name: `bare node:fs loop: recursive readdir, then per file unlink and rmdir of its now empty <uid> and <name> directories, concurrency ${CONCURRENCY}; the <ns> directories last`,
         run: async () => {
           const files = await filesIn(root);
-          const gone = (err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTEMPTY' && err.code !== 'ENOENT') throw err; };
+          const gone = (err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOTEMPTY' && err.code !== 'ENOENT') throw err;
+          };
           await pool(files, CONCURRENCY, async (path) => {
             await unlink(path);
             await rmdir(dirname(path)).catch(gone);
@@ -190,7 +226,7 @@ export async function sweepBenchmark(cp: ControlPlane, opts: { archives?: number
       },
       baselineName: `bare node:fs loop: recursive readdir, then unlink per file, concurrency ${CONCURRENCY}`,
     };
-    figures.push(...await sweepFigures(kc, fs, n, rounds));
+    figures.push(...(await sweepFigures(kc, fs, n, rounds)));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -201,7 +237,9 @@ async function sweepFigures(kc: KubeConfig, storage: Storage, n: number, rounds:
   const setup = new LeanKubeClient(fromKubeConfig(kc));
   const name = `bench-sweep-${storage.jobStorage.backend}`;
   const policy = await setup.post<CheckpointPolicy>(`/apis/${API_GROUP}/${API_VERSION}/${CHECKPOINT_POLICY_PLURAL}`, {
-    apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_POLICY_KIND, metadata: { name },
+    apiVersion: API_GROUP_VERSION,
+    kind: CHECKPOINT_POLICY_KIND,
+    metadata: { name },
     spec: { retention: { maxCount: 1, deleteOrphans: true }, storage: storage.policyStorage },
   });
   await setup.close();
@@ -220,7 +258,8 @@ async function sweepFigures(kc: KubeConfig, storage: Storage, n: number, rounds:
     const ms = performance.now() - t0;
     (backend as Partial<S3Backend>).destroy?.();
     await lean.close();
-    if (result.outcome !== 'swept' || result.deletedOrphans !== n) throw new Error(`sweep over ${storage.label}: ${JSON.stringify(result)}`);
+    if (result.outcome !== 'swept' || result.deletedOrphans !== n)
+      throw new Error(`sweep over ${storage.label}: ${JSON.stringify(result)}`);
     return ms;
   };
   const baseline = async (): Promise<number> => {
@@ -240,13 +279,15 @@ async function sweepFigures(kc: KubeConfig, storage: Storage, n: number, rounds:
     return ms;
   };
 
-  const fuller = storage.fuller ? async (): Promise<number> => {
-    const t0 = performance.now();
-    const deleted = await storage.fuller!.run();
-    const ms = performance.now() - t0;
-    if (deleted !== n) throw new Error(`fuller baseline over ${storage.label} deleted ${deleted} of ${n}`);
-    return ms;
-  } : undefined;
+  const fuller = storage.fuller
+    ? async (): Promise<number> => {
+        const t0 = performance.now();
+        const deleted = await storage.fuller!.run();
+        const ms = performance.now() - t0;
+        if (deleted !== n) throw new Error(`fuller baseline over ${storage.label} deleted ${deleted} of ${n}`);
+        return ms;
+      }
+    : undefined;
 
   // A warm-up pass of each, not counted: the first pass also pays the storage's and the JIT's start-up.
   await phase('warm-ref', baseline);
@@ -262,16 +303,23 @@ async function sweepFigures(kc: KubeConfig, storage: Storage, n: number, rounds:
     const fullerMs = fuller ? await phase(`full-${r}`, fuller) : undefined;
     if (!operatorFirst) operatorMs = await phase(`op-${r}`, operator);
     results.push({ operatorMs, baselineMs, fullerMs });
-    process.stderr.write(`sweep ${storage.label} round ${r + 1} (${operatorFirst ? 'sweep first' : 'baseline first'}): sweep ${seconds(operatorMs)}, baseline ${seconds(baselineMs)}, ratio ${(operatorMs / baselineMs).toFixed(2)}${
-      fullerMs === undefined ? '' : `; fuller baseline ${seconds(fullerMs)}, ratio ${(operatorMs / fullerMs).toFixed(2)}`}\n`);
+    process.stderr.write(
+      `sweep ${storage.label} round ${r + 1} (${operatorFirst ? 'sweep first' : 'baseline first'}): sweep ${seconds(operatorMs)}, baseline ${seconds(baselineMs)}, ratio ${(operatorMs / baselineMs).toFixed(2)}${
+        fullerMs === undefined
+          ? ''
+          : `; fuller baseline ${seconds(fullerMs)}, ratio ${(operatorMs / fullerMs).toFixed(2)}`
+      }\n`,
+    );
   }
   const figures: Figure[] = [];
   const ratios = results.map((x) => x.operatorMs / x.baselineMs);
   const m = results[ratios.indexOf(median(ratios))]!;
   figures.push({
     name: `retention sweep deleting ${n} orphan archives, ${storage.label}: policy read, storage listed, Checkpoints listed, archives deleted, status written, Event sent (wall time, median of ${rounds} rounds; ratios ${ratios.map((x) => x.toFixed(2)).join(', ')})`,
-    value: m.operatorMs / 1000, unit: 's',
-    baseline: m.baselineMs / 1000, baselineName: storage.baselineName,
+    value: m.operatorMs / 1000,
+    unit: 's',
+    baseline: m.baselineMs / 1000,
+    baselineName: storage.baselineName,
     target: { maxRatio: 1.5 },
   });
   if (storage.fuller) {
@@ -279,8 +327,10 @@ async function sweepFigures(kc: KubeConfig, storage: Storage, n: number, rounds:
     const f = results[fullerRatios.indexOf(median(fullerRatios))]!;
     figures.push({
       name: `the same sweep, ${storage.label}, against a loop that also removes the directories left empty (same rounds; ratios ${fullerRatios.map((x) => x.toFixed(2)).join(', ')})`,
-      value: f.operatorMs / 1000, unit: 's',
-      baseline: f.fullerMs! / 1000, baselineName: storage.fuller.name,
+      value: f.operatorMs / 1000,
+      unit: 's',
+      baseline: f.fullerMs! / 1000,
+      baselineName: storage.fuller.name,
       target: undefined,
     });
   }
@@ -314,5 +364,7 @@ async function idle(pid: number, maxMs = 60_000): Promise<void> {
 
 /** Every file under root (recursive readdir: the directories here are real ones, no links). */
 async function filesIn(root: string): Promise<string[]> {
-  return (await readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return (await readdir(root, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }

@@ -36,8 +36,15 @@ export async function pinnedVersions(): Promise<PinnedVersions> {
 }
 
 export interface PinnedVersions {
-  kubernetes: string; etcd: string; minio: string; jaeger: string;
-  containerd: string; runc: string; criu: string; criuSha256: string; localPathProvisioner: string;
+  kubernetes: string;
+  etcd: string;
+  minio: string;
+  jaeger: string;
+  containerd: string;
+  runc: string;
+  criu: string;
+  criuSha256: string;
+  localPathProvisioner: string;
 }
 
 function pathsFor(v: PinnedVersions): Binaries {
@@ -58,7 +65,12 @@ function pathsFor(v: PinnedVersions): Binaries {
     runc: join(cacheDir(), 'bin', `runc-${v.runc}`, 'runc'),
     criu: join(cacheDir(), 'bin', `criu-${v.criu}`, 'criu'),
     pause: join(cacheDir(), 'bin', `pause-${v.kubernetes}`, 'pause'),
-    localPathProvisioner: join(cacheDir(), 'bin', `local-path-provisioner-${v.localPathProvisioner}`, 'local-path-provisioner'),
+    localPathProvisioner: join(
+      cacheDir(),
+      'bin',
+      `local-path-provisioner-${v.localPathProvisioner}`,
+      'local-path-provisioner',
+    ),
   };
 }
 
@@ -75,9 +87,13 @@ async function allPresent(b: Binaries): Promise<boolean> {
 export async function ensureBinaries(): Promise<Binaries> {
   const binaries = pathsFor(await pinnedVersions());
   if (await allPresent(binaries)) return binaries;
-  process.stderr.write('building the local cluster binaries from their Go modules (first run only; several minutes)…\n');
+  process.stderr.write(
+    'building the local cluster binaries from their Go modules (first run only; several minutes)…\n',
+  );
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', [join(here, 'build', 'build-binaries.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('bash', [join(here, 'build', 'build-binaries.sh')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build-binaries.sh exited with ${code}`))));
   });

@@ -34,7 +34,10 @@ export interface ControlPlane {
   binaries: Binaries;
   processes: ManagedProcess[];
   timings: Record<string, number>;
-  kubectl(args: string[], opts?: { input?: string; allowFailure?: boolean }): Promise<{ stdout: string; stderr: string; code: number }>;
+  kubectl(
+    args: string[],
+    opts?: { input?: string; allowFailure?: boolean },
+  ): Promise<{ stdout: string; stderr: string; code: number }>;
   /** Restarts the API server in place (same port, same etcd): for fault tests. */
   restartApiServer(): Promise<void>;
   /** Stops etcd, keeps it down for downMs, and starts it again on the same data and ports: for fault tests. */
@@ -49,10 +52,12 @@ export interface ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
-  const mark = (name: string) => { timings[name] = (Date.now() - t0) / 1000; };
+  const mark = (name: string) => {
+    timings[name] = (Date.now() - t0) / 1000;
+  };
   const binaries = await ensureBinaries();
   mark('binaries');
-  const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'checkpoint-cluster-'));
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'checkpoint-cluster-')));
   // A reused directory may still hold the etcd and ports of a run that was SIGKILLed.
   if (opts.dir) reapStale(dir);
   const v = String(opts.verbosity ?? 1);
@@ -63,17 +68,35 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   try {
     const host = opts.host ?? loopbackHost;
-    const [pki, etcdClient, etcdPeer, apiPort] = await Promise.all([generatePki(dir, host.ip), host.freePort(), host.freePort(), host.freePort()]);
+    const [pki, etcdClient, etcdPeer, apiPort] = await Promise.all([
+      generatePki(dir, host.ip),
+      host.freePort(),
+      host.freePort(),
+      host.freePort(),
+    ]);
     mark('pki');
     const server = `https://${hostPort(host, apiPort)}`;
     const etcdUrl = (port: number) => `http://${hostPort(host, port)}`;
 
     // No fsync: the cluster is thrown away after each run, and fsync dominates etcd latency on CI disks.
     const etcdArgs = [
-      '--data-dir', join(dir, 'etcd'), '--name', 'local',
-      '--listen-client-urls', etcdUrl(etcdClient), '--advertise-client-urls', etcdUrl(etcdClient),
-      '--listen-peer-urls', etcdUrl(etcdPeer), '--initial-advertise-peer-urls', etcdUrl(etcdPeer),
-      '--initial-cluster', `local=${etcdUrl(etcdPeer)}`, '--unsafe-no-fsync', '--log-level', 'warn',
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--name',
+      'local',
+      '--listen-client-urls',
+      etcdUrl(etcdClient),
+      '--advertise-client-urls',
+      etcdUrl(etcdClient),
+      '--listen-peer-urls',
+      etcdUrl(etcdPeer),
+      '--initial-advertise-peer-urls',
+      etcdUrl(etcdPeer),
+      '--initial-cluster',
+      `local=${etcdUrl(etcdPeer)}`,
+      '--unsafe-no-fsync',
+      '--log-level',
+      'warn',
     ];
     const startEtcd = () => startProcess(dir, 'etcd', binaries.etcd, etcdArgs, process.env, host);
     const etcdRef = { current: startEtcd() };
@@ -83,54 +106,152 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     mark('etcd');
 
     const apiserverArgs = [
-      '--etcd-servers', etcdUrl(etcdClient),
-      '--bind-address', host.ip, '--advertise-address', host.ip, '--secure-port', String(apiPort),
+      '--etcd-servers',
+      etcdUrl(etcdClient),
+      '--bind-address',
+      host.ip,
+      '--advertise-address',
+      host.ip,
+      '--secure-port',
+      String(apiPort),
       // The endpoint reconciler refuses loopback: a control plane on this machine's loopback is
       // reached at its address directly, without the kubernetes Service.
       ...(host.netns ? [] : ['--endpoint-reconciler-type', 'none']),
-      '--tls-cert-file', pki.apiserverCert, '--tls-private-key-file', pki.apiserverKey,
-      '--client-ca-file', pki.caCert,
-      '--authorization-mode', 'Node,RBAC',
-      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
-      '--service-account-key-file', pki.serviceAccountPub, '--service-account-signing-key-file', pki.serviceAccountKey,
-      '--service-cluster-ip-range', '10.96.0.0/16', '--allow-privileged=true',
-      '--kubelet-client-certificate', pki.apiserverKubeletClient.cert, '--kubelet-client-key', pki.apiserverKubeletClient.key,
+      '--tls-cert-file',
+      pki.apiserverCert,
+      '--tls-private-key-file',
+      pki.apiserverKey,
+      '--client-ca-file',
+      pki.caCert,
+      '--authorization-mode',
+      'Node,RBAC',
+      '--service-account-issuer',
+      'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file',
+      pki.serviceAccountPub,
+      '--service-account-signing-key-file',
+      pki.serviceAccountKey,
+      '--service-cluster-ip-range',
+      '10.96.0.0/16',
+      '--allow-privileged=true',
+      '--kubelet-client-certificate',
+      pki.apiserverKubeletClient.cert,
+      '--kubelet-client-key',
+      pki.apiserverKubeletClient.key,
       // No --kubelet-certificate-authority, as kubeadm and kind set none: the API server then
       // reaches kubelets with self-signed serving certificates too (logs, exec, node proxy).
-      '--kubelet-preferred-address-types', 'InternalIP',
-      '--enable-admission-plugins', 'NodeRestriction',
-      '--cert-dir', join(dir, 'apiserver-certs'), '--v', v,
+      '--kubelet-preferred-address-types',
+      'InternalIP',
+      '--enable-admission-plugins',
+      'NodeRestriction',
+      '--cert-dir',
+      join(dir, 'apiserver-certs'),
+      '--v',
+      v,
     ];
-    const adminKubeconfig = await writeKubeconfig(join(dir, 'admin.kubeconfig'), server, pki.caCert, pki.admin, 'admin');
-    const cmKubeconfig = await writeKubeconfig(join(dir, 'controller-manager.kubeconfig'), server, pki.caCert, pki.controllerManager, 'controller-manager');
-    const schedKubeconfig = await writeKubeconfig(join(dir, 'scheduler.kubeconfig'), server, pki.caCert, pki.scheduler, 'scheduler');
-    const startApiserver = () => startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs, process.env, host);
+    const adminKubeconfig = await writeKubeconfig(
+      join(dir, 'admin.kubeconfig'),
+      server,
+      pki.caCert,
+      pki.admin,
+      'admin',
+    );
+    const cmKubeconfig = await writeKubeconfig(
+      join(dir, 'controller-manager.kubeconfig'),
+      server,
+      pki.caCert,
+      pki.controllerManager,
+      'controller-manager',
+    );
+    const schedKubeconfig = await writeKubeconfig(
+      join(dir, 'scheduler.kubeconfig'),
+      server,
+      pki.caCert,
+      pki.scheduler,
+      'scheduler',
+    );
+    const startApiserver = () =>
+      startProcess(dir, 'kube-apiserver', binaries.kubeApiserver, apiserverArgs, process.env, host);
     const apiserverRef = { current: startApiserver() };
     processes.push(apiserverRef.current);
-    const adminTls = { ca: await readFile(pki.caCert), cert: await readFile(pki.admin.cert), key: await readFile(pki.admin.key) };
+    const adminTls = {
+      ca: await readFile(pki.caCert),
+      cert: await readFile(pki.admin.cert),
+      key: await readFile(pki.admin.key),
+    };
     // /readyz only turns 200 once every post-start hook is done, rbac/bootstrap-roles included, so
     // RBAC-guarded requests made right after this see the default ClusterRoles and bindings.
-    const apiserverReady = () => waitFor(apiserverRef.current, processes, async () => {
-      const r = await httpsGet(`${server}/readyz`, adminTls);
-      return r.status === 200;
-    }, 90_000);
+    const apiserverReady = () =>
+      waitFor(
+        apiserverRef.current,
+        processes,
+        async () => {
+          const r = await httpsGet(`${server}/readyz`, adminTls);
+          return r.status === 200;
+        },
+        90_000,
+      );
     await apiserverReady();
     mark('apiserver');
 
     const [cmPort, schedPort] = await Promise.all([host.freePort(), host.freePort()]);
-    const controllerManager = startProcess(dir, 'kube-controller-manager', binaries.kubeControllerManager, [
-      '--kubeconfig', cmKubeconfig, '--authentication-kubeconfig', cmKubeconfig, '--authorization-kubeconfig', cmKubeconfig,
-      '--bind-address', '127.0.0.1', '--secure-port', String(cmPort),
-      '--leader-elect=false', '--use-service-account-credentials=true', '--controllers=*',
-      '--service-account-private-key-file', pki.serviceAccountKey, '--root-ca-file', pki.caCert,
-      '--cluster-signing-cert-file', pki.caCert, '--cluster-signing-key-file', pki.caKey,
-      '--cert-dir', join(dir, 'controller-manager-certs'), '--v', v,
-    ], process.env, host);
+    const controllerManager = startProcess(
+      dir,
+      'kube-controller-manager',
+      binaries.kubeControllerManager,
+      [
+        '--kubeconfig',
+        cmKubeconfig,
+        '--authentication-kubeconfig',
+        cmKubeconfig,
+        '--authorization-kubeconfig',
+        cmKubeconfig,
+        '--bind-address',
+        '127.0.0.1',
+        '--secure-port',
+        String(cmPort),
+        '--leader-elect=false',
+        '--use-service-account-credentials=true',
+        '--controllers=*',
+        '--service-account-private-key-file',
+        pki.serviceAccountKey,
+        '--root-ca-file',
+        pki.caCert,
+        '--cluster-signing-cert-file',
+        pki.caCert,
+        '--cluster-signing-key-file',
+        pki.caKey,
+        '--cert-dir',
+        join(dir, 'controller-manager-certs'),
+        '--v',
+        v,
+      ],
+      process.env,
+      host,
+    );
     processes.push(controllerManager);
-    const scheduler = startProcess(dir, 'kube-scheduler', binaries.kubeScheduler, [
-      '--kubeconfig', schedKubeconfig, '--authentication-kubeconfig', schedKubeconfig, '--authorization-kubeconfig', schedKubeconfig,
-      '--bind-address', '127.0.0.1', '--secure-port', String(schedPort), '--leader-elect=false', '--v', v,
-    ], process.env, host);
+    const scheduler = startProcess(
+      dir,
+      'kube-scheduler',
+      binaries.kubeScheduler,
+      [
+        '--kubeconfig',
+        schedKubeconfig,
+        '--authentication-kubeconfig',
+        schedKubeconfig,
+        '--authorization-kubeconfig',
+        schedKubeconfig,
+        '--bind-address',
+        '127.0.0.1',
+        '--secure-port',
+        String(schedPort),
+        '--leader-elect=false',
+        '--v',
+        v,
+      ],
+      process.env,
+      host,
+    );
     processes.push(scheduler);
 
     const kubectl = async (args: string[], o: { input?: string; allowFailure?: boolean } = {}) => {
@@ -146,14 +267,31 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       }
     };
     // The controller-manager is working once its token and ServiceAccount controllers have run.
-    await waitFor(controllerManager, processes, async () =>
-      (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name'], { allowFailure: true })).code === 0, 90_000);
+    await waitFor(
+      controllerManager,
+      processes,
+      async () =>
+        (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name'], { allowFailure: true }))
+          .code === 0,
+      90_000,
+    );
     mark('controller-manager');
     if (scheduler.hasExited()) throw new Error(`kube-scheduler exited:\n${await scheduler.logTail()}`);
 
     let stopped = false;
     return {
-      dir, server, host, apiserverPort: apiPort, kubeconfigPath: adminKubeconfig, caCertPath: pki.caCert, serviceAccountKeyPath: pki.serviceAccountKey, pki, binaries, processes, timings, kubectl,
+      dir,
+      server,
+      host,
+      apiserverPort: apiPort,
+      kubeconfigPath: adminKubeconfig,
+      caCertPath: pki.caCert,
+      serviceAccountKeyPath: pki.serviceAccountKey,
+      pki,
+      binaries,
+      processes,
+      timings,
+      kubectl,
       async restartApiServer() {
         const old = apiserverRef.current;
         await old.stop();
@@ -176,7 +314,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     };
   } catch (err) {
     await stopAll();
-    if (!opts.dir && process.env.KEEP_CLUSTER !== '1') await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    if (!opts.dir && process.env.KEEP_CLUSTER !== '1')
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     throw err;
   }
 }
@@ -186,13 +325,22 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
  * if etcd dies while the controller-manager starts, the log that explains it is etcd's. The log
  * tail goes into the error because the cluster directory is removed on failure.
  */
-async function waitFor(awaited: ManagedProcess, all: ManagedProcess[], check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function waitFor(
+  awaited: ManagedProcess,
+  all: ManagedProcess[],
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const dead = all.find((p) => p.hasExited());
-    if (dead) throw new Error(`${dead.name} exited (${await dead.exited}) while waiting for ${awaited.name}:\n${await dead.logTail()}`);
+    if (dead)
+      throw new Error(
+        `${dead.name} exited (${await dead.exited}) while waiting for ${awaited.name}:\n${await dead.logTail()}`,
+      );
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${awaited.name} was not ready within ${timeoutMs / 1000}s:\n${await awaited.logTail()}`);
+    if (Date.now() > deadline)
+      throw new Error(`${awaited.name} was not ready within ${timeoutMs / 1000}s:\n${await awaited.logTail()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -202,11 +350,17 @@ async function httpOk(url: string): Promise<boolean> {
   return res?.ok ?? false;
 }
 
-function httpsGet(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<{ status: number; body: string }> {
+function httpsGet(
+  url: string,
+  tls: { ca: Buffer; cert: Buffer; key: Buffer },
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get(url, { ...tls, timeout: 5000 }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timeout')));

@@ -3,7 +3,13 @@ import { stringify } from 'yaml';
 import type { ClientCert } from './pki.js';
 
 /** Writes a kubeconfig for one identity (a client certificate) against the local API server. */
-export async function writeKubeconfig(path: string, server: string, caCert: string, identity: ClientCert, user = 'user'): Promise<string> {
+export async function writeKubeconfig(
+  path: string,
+  server: string,
+  caCert: string,
+  identity: ClientCert,
+  user = 'user',
+): Promise<string> {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',

@@ -73,10 +73,12 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const log = opts.log ?? (() => undefined);
   const network = await createClusterNetwork();
   const host = network.host;
-  const controlPlane = await startControlPlane({ ...(opts.dir ? { dir: opts.dir } : {}), host }).catch(async (err: unknown) => {
-    await network.destroy();
-    throw err;
-  });
+  const controlPlane = await startControlPlane({ ...(opts.dir ? { dir: opts.dir } : {}), host }).catch(
+    async (err: unknown) => {
+      await network.destroy();
+      throw err;
+    },
+  );
   let nodes: RealNodes | undefined;
   let s3: S3Server | undefined;
   let pushgateway: PushgatewayServer | undefined;
@@ -97,14 +99,30 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   try {
     log(`control plane up at ${controlPlane.server}`);
     await controlPlane.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/crd')]);
-    await controlPlane.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=checkpoint-operator']);
+    await controlPlane.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd',
+      '-l',
+      'app.kubernetes.io/part-of=checkpoint-operator',
+    ]);
     log('CRDs installed');
     if ((opts.nodes ?? 2) > 0) {
       for (let i = 0; i < (opts.sparePodPorts ?? 0); i++) sparePodPorts.push(await host.freePort());
       registry = await startRegistry({ dir: controlPlane.dir, host });
       log(`OCI registry (distribution) at ${registry.host}`);
-      await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', imageDir], { cwd: root });
-      operatorImageDigest = (await pushClusterImages({ registryHost: registry.host, binaries: controlPlane.binaries, distDir: imageDir, workDir: join(controlPlane.dir, 'image-build') })).operatorDigest;
+      await run(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', imageDir], {
+        cwd: root,
+      });
+      operatorImageDigest = (
+        await pushClusterImages({
+          registryHost: registry.host,
+          binaries: controlPlane.binaries,
+          distDir: imageDir,
+          workDir: join(controlPlane.dir, 'image-build'),
+        })
+      ).operatorDigest;
       log(`images pushed: ${Object.values(CLUSTER_IMAGES).join(', ')} (operator ${operatorImageDigest})`);
       nodes = await startRealNodes(controlPlane, network, { count: opts.nodes ?? 2, registryHost: registry.host, log });
       await installLocalPathStorage(controlPlane);
@@ -121,31 +139,70 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     if (opts.operator) {
       if (s3) {
         await controlPlane.kubectl(['create', 'namespace', OPERATOR_NAMESPACE], { allowFailure: true });
-        await controlPlane.kubectl(['create', 'secret', 'generic', DEFAULT_S3_SECRET, '-n', OPERATOR_NAMESPACE,
-          `--from-literal=AWS_ACCESS_KEY_ID=${s3.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`]);
+        await controlPlane.kubectl([
+          'create',
+          'secret',
+          'generic',
+          DEFAULT_S3_SECRET,
+          '-n',
+          OPERATOR_NAMESPACE,
+          `--from-literal=AWS_ACCESS_KEY_ID=${s3.accessKeyId}`,
+          `--from-literal=AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`,
+        ]);
       }
       // The local servers' addresses go into the Deployment before it is created: changing them
       // afterwards would roll the pods.
       const local: Record<string, string> = {
         ...(pushgateway ? { PUSHGATEWAY_URL: pushgateway.url } : {}),
         // The registry speaks plain HTTP at an address that is not loopback, as test registries do.
-        ...(registry ? { RESTORE_IMAGE_REPOSITORY: `${registry.host}/checkpoints`, RESTORE_INSECURE_REGISTRY: 'true' } : {}),
+        ...(registry
+          ? { RESTORE_IMAGE_REPOSITORY: `${registry.host}/checkpoints`, RESTORE_INSECURE_REGISTRY: 'true' }
+          : {}),
         ...(otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint } : {}),
       };
-      const rendered = parseAllDocuments((await controlPlane.kubectl(['kustomize', join(root, 'manifests/default')])).stdout);
+      const rendered = parseAllDocuments(
+        (await controlPlane.kubectl(['kustomize', join(root, 'manifests/default')])).stdout,
+      );
       for (const doc of rendered) {
         if (doc.getIn(['kind']) !== 'Deployment') continue;
         const env = doc.getIn(['spec', 'template', 'spec', 'containers', 0, 'env']) as { items: unknown[] } | undefined;
-        const entries = (env?.items ?? []).map((e) => (e as { toJSON(): { name: string } }).toJSON()).filter((e) => !(e.name in local));
-        doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'env'], [...entries, ...Object.entries(local).map(([name, value]) => ({ name, value }))]);
+        const entries = (env?.items ?? [])
+          .map((e) => (e as { toJSON(): { name: string } }).toJSON())
+          .filter((e) => !(e.name in local));
+        doc.setIn(
+          ['spec', 'template', 'spec', 'containers', 0, 'env'],
+          [...entries, ...Object.entries(local).map(([name, value]) => ({ name, value }))],
+        );
       }
-      await controlPlane.kubectl(['apply', '--server-side', '-f', '-'], { input: rendered.map((d) => d.toString()).join('---\n') });
-      await controlPlane.kubectl(['rollout', 'status', '-n', OPERATOR_NAMESPACE, 'deployment/checkpoint-operator', '--timeout=180s']);
+      await controlPlane.kubectl(['apply', '--server-side', '-f', '-'], {
+        input: rendered.map((d) => d.toString()).join('---\n'),
+      });
+      await controlPlane.kubectl([
+        'rollout',
+        'status',
+        '-n',
+        OPERATOR_NAMESPACE,
+        'deployment/checkpoint-operator',
+        '--timeout=180s',
+      ]);
       log(`operator running from ${CLUSTER_IMAGES.operator}: deployment/checkpoint-operator in ${OPERATOR_NAMESPACE}`);
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { network, controlPlane, nodes, s3, pushgateway, registry, otlp, sparePodPorts, kubeconfigPath: controlPlane.kubeconfigPath, imageDir, operatorImageDigest, stop };
+  return {
+    network,
+    controlPlane,
+    nodes,
+    s3,
+    pushgateway,
+    registry,
+    otlp,
+    sparePodPorts,
+    kubeconfigPath: controlPlane.kubeconfigPath,
+    imageDir,
+    operatorImageDigest,
+    stop,
+  };
 }

@@ -10,19 +10,28 @@ import { deploySampleWorkload, walkthrough } from './walkthrough.js';
  * after it (exit code 1 if it failed).
  */
 const started = Date.now();
-const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
-say('starting the local cluster (etcd, kube-apiserver, controller-manager, scheduler; two nodes of kubelet, containerd, runc and CRIU)…');
+const say = (line: string) =>
+  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+say(
+  'starting the local cluster (etcd, kube-apiserver, controller-manager, scheduler; two nodes of kubelet, containerd, runc and CRIU)…',
+);
 const cluster = await startLocalCluster({ operator: true, log: say });
 const cp = cluster.controlPlane;
 
 if (cluster.s3) {
-  const s3 = new S3Client({ endpoint: cluster.s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: cluster.s3.accessKeyId, secretAccessKey: cluster.s3.secretAccessKey } });
+  const s3 = new S3Client({
+    endpoint: cluster.s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: cluster.s3.accessKeyId, secretAccessKey: cluster.s3.secretAccessKey },
+  });
   await s3.send(new CreateBucketCommand({ Bucket: 'checkpoints' }));
   s3.destroy();
   say(`bucket "checkpoints" created in the local S3 (MinIO) at ${cluster.s3.endpoint}`);
 }
 // The tour: checkpoint, retention, restore, with what happened and where things are.
-const kubectl = async (args: string[], input?: string) => (await cp.kubectl(args, input === undefined ? {} : { input })).stdout;
+const kubectl = async (args: string[], input?: string) =>
+  (await cp.kubectl(args, input === undefined ? {} : { input })).stdout;
 await deploySampleWorkload(kubectl);
 say('sample workload running: pod default/my-app-pod-0, container main');
 if (!process.argv.includes('--no-walkthrough')) {

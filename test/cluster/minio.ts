@@ -36,9 +36,12 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
   const binaries = await ensureBinaries();
   const host = opts.host ?? loopbackHost;
   const name = opts.name ?? 'minio';
-  const port = opts.port ?? await host.freePort();
+  const port = opts.port ?? (await host.freePort());
   const consolePort = await host.freePort();
-  const credentials = opts.credentials ?? { accessKeyId: `admin-${randomBytes(4).toString('hex')}`, secretAccessKey: randomBytes(24).toString('base64url') };
+  const credentials = opts.credentials ?? {
+    accessKeyId: `admin-${randomBytes(4).toString('hex')}`,
+    secretAccessKey: randomBytes(24).toString('base64url'),
+  };
   const data = join(opts.dir, `${name}-data`);
   await mkdir(data, { recursive: true, mode: 0o700 });
   const certs = join(opts.dir, `${name}-certs`);
@@ -47,20 +50,33 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
     await copyFile(opts.tls.cert, join(certs, 'public.crt'));
     await copyFile(opts.tls.key, join(certs, 'private.key'));
   }
-  const proc = startProcess(opts.dir, name, binaries.minio, [
-    'server', data, '--address', hostPort(host, port), '--console-address', hostPort(host, consolePort), '--quiet',
-    ...(opts.tls ? ['--certs-dir', certs] : []),
-  ], {
-    PATH: process.env.PATH,
-    HOME: opts.dir,
-    MINIO_ROOT_USER: credentials.accessKeyId,
-    MINIO_ROOT_PASSWORD: credentials.secretAccessKey,
-    MINIO_BROWSER: 'off',
-    MINIO_UPDATE: 'off',
-    MINIO_CI_CD: '1',
-    // A static key for MinIO's built-in KMS, so server-side encryption (SSE-S3, SSE-KMS) works.
-    MINIO_KMS_SECRET_KEY: `local-key:${randomBytes(32).toString('base64')}`,
-  }, host);
+  const proc = startProcess(
+    opts.dir,
+    name,
+    binaries.minio,
+    [
+      'server',
+      data,
+      '--address',
+      hostPort(host, port),
+      '--console-address',
+      hostPort(host, consolePort),
+      '--quiet',
+      ...(opts.tls ? ['--certs-dir', certs] : []),
+    ],
+    {
+      PATH: process.env.PATH,
+      HOME: opts.dir,
+      MINIO_ROOT_USER: credentials.accessKeyId,
+      MINIO_ROOT_PASSWORD: credentials.secretAccessKey,
+      MINIO_BROWSER: 'off',
+      MINIO_UPDATE: 'off',
+      MINIO_CI_CD: '1',
+      // A static key for MinIO's built-in KMS, so server-side encryption (SSE-S3, SSE-KMS) works.
+      MINIO_KMS_SECRET_KEY: `local-key:${randomBytes(32).toString('base64')}`,
+    },
+    host,
+  );
   const endpoint = `${opts.tls ? 'https' : 'http'}://${hostPort(host, port)}`;
   const ca = opts.tls ? await readFile(opts.tls.ca) : undefined;
   const deadline = Date.now() + 60_000;
@@ -74,8 +90,15 @@ export async function startMinio(opts: MinioOptions): Promise<S3Server> {
 }
 
 function ready(url: string, ca: Buffer | undefined): Promise<boolean> {
-  if (!ca) return fetch(url).then((r) => r.ok, () => false);
+  if (!ca)
+    return fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
   return new Promise((resolve) => {
-    get(url, { ca, timeout: 2000 }, (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
+    get(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    }).on('error', () => resolve(false));
   });
 }

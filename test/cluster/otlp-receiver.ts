@@ -46,7 +46,11 @@ export interface OtlpReceiverOptions {
   port?: number;
 }
 
-interface JaegerTag { key: string; type: string; value: string | number | boolean }
+interface JaegerTag {
+  key: string;
+  type: string;
+  value: string | number | boolean;
+}
 interface JaegerSpan {
   traceID: string;
   spanID: string;
@@ -55,7 +59,11 @@ interface JaegerSpan {
   processID: string;
   tags?: JaegerTag[];
 }
-interface JaegerTrace { traceID: string; spans: JaegerSpan[]; processes: Record<string, { serviceName: string }> }
+interface JaegerTrace {
+  traceID: string;
+  spans: JaegerSpan[];
+  processes: Record<string, { serviceName: string }>;
+}
 
 /**
  * Jaeger v2 (an OpenTelemetry Collector distribution, built from its Go module) with in-memory
@@ -68,7 +76,7 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions): Promise<Otlp
   const home = join(opts.dir, name);
   await mkdir(home, { recursive: true, mode: 0o700 });
   const host = opts.host ?? loopbackHost;
-  const port = opts.port ?? await host.freePort();
+  const port = opts.port ?? (await host.freePort());
   const queryPort = await host.freePort();
   const queryGrpcPort = await host.freePort();
   const loopback = (p: number) => hostPort(host, p);
@@ -99,7 +107,14 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions): Promise<Otlp
   };
   const configPath = join(home, 'config.yaml');
   await writeFile(configPath, stringify(config), { mode: 0o600 });
-  const proc = startProcess(opts.dir, name, binaries.jaeger, ['--config', configPath], { PATH: process.env.PATH, HOME: home }, host);
+  const proc = startProcess(
+    opts.dir,
+    name,
+    binaries.jaeger,
+    ['--config', configPath],
+    { PATH: process.env.PATH, HOME: home },
+    host,
+  );
   const endpoint = `http://${loopback(port)}`;
   const queryUrl = `http://${loopback(queryPort)}`;
   const stop = () => proc.stop();
@@ -108,9 +123,15 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions): Promise<Otlp
   for (;;) {
     if (proc.hasExited()) throw new Error(`jaeger exited (${await proc.exited}):\n${await proc.logTail()}`);
     const [query, otlp] = await Promise.all([
-      fetch(`${queryUrl}/api/services`).then((r) => r.ok, () => false),
+      fetch(`${queryUrl}/api/services`).then(
+        (r) => r.ok,
+        () => false,
+      ),
       // Any HTTP answer means the OTLP receiver listens (a GET on /v1/traces is 405).
-      fetch(`${endpoint}/v1/traces`).then(() => true, () => false),
+      fetch(`${endpoint}/v1/traces`).then(
+        () => true,
+        () => false,
+      ),
     ]);
     if (query && otlp) break;
     if (Date.now() > deadline) {
@@ -124,7 +145,7 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions): Promise<Otlp
     const res = await fetch(`${queryUrl}/api/traces/${encodeURIComponent(traceId.toLowerCase())}`);
     if (res.status === 404) return undefined;
     if (!res.ok) throw new Error(`jaeger query for trace ${traceId}: HTTP ${res.status}: ${await res.text()}`);
-    const body = await res.json() as { data: JaegerTrace[] | null };
+    const body = (await res.json()) as { data: JaegerTrace[] | null };
     const spans = (body.data ?? []).flatMap((t) => t.spans.map((s) => toSpan(s, t.processes)));
     return spans.length ? spans : undefined;
   }

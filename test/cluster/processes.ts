@@ -42,7 +42,14 @@ export function killAllSync(): void {
  * a network namespace, `ip netns exec` enters it and then execs the program, so the pid is the
  * program's.
  */
-export function startProcess(dir: string, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, host: ServerHost = loopbackHost): ManagedProcess {
+export function startProcess(
+  dir: string,
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  host: ServerHost = loopbackHost,
+): ManagedProcess {
   installExitHook();
   const logPath = join(dir, `${name}.log`);
   const fd = openSync(logPath, 'a', 0o600);
@@ -62,12 +69,25 @@ export function startProcess(dir: string, name: string, command: string, args: s
   });
   const pid = child.pid;
   return {
-    name, pid, logPath, exited,
+    name,
+    pid,
+    logPath,
+    exited,
     hasExited: () => exitedWith !== undefined,
     async stop(graceMs = 5000) {
       if (exitedWith !== undefined) return;
-      try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
-      const timer = setTimeout(() => { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, graceMs);
       await exited;
       clearTimeout(timer);
     },

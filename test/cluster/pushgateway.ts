@@ -15,7 +15,14 @@ export const PUSHGATEWAY_BINARY = '/usr/bin/prometheus-pushgateway';
 export async function startPushgateway(dir: string, host: ServerHost = loopbackHost): Promise<PushgatewayServer> {
   const port = await host.freePort();
   const address = hostPort(host, port);
-  const proc = startProcess(dir, 'pushgateway', PUSHGATEWAY_BINARY, ['--web.listen-address', address, '--web.enable-admin-api'], process.env, host);
+  const proc = startProcess(
+    dir,
+    'pushgateway',
+    PUSHGATEWAY_BINARY,
+    ['--web.listen-address', address, '--web.enable-admin-api'],
+    process.env,
+    host,
+  );
   const url = `http://${address}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -39,41 +39,58 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://token');
-    if (req.method !== 'GET' || url.pathname !== '/token') return reply(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+    if (req.method !== 'GET' || url.pathname !== '/token')
+      return reply(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
     const user = basicUser(req.headers.authorization, opts.account);
     if (!user) {
       res.setHeader('www-authenticate', 'Basic realm="checkpoint-local-registry-token"');
       return reply(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] });
     }
-    if (url.searchParams.get('service') !== opts.service) return reply(res, 400, { errors: [{ code: 'DENIED', message: 'unknown service' }] });
+    if (url.searchParams.get('service') !== opts.service)
+      return reply(res, 400, { errors: [{ code: 'DENIED', message: 'unknown service' }] });
     const now = Math.floor(Date.now() / 1000);
     const claims = {
-      iss: opts.issuer, sub: user, aud: opts.service, exp: now + TOKEN_SECONDS, nbf: now - 10, iat: now,
-      jti: randomBytes(12).toString('hex'), access: url.searchParams.getAll('scope').flatMap(parseScope),
+      iss: opts.issuer,
+      sub: user,
+      aud: opts.service,
+      exp: now + TOKEN_SECONDS,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(12).toString('hex'),
+      access: url.searchParams.getAll('scope').flatMap(parseScope),
     };
     const header = { typ: 'JWT', alg: 'ES256', x5c: [certDer] };
     const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const signature = sign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${signingInput}.${signature.toString('base64url')}`;
-    reply(res, 200, { token, access_token: token, expires_in: TOKEN_SECONDS, issued_at: new Date(now * 1000).toISOString() });
+    reply(res, 200, {
+      token,
+      access_token: token,
+      expires_in: TOKEN_SECONDS,
+      issued_at: new Date(now * 1000).toISOString(),
+    });
   };
   const socket = await opts.host.listen(opts.port);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, () => resolve()));
   return {
     realm: `http://${hostPort(opts.host, opts.port)}/token`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** `repository:team/app:pull,push` (several scopes may share one parameter, space separated). */
 function parseScope(scope: string): { type: string; name: string; actions: string[] }[] {
-  return scope.split(' ').filter(Boolean).flatMap((s) => {
-    const m = /^([a-z]+):(.+):([a-z*,]+)$/.exec(s);
-    return m ? [{ type: m[1]!, name: m[2]!, actions: m[3]!.split(',') }] : [];
-  });
+  return scope
+    .split(' ')
+    .filter(Boolean)
+    .flatMap((s) => {
+      const m = /^([a-z]+):(.+):([a-z*,]+)$/.exec(s);
+      return m ? [{ type: m[1]!, name: m[2]!, actions: m[3]!.split(',') }] : [];
+    });
 }
 
 function basicUser(header: string | undefined, account: { username: string; password: string }): string | undefined {

@@ -60,9 +60,12 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
   const home = join(opts.dir, name);
   await mkdir(join(home, 'data'), { recursive: true, mode: 0o700 });
   const server = opts.host ?? loopbackHost;
-  const port = opts.port ?? await server.freePort();
+  const port = opts.port ?? (await server.freePort());
   const address = hostPort(server, port);
-  const account = auth === 'none' ? undefined : { username: `user-${randomBytes(3).toString('hex')}`, password: randomBytes(18).toString('base64url') };
+  const account =
+    auth === 'none'
+      ? undefined
+      : { username: `user-${randomBytes(3).toString('hex')}`, password: randomBytes(18).toString('base64url') };
   let tokenServer: TokenServer | undefined;
   const config: Record<string, unknown> = {
     version: 0.1,
@@ -88,7 +91,13 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryServ
     const service = 'checkpoint-local-registry';
     const issuer = 'checkpoint-local-token-issuer';
     tokenServer = await startTokenServer({
-      account: account!, service, issuer, host: server, port: opts.tokenServerPort ?? await server.freePort(), key: await readFile(signer.caKey), cert: await readFile(signer.caCert, 'utf8'),
+      account: account!,
+      service,
+      issuer,
+      host: server,
+      port: opts.tokenServerPort ?? (await server.freePort()),
+      key: await readFile(signer.caKey),
+      cert: await readFile(signer.caCert, 'utf8'),
     });
     config.auth = { token: { realm: tokenServer.realm, service, issuer, rootcertbundle: signer.caCert } };
   }

@@ -24,33 +24,66 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => pr
 
 async function smoke(cp: ControlPlane): Promise<void> {
   const readyz = await cp.kubectl(['get', '--raw', '/readyz?verbose']);
-  check(readyz.stdout.includes('[+]poststarthook/rbac/bootstrap-roles ok'), 'readyz reports the RBAC bootstrap roles done', readyz.stdout);
-  check((await cp.kubectl(['get', 'clusterrole', 'cluster-admin', '-o', 'name'])).stdout.trim() === 'clusterrole.rbac.authorization.k8s.io/cluster-admin', 'clusterrole cluster-admin exists');
+  check(
+    readyz.stdout.includes('[+]poststarthook/rbac/bootstrap-roles ok'),
+    'readyz reports the RBAC bootstrap roles done',
+    readyz.stdout,
+  );
+  check(
+    (await cp.kubectl(['get', 'clusterrole', 'cluster-admin', '-o', 'name'])).stdout.trim() ===
+      'clusterrole.rbac.authorization.k8s.io/cluster-admin',
+    'clusterrole cluster-admin exists',
+  );
 
   console.log(`\n$ kubectl get ns\n${(await cp.kubectl(['get', 'ns'])).stdout}`);
   const canI = await cp.kubectl(['auth', 'can-i', '--list']);
   console.log(`$ kubectl auth can-i --list   (admin, system:masters)\n${canI.stdout}`);
   check(/^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]/m.test(canI.stdout), 'admin may do everything');
   // Under AlwaysAllow this would say yes: a "no" is what shows RBAC is actually enforced.
-  const sa = await cp.kubectl(['auth', 'can-i', 'create', 'pods', '--as', 'system:serviceaccount:default:default'], { allowFailure: true });
-  check(sa.code !== 0 && sa.stdout.trim() === 'no', 'RBAC denies the default ServiceAccount creating pods', sa.stdout + sa.stderr);
+  const sa = await cp.kubectl(['auth', 'can-i', 'create', 'pods', '--as', 'system:serviceaccount:default:default'], {
+    allowFailure: true,
+  });
+  check(
+    sa.code !== 0 && sa.stdout.trim() === 'no',
+    'RBAC denies the default ServiceAccount creating pods',
+    sa.stdout + sa.stderr,
+  );
 
   const job = {
-    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'smoke', namespace: 'default' },
-    spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } } },
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'smoke', namespace: 'default' },
+    spec: {
+      backoffLimit: 0,
+      template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } },
+    },
   };
   const created = performance.now();
   await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(job) });
-  type Pod = { metadata: { ownerReferences?: { kind: string; name: string }[] }; spec: { volumes?: { name: string }[] }; status: { phase?: string } };
+  type Pod = {
+    metadata: { ownerReferences?: { kind: string; name: string }[] };
+    spec: { volumes?: { name: string }[] };
+    status: { phase?: string };
+  };
   let pods: Pod[] = [];
   for (const deadline = Date.now() + 60_000; pods.length === 0 && Date.now() < deadline;) {
-    pods = JSON.parse((await cp.kubectl(['get', 'pods', '-n', 'default', '-l', 'job-name=smoke', '-o', 'json'])).stdout).items as Pod[];
+    pods = JSON.parse((await cp.kubectl(['get', 'pods', '-n', 'default', '-l', 'job-name=smoke', '-o', 'json'])).stdout)
+      .items as Pod[];
     if (pods.length === 0) await new Promise((r) => setTimeout(r, 200));
   }
-  check(pods.length === 1, `the Job controller created the Job's pod (${((performance.now() - created) / 1000).toFixed(1)}s after the Job)`);
+  check(
+    pods.length === 1,
+    `the Job controller created the Job's pod (${((performance.now() - created) / 1000).toFixed(1)}s after the Job)`,
+  );
   const pod = pods[0]!;
-  check(pod.metadata.ownerReferences?.some((o) => o.kind === 'Job' && o.name === 'smoke') ?? false, 'the pod is owned by the Job (garbage collection will follow it)');
-  check(pod.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-')) ?? false, 'ServiceAccount admission gave the pod a projected token volume');
+  check(
+    pod.metadata.ownerReferences?.some((o) => o.kind === 'Job' && o.name === 'smoke') ?? false,
+    'the pod is owned by the Job (garbage collection will follow it)',
+  );
+  check(
+    pod.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-')) ?? false,
+    'ServiceAccount admission gave the pod a projected token volume',
+  );
   // No nodes exist, so nothing can run it.
   check(pod.status.phase === 'Pending', `the pod is Pending (no nodes), phase=${pod.status.phase}`);
 }
@@ -60,7 +93,12 @@ let failed = false;
 try {
   cp = await startControlPlane();
   console.log(`control plane up at ${cp.server} in ${since()} (${cp.dir})`);
-  console.log('  ready at (s since start):', Object.entries(cp.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', '));
+  console.log(
+    '  ready at (s since start):',
+    Object.entries(cp.timings)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', '),
+  );
   await smoke(cp);
 } catch (err) {
   failed = true;
@@ -73,10 +111,24 @@ try {
 
 if (cp) {
   // Every control-plane process has the cluster directory on its command line.
-  const left = await run('pgrep', ['-af', cp.dir]).then((r) => r.stdout.trim(), () => '');
-  if (left) { failed = true; console.error(`FAILED: processes left behind:\n${left}`); } else console.log('ok   no process of this run is left');
-  const dirGone = process.env.KEEP_CLUSTER === '1' || (await access(cp.dir).then(() => false, () => true));
-  if (!dirGone) { failed = true; console.error(`FAILED: ${cp.dir} was not removed`); } else console.log('ok   cluster directory removed');
+  const left = await run('pgrep', ['-af', cp.dir]).then(
+    (r) => r.stdout.trim(),
+    () => '',
+  );
+  if (left) {
+    failed = true;
+    console.error(`FAILED: processes left behind:\n${left}`);
+  } else console.log('ok   no process of this run is left');
+  const dirGone =
+    process.env.KEEP_CLUSTER === '1' ||
+    (await access(cp.dir).then(
+      () => false,
+      () => true,
+    ));
+  if (!dirGone) {
+    failed = true;
+    console.error(`FAILED: ${cp.dir} was not removed`);
+  } else console.log('ok   cluster directory removed');
 }
 console.log(`${failed ? 'SMOKE FAILED' : 'smoke passed'} in ${since()}`);
 process.exitCode = failed ? 1 : 0;

@@ -38,25 +38,46 @@ async function containerStatus(pod: string): Promise<ContainerStatus | undefined
 }
 
 async function setImage(pod: string, image: string): Promise<void> {
-  await kubectl(['patch', 'pod', pod, '-n', NS, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/containers/0/image', value: image }])]);
+  await kubectl([
+    'patch',
+    'pod',
+    pod,
+    '-n',
+    NS,
+    '--type=json',
+    '-p',
+    JSON.stringify([{ op: 'replace', path: '/spec/containers/0/image', value: image }]),
+  ]);
 }
 
 async function waitFor(pod: string, test: (s: ContainerStatus) => boolean, timeout = 90_000): Promise<ContainerStatus> {
   let last: ContainerStatus | undefined;
-  await expect.poll(async () => { last = await containerStatus(pod); return last ? test(last) : false; }, { timeout, interval: 250 }).toBe(true);
+  await expect
+    .poll(
+      async () => {
+        last = await containerStatus(pod);
+        return last ? test(last) : false;
+      },
+      { timeout, interval: 250 },
+    )
+    .toBe(true);
   return last!;
 }
 
 /** The counter's answer: its identity (drawn at start) and its count, both only in its memory. */
 async function counterOf(pod: string): Promise<{ id: string; count: number }> {
-  return JSON.parse(await kubectl(['exec', pod, '-n', NS, '-c', 'main', '--', 'wget', '-qO-', `http://127.0.0.1:${counterPort(0)}/`]));
+  return JSON.parse(
+    await kubectl(['exec', pod, '-n', NS, '-c', 'main', '--', 'wget', '-qO-', `http://127.0.0.1:${counterPort(0)}/`]),
+  );
 }
 
 /** A kubelet checkpoint of the pod's container, through the API server's node proxy: the archive file on the node. */
 async function kubeletArchive(pod: string): Promise<string> {
   const view = JSON.parse(await kubectl(['get', 'pod', pod, '-n', NS, '-o', 'json']));
   const node = view.spec.nodeName as string;
-  const answer = JSON.parse(await kubectl(['create', '--raw', `/api/v1/nodes/${node}/proxy/checkpoint/${NS}/${pod}/main`, '-f', '-'], '{}'));
+  const answer = JSON.parse(
+    await kubectl(['create', '--raw', `/api/v1/nodes/${node}/proxy/checkpoint/${NS}/${pod}/main`, '-f', '-'], '{}'),
+  );
   return join(clusterDir, 'nodes', node, 'var', (answer.items[0] as string).replace(/^\/var\//, ''));
 }
 
@@ -64,11 +85,15 @@ async function kubeletArchive(pod: string): Promise<string> {
 async function pushImage(client: RegistryClient, layer: Buffer, containerName: string, tag: string): Promise<string> {
   const sha256 = sha256Digest(layer).slice('sha256:'.length);
   const image = buildCheckpointImage({
-    containerName, metadata: { containerName },
+    containerName,
+    metadata: { containerName },
     archive: { sizeBytes: layer.length, sha256, fileName: 'layer.tar', createdAt: '2026-11-25T03:00:00Z' },
   });
   await client.uploadBlob(Readable.from([layer]), { digest: `sha256:${sha256}`, size: layer.length });
-  await client.uploadBlob(Readable.from([image.config.bytes]), { digest: image.config.digest, size: image.config.bytes.length });
+  await client.uploadBlob(Readable.from([image.config.bytes]), {
+    digest: image.config.digest,
+    size: image.config.bytes.length,
+  });
   await client.putManifest(image.manifest.digest, image.manifest.bytes, MEDIA_TYPE.manifest);
   return client.putManifest(tag, image.index.bytes, MEDIA_TYPE.index);
 }
@@ -76,10 +101,17 @@ async function pushImage(client: RegistryClient, layer: Buffer, containerName: s
 /** Pushes a kubelet archive as the restore Job does (streamed, verified, annotated from the archive). */
 async function pushArchive(client: RegistryClient, file: string, tag: string): Promise<string> {
   const { size } = await stat(file);
-  return (await pushCheckpointImage({
-    client, archive: createReadStream(file), expected: { sizeBytes: size, sha256: await sha256File(file) }, containerName: 'main',
-    fileName: basename(file), createdAt: new Date().toISOString(), tag,
-  })).digest;
+  return (
+    await pushCheckpointImage({
+      client,
+      archive: createReadStream(file),
+      expected: { sizeBytes: size, sha256: await sha256File(file) },
+      containerName: 'main',
+      fileName: basename(file),
+      createdAt: new Date().toISOString(),
+      tag,
+    })
+  ).digest;
 }
 
 async function plainTar(): Promise<Buffer> {
@@ -134,14 +166,21 @@ describe('containerd and the checkpoint images this project builds', () => {
   it('ErrImagePull (then ImagePullBackOff) for a digest the registry does not have', async () => {
     await runWorkload(NS, 'missing');
     await setImage('missing', `${REPO}@sha256:${'d'.repeat(64)}`);
-    const s = await waitFor('missing', (x) => ['ErrImagePull', 'ImagePullBackOff'].includes(x.state.waiting?.reason ?? ''));
+    const s = await waitFor('missing', (x) =>
+      ['ErrImagePull', 'ImagePullBackOff'].includes(x.state.waiting?.reason ?? ''),
+    );
     expect(s.state.waiting!.message).toMatch(/not found/);
   });
 
   it('ErrImagePull for a registry nobody listens on', async () => {
     await runWorkload(NS, 'no-registry');
-    await setImage('no-registry', `${clusterServerHost().ip}:${sparePodPorts[0]}/checkpoints/x@sha256:${'d'.repeat(64)}`);
-    const s = await waitFor('no-registry', (x) => ['ErrImagePull', 'ImagePullBackOff'].includes(x.state.waiting?.reason ?? ''));
+    await setImage(
+      'no-registry',
+      `${clusterServerHost().ip}:${sparePodPorts[0]}/checkpoints/x@sha256:${'d'.repeat(64)}`,
+    );
+    const s = await waitFor('no-registry', (x) =>
+      ['ErrImagePull', 'ImagePullBackOff'].includes(x.state.waiting?.reason ?? ''),
+    );
     expect(s.state.waiting!.message).toMatch(/connection refused|connect/);
   });
 
@@ -160,12 +199,21 @@ describe('containerd and the checkpoint images this project builds', () => {
     let guardedCounter: { id: string; count: number };
     let untrust: (() => Promise<void>) | undefined;
     beforeAll(async () => {
-      guarded = await startRegistry({ dir: await mkdtemp(join(tmpdir(), 'pull-basic-')), host: clusterServerHost(), auth: 'basic', port: sparePodPorts[1] });
+      guarded = await startRegistry({
+        dir: await mkdtemp(join(tmpdir(), 'pull-basic-')),
+        host: clusterServerHost(),
+        auth: 'basic',
+        port: sparePodPorts[1],
+      });
       untrust = await trustRegistryOnNodes(guarded.host, { plainHttp: true });
       await runWorkload(NS, 'guarded-source');
       await new Promise((r) => setTimeout(r, 1500));
       guardedCounter = await counterOf('guarded-source');
-      const c = new RegistryClient({ repository: `${guarded.host}/checkpoints/app`, insecure: true, credentials: { username: guarded.username!, password: guarded.password! } });
+      const c = new RegistryClient({
+        repository: `${guarded.host}/checkpoints/app`,
+        insecure: true,
+        credentials: { username: guarded.username!, password: guarded.password! },
+      });
       const file = await kubeletArchive('guarded-source');
       try {
         guardedDigest = await pushArchive(c, file, 'v1');
@@ -173,10 +221,21 @@ describe('containerd and the checkpoint images this project builds', () => {
         c.close();
         await rm(file, { force: true });
       }
-      const config = JSON.stringify({ auths: { [guarded.host]: { username: guarded.username, password: guarded.password } } });
+      const config = JSON.stringify({
+        auths: { [guarded.host]: { username: guarded.username, password: guarded.password } },
+      });
       const secretFile = join(await mkdtemp(join(tmpdir(), 'pull-secret-')), 'config.json');
       await writeFile(secretFile, config, { mode: 0o600 });
-      await kubectl(['create', 'secret', 'generic', 'registry-pull', '-n', NS, '--type=kubernetes.io/dockerconfigjson', `--from-file=.dockerconfigjson=${secretFile}`]);
+      await kubectl([
+        'create',
+        'secret',
+        'generic',
+        'registry-pull',
+        '-n',
+        NS,
+        '--type=kubernetes.io/dockerconfigjson',
+        `--from-file=.dockerconfigjson=${secretFile}`,
+      ]);
     });
     afterAll(async () => {
       await untrust?.();
@@ -196,17 +255,30 @@ describe('containerd and the checkpoint images this project builds', () => {
     it('ErrImagePull without them', async () => {
       await runWorkload(NS, 'without-secret');
       await setImage('without-secret', `${guarded.host}/checkpoints/app@${guardedDigest}`);
-      const s = await waitFor('without-secret', (x) => ['ErrImagePull', 'ImagePullBackOff'].includes(x.state.waiting?.reason ?? ''));
+      const s = await waitFor('without-secret', (x) =>
+        ['ErrImagePull', 'ImagePullBackOff'].includes(x.state.waiting?.reason ?? ''),
+      );
       expect(s.state.waiting!.message).toMatch(/401|unauthorized|authorization/i);
     });
   });
 
-  it('the archive read from the node is the kubelet\'s (CRIU images, config.dump, spec.dump)', async () => {
+  it("the archive read from the node is the kubelet's (CRIU images, config.dump, spec.dump)", async () => {
     const names: string[] = [];
     const { extract } = await import('tar-stream');
     const x = extract();
-    x.on('entry', (h, stream, next) => { names.push(h.name); stream.resume(); stream.on('end', next); });
-    await pipeline(Readable.from([await readFile(join(clusterDir, 'registry/data/docker/registry/v2/blobs/sha256', digestPath(await layerOf(digest))))]), x);
+    x.on('entry', (h, stream, next) => {
+      names.push(h.name);
+      stream.resume();
+      stream.on('end', next);
+    });
+    await pipeline(
+      Readable.from([
+        await readFile(
+          join(clusterDir, 'registry/data/docker/registry/v2/blobs/sha256', digestPath(await layerOf(digest))),
+        ),
+      ]),
+      x,
+    );
     expect(names).toEqual(expect.arrayContaining(['config.dump', 'spec.dump']));
     expect(names.some((n) => /^checkpoint\/(pages|pagemap)-\d+\.img$/.test(n))).toBe(true);
   });
@@ -216,8 +288,12 @@ describe('containerd and the checkpoint images this project builds', () => {
 async function layerOf(indexDigest: string): Promise<string> {
   const c = new RegistryClient({ repository: REPO, insecure: true });
   try {
-    const index = JSON.parse((await c.getManifest(indexDigest, [MEDIA_TYPE.index])).bytes.toString()) as { manifests: { digest: string }[] };
-    const manifest = JSON.parse((await c.getManifest(index.manifests[0]!.digest, [MEDIA_TYPE.manifest])).bytes.toString()) as { layers: { digest: string }[] };
+    const index = JSON.parse((await c.getManifest(indexDigest, [MEDIA_TYPE.index])).bytes.toString()) as {
+      manifests: { digest: string }[];
+    };
+    const manifest = JSON.parse(
+      (await c.getManifest(index.manifests[0]!.digest, [MEDIA_TYPE.manifest])).bytes.toString(),
+    ) as { layers: { digest: string }[] };
     return manifest.layers[0]!.digest;
   } finally {
     c.close();

@@ -1,7 +1,14 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { eventsFor, getCheckpoint, runWorkload, sha256File, waitForPhase, waitForTerminal } from './support/checkpoints.js';
+import {
+  eventsFor,
+  getCheckpoint,
+  runWorkload,
+  sha256File,
+  waitForPhase,
+  waitForTerminal,
+} from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { pinnedNode } from '../../src/actions/shared/action-job.js';
 import { stalledStorage } from './support/stalled-storage.js';
@@ -10,7 +17,6 @@ import { claimDirectory, DEFAULT_NODE, nodeRoot, runtimeShimOf } from './support
 const NS = 'ckpt-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
 const root = join(import.meta.dirname, '../..');
-
 
 async function apply(yaml: string): Promise<void> {
   await kubectl(['apply', '-f', '-'], yaml);
@@ -40,14 +46,28 @@ async function kubeletArchivesOn(node: string, pod: string, container: string, n
 }
 
 async function jobsOwnedBy(name: string): Promise<string[]> {
-  const out = await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=${name}`, '-o', 'name']);
+  const out = await kubectl([
+    'get',
+    'jobs',
+    '-n',
+    OPERATOR_NS,
+    '-l',
+    `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=${name}`,
+    '-o',
+    'name',
+  ]);
   return out.split('\n').filter(Boolean);
 }
 
 async function operatorRestarts(): Promise<number> {
-  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
-  return pods.items.reduce((n: number, p: { status: { containerStatuses?: { restartCount: number }[] } }) =>
-    n + (p.status.containerStatuses ?? []).reduce((m, s) => m + s.restartCount, 0), 0);
+  const pods = JSON.parse(
+    await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']),
+  );
+  return pods.items.reduce(
+    (n: number, p: { status: { containerStatuses?: { restartCount: number }[] } }) =>
+      n + (p.status.containerStatuses ?? []).reduce((m, s) => m + s.restartCount, 0),
+    0,
+  );
 }
 
 beforeAll(async () => {
@@ -58,12 +78,21 @@ beforeAll(async () => {
 
 describe('checkpoint end to end', () => {
   it('stores the archive on the node (local backend) with the size and sha256 it records', async () => {
-    await apply(checkpointYaml('local-seed', `  target:\n    podName: my-app-pod-0\n    namespace: ${NS}\n    containerName: main\n${LOCAL}`));
+    await apply(
+      checkpointYaml(
+        'local-seed',
+        `  target:\n    podName: my-app-pod-0\n    namespace: ${NS}\n    containerName: main\n${LOCAL}`,
+      ),
+    );
     const c = await waitForTerminal(NS, 'local-seed');
     expect(c.status).toMatchObject({ phase: 'Succeeded', reason: 'ArchiveStored', containerName: 'main' });
     const archive = c.status!.archive!;
     expect(archive.backend).toBe('local');
-    expect(archive.uri).toMatch(new RegExp(`^local://${c.status!.nodeName}/var/lib/checkpoint-operator/archives/${NS}/local-seed/${c.metadata.uid}/checkpoint-my-app-pod-0_${NS}-main-\\d{8}T\\d{6}Z\\.tar$`));
+    expect(archive.uri).toMatch(
+      new RegExp(
+        `^local://${c.status!.nodeName}/var/lib/checkpoint-operator/archives/${NS}/local-seed/${c.metadata.uid}/checkpoint-my-app-pod-0_${NS}-main-\\d{8}T\\d{6}Z\\.tar$`,
+      ),
+    );
     const file = await archiveFileOf(archive.uri);
     const s = await stat(file);
     expect(s.size).toBe(archive.sizeBytes);
@@ -78,17 +107,28 @@ describe('checkpoint end to end', () => {
     expect(c.status!.observedGeneration).toBe(c.metadata.generation);
 
     const printed = await kubectl(['get', 'ckpt', 'local-seed', '-n', NS]);
-    expect(printed).toMatch(new RegExp(`local-seed\\s+Succeeded\\s+my-app-pod-0\\s+main\\s+${c.status!.nodeName}\\s+${archive.sizeBytes}\\s`));
-    await expect.poll(async () => (await eventsFor(NS, 'local-seed')).map((e) => e.reason)).toEqual(expect.arrayContaining(['JobCreated', 'ArchiveStored']));
+    expect(printed).toMatch(
+      new RegExp(`local-seed\\s+Succeeded\\s+my-app-pod-0\\s+main\\s+${c.status!.nodeName}\\s+${archive.sizeBytes}\\s`),
+    );
+    await expect
+      .poll(async () => (await eventsFor(NS, 'local-seed')).map((e) => e.reason))
+      .toEqual(expect.arrayContaining(['JobCreated', 'ArchiveStored']));
   });
 
   it('stores to a claim made from the seed policy pvcTemplate (pvc backend)', async () => {
     await kubectl(['apply', '-f', join(root, 'manifests/samples/example-checkpoint-policy.yaml')]);
-    await apply(checkpointYaml('pvc-seed', `  target:\n    podName: my-app-pod-0\n    containerName: main\n  policyRef: default-policy\n`));
+    await apply(
+      checkpointYaml(
+        'pvc-seed',
+        `  target:\n    podName: my-app-pod-0\n    containerName: main\n  policyRef: default-policy\n`,
+      ),
+    );
     const c = await waitForTerminal(NS, 'pvc-seed');
     expect(c.status?.phase, c.status?.message).toBe('Succeeded');
     expect(c.status!.archive!.uri).toMatch(/^pvc:\/\/checkpoint-archives-default-policy\//);
-    const claim = JSON.parse(await kubectl(['get', 'pvc', 'checkpoint-archives-default-policy', '-n', OPERATOR_NS, '-o', 'json']));
+    const claim = JSON.parse(
+      await kubectl(['get', 'pvc', 'checkpoint-archives-default-policy', '-n', OPERATOR_NS, '-o', 'json']),
+    );
     expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
     expect(claim.spec.resources.requests.storage).toBe('10Gi');
     const file = await archiveFileOf(c.status!.archive!.uri);
@@ -102,19 +142,27 @@ describe('checkpoint end to end', () => {
     const c = await waitForTerminal(NS, 'defaults');
     expect(c.status).toMatchObject({ phase: 'Succeeded', containerName: 'main' });
     const job = JSON.parse(await kubectl(['get', 'job', c.status!.jobName!, '-n', OPERATOR_NS, '-o', 'json']));
-    const input = JSON.parse(job.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'CHECKPOINT_JOB_INPUT').value);
+    const input = JSON.parse(
+      job.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'CHECKPOINT_JOB_INPUT').value,
+    );
     expect(input.target).toEqual({ namespace: NS, podName: 'my-app-pod-0', containerName: 'main' });
   });
 
   it('checkpoints one container one Job at a time, so Checkpoints asked for together each keep their own archive', async () => {
     const names = ['together-1', 'together-2', 'together-3'];
-    await apply(names.map((n) => checkpointYaml(n, `  target:\n    podName: my-app-pod-0\n    containerName: sidecar\n${LOCAL}`)).join('\n---\n'));
+    await apply(
+      names
+        .map((n) => checkpointYaml(n, `  target:\n    podName: my-app-pod-0\n    containerName: sidecar\n${LOCAL}`))
+        .join('\n---\n'),
+    );
     const done = await Promise.all(names.map((n) => waitForTerminal(NS, n)));
     for (const c of done) expect(c.status?.phase, c.status?.message).toBe('Succeeded');
     const files = await Promise.all(done.map((c) => archiveFileOf(c.status!.archive!.uri)));
     for (const [i, file] of files.entries()) expect(await sha256File(file)).toBe(done[i]!.status!.archive!.sha256);
     // Never two at once: each Job started after the previous one had finished.
-    const spans = done.map((c) => [Date.parse(c.status!.startTime!), Date.parse(c.status!.completionTime!)] as const).sort((a, b) => a[0] - b[0]);
+    const spans = done
+      .map((c) => [Date.parse(c.status!.startTime!), Date.parse(c.status!.completionTime!)] as const)
+      .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   });
 
@@ -129,8 +177,13 @@ describe('checkpoint end to end', () => {
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
     expect(job.spec.backoffLimit).toBeLessThanOrEqual(1);
     expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(0);
-    expect(job.metadata.labels).toMatchObject({ 'checkpoint.example.com/action': 'checkpoint', 'checkpoint.example.com/owner-name': 'defaults' });
-    const operator = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']));
+    expect(job.metadata.labels).toMatchObject({
+      'checkpoint.example.com/action': 'checkpoint',
+      'checkpoint.example.com/owner-name': 'defaults',
+    });
+    const operator = JSON.parse(
+      await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']),
+    );
     for (const p of operator.items) expect(p.spec.serviceAccountName).toBe('checkpoint-operator-controller-manager');
   });
 
@@ -138,26 +191,69 @@ describe('checkpoint end to end', () => {
     const pods = ['burst-a', 'burst-b', 'burst-c'];
     for (const p of pods) await runWorkload(NS, p);
     const names = Array.from({ length: 24 }, (_, i) => `burst-${i}`);
-    await apply(names.map((n, i) => checkpointYaml(n, `  target:\n    podName: ${pods[i % pods.length]}\n${LOCAL}`)).join('\n---\n'));
+    await apply(
+      names
+        .map((n, i) => checkpointYaml(n, `  target:\n    podName: ${pods[i % pods.length]}\n${LOCAL}`))
+        .join('\n---\n'),
+    );
     const done = await Promise.all(names.map((n) => waitForTerminal(NS, n, 240_000)));
     for (const c of done) expect(c.status?.phase, c.status?.message).toBe('Succeeded');
     const finishedCheckpointJobs = async () => {
-      const jobs = JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', 'checkpoint.example.com/action=checkpoint', '-o', 'json'])) as
-        { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
-      return jobs.items.filter((j) => j.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')).map((j) => j.metadata.name);
+      const jobs = JSON.parse(
+        await kubectl([
+          'get',
+          'jobs',
+          '-n',
+          OPERATOR_NS,
+          '-l',
+          'checkpoint.example.com/action=checkpoint',
+          '-o',
+          'json',
+        ]),
+      ) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
+      return jobs.items
+        .filter((j) =>
+          j.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),
+        )
+        .map((j) => j.metadata.name);
     };
     // The dispatcher looks every 30 s.
-    await expect.poll(async () => (await finishedCheckpointJobs()).length, { timeout: 90_000, interval: 2000 }).toBeLessThanOrEqual(10);
-    const newest = [...done].sort((a, b) => Date.parse(b.status!.completionTime!) - Date.parse(a.status!.completionTime!))[0]!;
+    await expect
+      .poll(async () => (await finishedCheckpointJobs()).length, { timeout: 90_000, interval: 2000 })
+      .toBeLessThanOrEqual(10);
+    const newest = [...done].sort(
+      (a, b) => Date.parse(b.status!.completionTime!) - Date.parse(a.status!.completionTime!),
+    )[0]!;
     expect(await finishedCheckpointJobs()).toContain(newest.status!.jobName);
     // Their pods went with them: no checkpoint pod is left of a deleted Job.
-    await expect.poll(async () => {
-      const kept = new Set(JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-o', 'json'])).items.map((j: { metadata: { name: string } }) => j.metadata.name));
-      const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'checkpoint.example.com/action=checkpoint', '-o', 'json'])) as { items: { metadata: { labels: Record<string, string> } }[] };
-      return pods.items.filter((p) => !kept.has(p.metadata.labels['job-name'])).length;
-    }, { timeout: 60_000, interval: 2000 }).toBe(0);
+    await expect
+      .poll(
+        async () => {
+          const kept = new Set(
+            JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-o', 'json'])).items.map(
+              (j: { metadata: { name: string } }) => j.metadata.name,
+            ),
+          );
+          const pods = JSON.parse(
+            await kubectl([
+              'get',
+              'pods',
+              '-n',
+              OPERATOR_NS,
+              '-l',
+              'checkpoint.example.com/action=checkpoint',
+              '-o',
+              'json',
+            ]),
+          ) as { items: { metadata: { labels: Record<string, string> } }[] };
+          return pods.items.filter((p) => !kept.has(p.metadata.labels['job-name'])).length;
+        },
+        { timeout: 60_000, interval: 2000 },
+      )
+      .toBe(0);
     // Their Checkpoints keep what they recorded.
-    for (const c of done) expect((await getCheckpoint(NS, c.metadata.name)).status?.archive?.sha256).toBe(c.status!.archive!.sha256);
+    for (const c of done)
+      expect((await getCheckpoint(NS, c.metadata.name)).status?.archive?.sha256).toBe(c.status!.archive!.sha256);
   }, 300_000);
 
   describe('fails clearly, with a reason, a message and an Event, and the dispatcher keeps running', () => {
@@ -165,11 +261,26 @@ describe('checkpoint end to end', () => {
       ['PodNotFound', 'no-pod', `  target:\n    podName: does-not-exist\n${LOCAL}`],
       ['ContainerNotFound', 'no-container', `  target:\n    podName: my-app-pod-0\n    containerName: nope\n${LOCAL}`],
       ['PolicyNotFound', 'no-policy', `  target:\n    podName: my-app-pod-0\n  policyRef: no-such-policy\n`],
-      ['StorageNotConfigured', 'no-storage', `  target:\n    podName: my-app-pod-0\n  policyRef: empty-policy\n`, async () => {
-        await apply('apiVersion: checkpoint.example.com/v1alpha1\nkind: CheckpointPolicy\nmetadata:\n  name: empty-policy\nspec:\n  retention:\n    maxCount: 3\n');
-      }],
-      ['CrossNamespaceDenied', 'cross-denied', `  target:\n    podName: other-pod\n    namespace: ckpt-e2e-other\n${LOCAL}`],
-      ['LocalPathNotAllowed', 'bad-root', `  target:\n    podName: my-app-pod-0\n  storage:\n    backend: local\n    local:\n      path: /etc/checkpoints\n`],
+      [
+        'StorageNotConfigured',
+        'no-storage',
+        `  target:\n    podName: my-app-pod-0\n  policyRef: empty-policy\n`,
+        async () => {
+          await apply(
+            'apiVersion: checkpoint.example.com/v1alpha1\nkind: CheckpointPolicy\nmetadata:\n  name: empty-policy\nspec:\n  retention:\n    maxCount: 3\n',
+          );
+        },
+      ],
+      [
+        'CrossNamespaceDenied',
+        'cross-denied',
+        `  target:\n    podName: other-pod\n    namespace: ckpt-e2e-other\n${LOCAL}`,
+      ],
+      [
+        'LocalPathNotAllowed',
+        'bad-root',
+        `  target:\n    podName: my-app-pod-0\n  storage:\n    backend: local\n    local:\n      path: /etc/checkpoints\n`,
+      ],
     ];
     it.each(failures)('%s', async (reason, name, spec, before) => {
       await before?.();
@@ -178,21 +289,31 @@ describe('checkpoint end to end', () => {
       expect(c.status).toMatchObject({ phase: 'Failed', reason });
       expect(c.status!.message!.length).toBeGreaterThan(15);
       expect(c.status!.conditions!.find((x) => x.type === 'Succeeded')).toMatchObject({ status: 'False', reason });
-      await expect.poll(async () => (await eventsFor(NS, name)).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain(reason);
+      await expect
+        .poll(async () => (await eventsFor(NS, name)).filter((e) => e.type === 'Warning').map((e) => e.reason))
+        .toContain(reason);
       expect(await jobsOwnedBy(name)).toEqual([]);
     });
 
     it('CheckpointDisabledOnNode for a pod on a node labelled checkpoint=disabled: refused before any Job', async () => {
       await runWorkload(NS, 'on-disabled-node', { nodeName: DEFAULT_NODE });
       await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/checkpoint=disabled']);
-      onTestFinished(async () => { await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/checkpoint-']); });
+      onTestFinished(async () => {
+        await kubectl(['label', 'node', DEFAULT_NODE, 'checkpoint.example.com/checkpoint-']);
+      });
       // The dispatcher learns labels from its node watch: give the event a moment to arrive.
       await new Promise((r) => setTimeout(r, 1000));
       await apply(checkpointYaml('node-disabled', `  target:\n    podName: on-disabled-node\n${LOCAL}`));
       const c = await waitForTerminal(NS, 'node-disabled');
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'CheckpointDisabledOnNode' });
-      expect(c.status!.message).toContain(`node ${DEFAULT_NODE} is labelled checkpoint.example.com/checkpoint=disabled`);
-      await expect.poll(async () => (await eventsFor(NS, 'node-disabled')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('CheckpointDisabledOnNode');
+      expect(c.status!.message).toContain(
+        `node ${DEFAULT_NODE} is labelled checkpoint.example.com/checkpoint=disabled`,
+      );
+      await expect
+        .poll(async () =>
+          (await eventsFor(NS, 'node-disabled')).filter((e) => e.type === 'Warning').map((e) => e.reason),
+        )
+        .toContain('CheckpointDisabledOnNode');
       expect(await jobsOwnedBy('node-disabled')).toEqual([]);
     });
 
@@ -201,9 +322,19 @@ describe('checkpoint end to end', () => {
       await apply(checkpointYaml('self-signed-kubelet', `  target:\n    podName: on-self-signed-node\n${LOCAL}`));
       const c = await waitForTerminal(NS, 'self-signed-kubelet');
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletTLSError' });
-      for (const way of ['serverTLSBootstrap', 'KUBELET_CA_BUNDLE_SECRET', 'KUBELET_ACCESS=proxy', 'KUBELET_INSECURE_SKIP_TLS_VERIFY=true']) expect(c.status!.message).toContain(way);
+      for (const way of [
+        'serverTLSBootstrap',
+        'KUBELET_CA_BUNDLE_SECRET',
+        'KUBELET_ACCESS=proxy',
+        'KUBELET_INSECURE_SKIP_TLS_VERIFY=true',
+      ])
+        expect(c.status!.message).toContain(way);
       expect(c.status!.archive).toBeUndefined();
-      await expect.poll(async () => (await eventsFor(NS, 'self-signed-kubelet')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('KubeletTLSError');
+      await expect
+        .poll(async () =>
+          (await eventsFor(NS, 'self-signed-kubelet')).filter((e) => e.type === 'Warning').map((e) => e.reason),
+        )
+        .toContain('KubeletTLSError');
     });
 
     it('KubeletCheckpointFailed when the kubelet answers 500 (CRIU cannot dump an io_uring instance)', async () => {
@@ -212,19 +343,25 @@ describe('checkpoint end to end', () => {
       const c = await waitForTerminal(NS, 'kubelet-500');
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletCheckpointFailed' });
       expect(c.status!.message).toContain('criu failed');
-      await expect.poll(async () => (await eventsFor(NS, 'kubelet-500')).filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('KubeletCheckpointFailed');
+      await expect
+        .poll(async () => (await eventsFor(NS, 'kubelet-500')).filter((e) => e.type === 'Warning').map((e) => e.reason))
+        .toContain('KubeletCheckpointFailed');
       expect(c.status!.archive).toBeUndefined();
     });
 
-    it('KubeletTimeout when the runtime does not answer within the kubelet\'s runtime request timeout', async () => {
+    it("KubeletTimeout when the runtime does not answer within the kubelet's runtime request timeout", async () => {
       // The kubelet gives the runtime max(timeoutSeconds, its runtimeRequestTimeout: 2 minutes by
       // default), so a short timeoutSeconds alone never ends a checkpoint early. The container's
       // shim is stopped instead: the container keeps running and the checkpoint request waits.
       await runWorkload(NS, 'criu-stalls');
       const shim = await runtimeShimOf(NS, 'criu-stalls');
       process.kill(shim, 'SIGSTOP');
-      onTestFinished(() => { process.kill(shim, 'SIGCONT'); });
-      await apply(checkpointYaml('kubelet-stall', `  target:\n    podName: criu-stalls\n  timeoutSeconds: 1\n${LOCAL}`));
+      onTestFinished(() => {
+        process.kill(shim, 'SIGCONT');
+      });
+      await apply(
+        checkpointYaml('kubelet-stall', `  target:\n    podName: criu-stalls\n  timeoutSeconds: 1\n${LOCAL}`),
+      );
       const c = await waitForTerminal(NS, 'kubelet-stall', 240_000);
       expect(c.status).toMatchObject({ phase: 'Failed', reason: 'KubeletTimeout' });
       expect(c.status!.message).toMatch(/deadline exceeded/i);
@@ -244,7 +381,17 @@ describe('checkpoint end to end', () => {
       while (Date.now() < deadline) {
         const c = await getCheckpoint(NS, 'job-killed');
         if (c.status?.phase === 'Failed') break;
-        await kubectl(['delete', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${job!.split('/')[1]}`, '--grace-period=0', '--force', '--wait=false']).catch(() => undefined);
+        await kubectl([
+          'delete',
+          'pods',
+          '-n',
+          OPERATOR_NS,
+          '-l',
+          `job-name=${job!.split('/')[1]}`,
+          '--grace-period=0',
+          '--force',
+          '--wait=false',
+        ]).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 500));
       }
       const c = await waitForTerminal(NS, 'job-killed');
@@ -259,8 +406,15 @@ describe('checkpoint end to end', () => {
 
   it('reaches another namespace only when the policy lists it', async () => {
     await runWorkload('ckpt-e2e-other', 'other-pod');
-    await apply('apiVersion: checkpoint.example.com/v1alpha1\nkind: CheckpointPolicy\nmetadata:\n  name: reach-other\nspec:\n  targetNamespaces: ["ckpt-e2e-other"]\n');
-    await apply(checkpointYaml('cross-allowed', `  target:\n    podName: other-pod\n    namespace: ckpt-e2e-other\n  policyRef: reach-other\n${LOCAL}`));
+    await apply(
+      'apiVersion: checkpoint.example.com/v1alpha1\nkind: CheckpointPolicy\nmetadata:\n  name: reach-other\nspec:\n  targetNamespaces: ["ckpt-e2e-other"]\n',
+    );
+    await apply(
+      checkpointYaml(
+        'cross-allowed',
+        `  target:\n    podName: other-pod\n    namespace: ckpt-e2e-other\n  policyRef: reach-other\n${LOCAL}`,
+      ),
+    );
     const c = await waitForTerminal(NS, 'cross-allowed');
     expect(c.status?.phase, c.status?.message).toBe('Succeeded');
     expect(c.status!.archive!.uri).toContain('checkpoint-other-pod_ckpt-e2e-other-main-');
@@ -270,16 +424,34 @@ describe('checkpoint end to end', () => {
     await runWorkload(NS, 'big-memory', { memoryMiB: 384 });
     await apply(checkpointYaml('leader-dies', `  target:\n    podName: big-memory\n${LOCAL}`));
     await waitForPhase(NS, 'leader-dies', 'Running');
-    const lease = JSON.parse(await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']));
-    await kubectl(['delete', 'pod', lease.spec.holderIdentity, '-n', OPERATOR_NS, '--grace-period=0', '--force', '--wait=false']);
+    const lease = JSON.parse(
+      await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']),
+    );
+    await kubectl([
+      'delete',
+      'pod',
+      lease.spec.holderIdentity,
+      '-n',
+      OPERATOR_NS,
+      '--grace-period=0',
+      '--force',
+      '--wait=false',
+    ]);
     const c = await waitForTerminal(NS, 'leader-dies', 120_000);
     expect(c.status?.phase, c.status?.message).toBe('Succeeded');
     expect(await sha256File(await archiveFileOf(c.status!.archive!.uri))).toBe(c.status!.archive!.sha256);
     expect(await jobsOwnedBy('leader-dies')).toHaveLength(1);
     await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/checkpoint-operator', '--timeout=90s']);
-    await expect.poll(async () => {
-      const l = JSON.parse(await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']));
-      return l.spec.holderIdentity !== '' && l.spec.holderIdentity !== lease.spec.holderIdentity;
-    }, { timeout: 30_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const l = JSON.parse(
+            await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']),
+          );
+          return l.spec.holderIdentity !== '' && l.spec.holderIdentity !== lease.spec.holderIdentity;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
   });
 });

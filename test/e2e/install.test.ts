@@ -13,8 +13,16 @@ const SWEEP = `system:serviceaccount:${NS}:checkpoint-operator-sweep`;
 /** resource may name a subresource as `resource/subresource` (kubectl alone would read it as a name). */
 async function canI(as: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
   const [type, subresource] = resource.split('/');
-  const args = ['auth', 'can-i', verb, type!, ...(subresource ? ['--subresource', subresource] : []), '--as', as,
-    ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
+  const args = [
+    'auth',
+    'can-i',
+    verb,
+    type!,
+    ...(subresource ? ['--subresource', subresource] : []),
+    '--as',
+    as,
+    ...(namespace ? ['-n', namespace] : ['--all-namespaces']),
+  ];
   try {
     return (await kubectl(args)).trim() === 'yes';
   } catch (err) {
@@ -26,14 +34,22 @@ async function canI(as: string, verb: string, resource: string, namespace?: stri
 
 describe('manifests/default', () => {
   it('renders the optional Prometheus Operator objects with kustomize', async () => {
-    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/prometheus')])).map((d) => d.toJS());
-    expect(rendered.map((o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-      'PrometheusRule/checkpoint-operator', 'ServiceMonitor/checkpoint-operator', 'ServiceMonitor/checkpoint-operator-pushgateway',
+    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/prometheus')])).map((d) =>
+      d.toJS(),
+    );
+    expect(
+      rendered.map((o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`).sort(),
+    ).toEqual([
+      'PrometheusRule/checkpoint-operator',
+      'ServiceMonitor/checkpoint-operator',
+      'ServiceMonitor/checkpoint-operator-pushgateway',
     ]);
   });
 
   it('renders with kustomize and holds the Deployment of the original product description', async () => {
-    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/default')])).map((d) => d.toJS());
+    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/default')])).map((d) =>
+      d.toJS(),
+    );
     const deployment = rendered.find((o) => o.kind === 'Deployment');
     expect(deployment.metadata).toMatchObject({ name: 'checkpoint-operator', namespace: NS });
     expect(deployment.spec.replicas).toBe(2);
@@ -49,24 +65,36 @@ describe('manifests/default', () => {
     expect(env.POD_NAME.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     expect(env.OPERATOR_NAME.value).toBe('checkpoint-operator');
     // The limits are the original description's; the memory request is the measured one (docs/install.md, the table of what it creates).
-    expect(manager.resources).toEqual({ limits: { cpu: '500m', memory: '512Mi' }, requests: { cpu: '100m', memory: '300Mi' } });
+    expect(manager.resources).toEqual({
+      limits: { cpu: '500m', memory: '512Mi' },
+      requests: { cpu: '100m', memory: '300Mi' },
+    });
     expect(manager.livenessProbe.httpGet.path).toBe('/healthz');
     expect(manager.readinessProbe.httpGet.path).toBe('/readyz');
-    expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(expect.arrayContaining([
-      `Namespace/${NS}`,
-      'CustomResourceDefinition/checkpoints.checkpoint.example.com',
-      'CustomResourceDefinition/checkpointpolicies.checkpoint.example.com',
-      'ServiceAccount/checkpoint-operator-controller-manager',
-      'ServiceAccount/checkpoint-operator-job',
-      'Service/checkpoint-operator-metrics',
-      'PodDisruptionBudget/checkpoint-operator',
-    ]));
+    expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
+      expect.arrayContaining([
+        `Namespace/${NS}`,
+        'CustomResourceDefinition/checkpoints.checkpoint.example.com',
+        'CustomResourceDefinition/checkpointpolicies.checkpoint.example.com',
+        'ServiceAccount/checkpoint-operator-controller-manager',
+        'ServiceAccount/checkpoint-operator-job',
+        'Service/checkpoint-operator-metrics',
+        'PodDisruptionBudget/checkpoint-operator',
+      ]),
+    );
   });
 
   it('is accepted whole by the API server', async () => {
     const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-k', join(root, 'manifests/default')]);
     expect(out).toContain('deployment.apps/checkpoint-operator serverside-applied');
-    await kubectl(['wait', '--for=jsonpath={.metadata.name}=checkpoint-operator', '-n', NS, 'deployment/checkpoint-operator', '--timeout=30s']);
+    await kubectl([
+      'wait',
+      '--for=jsonpath={.metadata.name}=checkpoint-operator',
+      '-n',
+      NS,
+      'deployment/checkpoint-operator',
+      '--timeout=30s',
+    ]);
   });
 
   it('gives the dispatcher what it needs and no more', async () => {
@@ -99,13 +127,17 @@ describe('manifests/default', () => {
   });
 
   it('serves metrics on the authenticated port only, and lets readers be granted them', async () => {
-    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/default')])).map((d) => d.toJS());
+    const rendered = parseAllDocuments(await kubectl(['kustomize', join(root, 'manifests/default')])).map((d) =>
+      d.toJS(),
+    );
     const manager = rendered.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0];
     const env = Object.fromEntries(manager.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
     expect([env.METRICS_SECURE_PORT, env.METRICS_BIND_ADDRESS]).toEqual(['8443', '127.0.0.1']);
     const service = rendered.find((o) => o.kind === 'Service' && o.metadata.name === 'checkpoint-operator-metrics')!;
     expect(service.spec.ports).toEqual([{ name: 'https', port: 8443, targetPort: 'https' }]);
-    const reader = rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'checkpoint-operator-metrics-reader')!;
+    const reader = rendered.find(
+      (o) => o.kind === 'ClusterRole' && o.metadata.name === 'checkpoint-operator-metrics-reader',
+    )!;
     expect(reader.rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
   });
 
@@ -145,7 +177,9 @@ describe('manifests/default', () => {
     await kubectl(['create', 'namespace', 'team-a']);
     await kubectl(['create', 'rolebinding', 'alice-edit', '--clusterrole=edit', '--user=alice', '-n', 'team-a']);
     // Aggregation is asynchronous: the clusterrole-aggregation controller fills in the edit role.
-    await expect.poll(() => canI('alice', 'create', 'checkpoints.checkpoint.example.com', 'team-a'), { timeout: 30_000 }).toBe(true);
+    await expect
+      .poll(() => canI('alice', 'create', 'checkpoints.checkpoint.example.com', 'team-a'), { timeout: 30_000 })
+      .toBe(true);
     expect(await canI('alice', 'create', 'checkpoints.checkpoint.example.com', 'default')).toBe(false);
     expect(await canI('alice', 'create', 'checkpointpolicies.checkpoint.example.com')).toBe(false);
     expect(await canI('alice', 'patch', 'checkpoints.checkpoint.example.com/status', 'team-a')).toBe(false);

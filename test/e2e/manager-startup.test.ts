@@ -14,10 +14,14 @@ const run = promisify(execFile);
 const manager = () => join(clusterContext().imageDir, 'manager.js');
 
 /** Starts the built dispatcher as a process, the way the image's /manager does. */
-async function startManager(env: Record<string, string>, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+async function startManager(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [manager(), ...args], {
-      env: { PATH: process.env.PATH, KUBECONFIG: clusterContext().kubeconfig, ...env }, timeout: 20_000,
+      env: { PATH: process.env.PATH, KUBECONFIG: clusterContext().kubeconfig, ...env },
+      timeout: 20_000,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -28,7 +32,10 @@ async function startManager(env: Record<string, string>, args: string[] = []): P
 
 describe('dispatcher start-up', () => {
   it('stops with one clear message and exit code 2 on invalid configuration', async () => {
-    const r = await startManager({ LOG_LEVEL: 'loud', METRICS_PORT: '99999', WATCH_NAMESPACE: 'Team A' }, ['--leader-elect', '--bogus']);
+    const r = await startManager({ LOG_LEVEL: 'loud', METRICS_PORT: '99999', WATCH_NAMESPACE: 'Team A' }, [
+      '--leader-elect',
+      '--bogus',
+    ]);
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -37,9 +44,11 @@ describe('dispatcher start-up', () => {
   });
 
   it('stops with a clear message when it cannot find the image for its Jobs', async () => {
-    const r = await startManager({ POD_NAME: 'not-a-pod', POD_NAMESPACE: 'checkpoint-operator-system'});
+    const r = await startManager({ POD_NAME: 'not-a-pod', POD_NAMESPACE: 'checkpoint-operator-system' });
     expect(r.code).toBe(2);
-    expect(r.stdout + r.stderr).toContain('JOB_IMAGE is not set and pod checkpoint-operator-system/not-a-pod could not be read');
+    expect(r.stdout + r.stderr).toContain(
+      'JOB_IMAGE is not set and pod checkpoint-operator-system/not-a-pod could not be read',
+    );
   });
 
   it('answers /healthz at once, and /readyz only once its caches have synced', async () => {
@@ -56,14 +65,25 @@ describe('dispatcher start-up', () => {
     const [healthPort, metricsPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [manager()], {
       env: {
-        PATH: process.env.PATH, KUBECONFIG: gatedKubeconfig, JOB_IMAGE: 'checkpoint-operator:e2e', WATCH_NAMESPACE: 'readiness-e2e',
-        JOB_NAMESPACE: 'readiness-e2e', POD_NAMESPACE: 'readiness-e2e', HEALTH_PROBE_PORT: String(healthPort), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info',
+        PATH: process.env.PATH,
+        KUBECONFIG: gatedKubeconfig,
+        JOB_IMAGE: 'checkpoint-operator:e2e',
+        WATCH_NAMESPACE: 'readiness-e2e',
+        JOB_NAMESPACE: 'readiness-e2e',
+        POD_NAMESPACE: 'readiness-e2e',
+        HEALTH_PROBE_PORT: String(healthPort),
+        METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const probe = async (path: string) => {
       try {

@@ -13,11 +13,13 @@ let scraper: MetricsScraper;
  * a ServiceAccount token bound to the checkpoint-operator-metrics-reader ClusterRole.
  */
 async function scrape(): Promise<string[]> {
-  return Promise.all((await operatorPodIPs()).map(async (ip) => {
-    const r = await scraper.get(`https://${ip}:8443/metrics`, 'serviceaccount');
-    if (r.status !== 200) throw new Error(`scraping ${ip}:8443 answered ${r.status} ${r.error ?? r.body}`);
-    return r.body!;
-  }));
+  return Promise.all(
+    (await operatorPodIPs()).map(async (ip) => {
+      const r = await scraper.get(`https://${ip}:8443/metrics`, 'serviceaccount');
+      if (r.status !== 200) throw new Error(`scraping ${ip}:8443 answered ${r.status} ${r.error ?? r.body}`);
+      return r.body!;
+    }),
+  );
 }
 
 function sum(pages: string[], series: string): number {
@@ -38,7 +40,13 @@ spec:
 describe('dispatcher /metrics', () => {
   beforeAll(async () => {
     await kubectl(['create', 'namespace', NS]).catch(() => undefined);
-    await kubectl(['create', 'clusterrolebinding', 'metrics-e2e-reader', '--clusterrole=checkpoint-operator-metrics-reader', `--serviceaccount=${NS}:reader`]).catch(() => undefined);
+    await kubectl([
+      'create',
+      'clusterrolebinding',
+      'metrics-e2e-reader',
+      '--clusterrole=checkpoint-operator-metrics-reader',
+      `--serviceaccount=${NS}:reader`,
+    ]).catch(() => undefined);
     [scraper] = await Promise.all([MetricsScraper.start(NS, 'scraper', 'reader'), runWorkload(NS, 'app')]);
   });
 
@@ -91,10 +99,18 @@ describe('dispatcher /metrics', () => {
     expect((await waitForTerminal(NS, 'good')).status?.phase).toBe('Succeeded');
     expect((await waitForTerminal(NS, 'bad')).status?.phase).toBe('Failed');
 
-    await expect.poll(async () => {
-      const after = await scrape();
-      return [sum(after, 'checkpoint_operator_checkpoint_total{status="created"}') - created, sum(after, 'checkpoint_operator_checkpoint_total{status="failed"}') - failed];
-    }, { timeout: 15_000 }).toEqual([1, 1]);
+    await expect
+      .poll(
+        async () => {
+          const after = await scrape();
+          return [
+            sum(after, 'checkpoint_operator_checkpoint_total{status="created"}') - created,
+            sum(after, 'checkpoint_operator_checkpoint_total{status="failed"}') - failed,
+          ];
+        },
+        { timeout: 15_000 },
+      )
+      .toEqual([1, 1]);
     const after = await scrape();
     const age = sum(after, 'checkpoint_operator_checkpoint_age_seconds');
     expect(age).toBeGreaterThanOrEqual(0);
@@ -110,21 +126,40 @@ describe('dispatcher /metrics', () => {
     await runWorkload(NS, 'refused');
     await kubectl(['annotate', 'pod', 'restored', '-n', NS, 'checkpoint.example.com/restore-from=good']);
     await kubectl(['annotate', 'pod', 'refused', '-n', NS, 'checkpoint.example.com/restore-from=bad']);
-    const status = async (pod: string) => JSON.parse(await kubectl(['get', 'pod', pod, '-n', NS, '-o', 'json'])).metadata.annotations['checkpoint.example.com/restore-status'];
+    const status = async (pod: string) =>
+      JSON.parse(await kubectl(['get', 'pod', pod, '-n', NS, '-o', 'json'])).metadata.annotations[
+        'checkpoint.example.com/restore-status'
+      ];
     await expect.poll(() => status('restored'), { timeout: 60_000 }).toBe('Succeeded');
     await expect.poll(() => status('refused'), { timeout: 30_000 }).toBe('Failed');
-    await expect.poll(async () => {
-      const after = await scrape();
-      return [sum(after, 'checkpoint_operator_restore_total{status="success"}') - success, sum(after, 'checkpoint_operator_restore_total{status="failed"}') - failed];
-    }, { timeout: 15_000 }).toEqual([1, 1]);
+    await expect
+      .poll(
+        async () => {
+          const after = await scrape();
+          return [
+            sum(after, 'checkpoint_operator_restore_total{status="success"}') - success,
+            sum(after, 'checkpoint_operator_restore_total{status="failed"}') - failed,
+          ];
+        },
+        { timeout: 15_000 },
+      )
+      .toEqual([1, 1]);
   });
 
   it("holds the Job's figures in the Pushgateway under the Checkpoint's group until the Checkpoint is deleted", async () => {
     const good = await waitForTerminal(NS, 'good');
     const series = async (metric: string, action = 'checkpoint') => {
       const text = await (await fetch(`${clusterContext().pushgatewayUrl}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`${metric}{`) && l.includes('job="checkpoint-operator"')
-        && l.includes(`action="${action}"`) && l.includes(`namespace="${NS}"`) && l.includes('name="good"'));
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith(`${metric}{`) &&
+            l.includes('job="checkpoint-operator"') &&
+            l.includes(`action="${action}"`) &&
+            l.includes(`namespace="${NS}"`) &&
+            l.includes('name="good"'),
+        );
       return line === undefined ? undefined : Number(line.split(' ').pop());
     };
     // The Job pushes after recording its result, so the group may trail the status briefly.
@@ -139,6 +174,8 @@ describe('dispatcher /metrics', () => {
 
     await kubectl(['delete', 'checkpoints.checkpoint.example.com', 'good', '-n', NS, '--wait=true']);
     await expect.poll(() => series('checkpoint_operator_job_succeeded'), { timeout: 15_000 }).toBeUndefined();
-    await expect.poll(() => series('checkpoint_operator_job_succeeded', 'restore'), { timeout: 15_000 }).toBeUndefined();
+    await expect
+      .poll(() => series('checkpoint_operator_job_succeeded', 'restore'), { timeout: 15_000 })
+      .toBeUndefined();
   });
 });

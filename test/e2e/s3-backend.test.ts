@@ -16,8 +16,14 @@ function source(count: number, failAfter?: number): { stream: Readable; sha256: 
   let sent = 0;
   const stream = new Readable({
     read() {
-      if (failAfter !== undefined && sent >= failAfter) { this.destroy(new Error('the kubelet archive vanished')); return; }
-      if (sent >= count) { this.push(null); return; }
+      if (failAfter !== undefined && sent >= failAfter) {
+        this.destroy(new Error('the kubelet archive vanished'));
+        return;
+      }
+      if (sent >= count) {
+        this.push(null);
+        return;
+      }
       const chunk = randomBytes(Math.min(1 << 20, count - sent));
       sent += chunk.length;
       hash.update(chunk);
@@ -42,7 +48,10 @@ describe('S3 backend against a real S3 server (MinIO)', () => {
     admin = adminS3(s3);
     await createBucket(admin, BUCKET);
   });
-  afterAll(() => { for (const b of backends) b.destroy(); admin?.destroy(); });
+  afterAll(() => {
+    for (const b of backends) b.destroy();
+    admin?.destroy();
+  });
 
   it('streams a multipart archive under the exact prefix and records the size and sha256 S3 holds', async () => {
     const data = source(21 * 1024 * 1024 + 17); // three parts, the last one short
@@ -51,7 +60,10 @@ describe('S3 backend against a real S3 server (MinIO)', () => {
     expect(stored.uri).toBe(`s3://${BUCKET}/my-app/ns/ckpt/uid/archive.tar`);
     expect(stored.sizeBytes).toBe(21 * 1024 * 1024 + 17);
     expect(stored.sha256).toBe(data.sha256());
-    expect(await objectDigest(admin, BUCKET, 'my-app/ns/ckpt/uid/archive.tar')).toEqual({ size: stored.sizeBytes, sha256: stored.sha256 });
+    expect(await objectDigest(admin, BUCKET, 'my-app/ns/ckpt/uid/archive.tar')).toEqual({
+      size: stored.sizeBytes,
+      sha256: stored.sha256,
+    });
   });
 
   it('uses the prefix exactly as written, with or without a trailing slash', async () => {
@@ -88,19 +100,28 @@ describe('S3 backend against a real S3 server (MinIO)', () => {
     expect((denied as BackendError).reason).toBe('StorageAccessDenied');
     expect((denied as BackendError).message).not.toContain('not-the-secret');
 
-    const missing = await backend({ bucket: 'no-such-bucket' }).put('k.tar', source(100).stream).catch((e: unknown) => e);
+    const missing = await backend({ bucket: 'no-such-bucket' })
+      .put('k.tar', source(100).stream)
+      .catch((e: unknown) => e);
     expect((missing as BackendError).reason).toBe('BucketNotFound');
 
-    const nowhere = await backend({ endpoint: `http://127.0.0.1:${await freePort()}` }).put('k.tar', source(100).stream).catch((e: unknown) => e);
+    const nowhere = await backend({ endpoint: `http://127.0.0.1:${await freePort()}` })
+      .put('k.tar', source(100).stream)
+      .catch((e: unknown) => e);
     expect((nowhere as BackendError).reason).toBe('StorageUnreachable');
   });
 
   it('asks the server to encrypt archives at rest when serverSideEncryption is set', async () => {
-    await backend({ prefix: 'sse/', serverSideEncryption: { type: 'AES256' } }).put('a.tar', source(6 * 1024 * 1024).stream);
+    await backend({ prefix: 'sse/', serverSideEncryption: { type: 'AES256' } }).put(
+      'a.tar',
+      source(6 * 1024 * 1024).stream,
+    );
     const head = await admin.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'sse/a.tar' }));
     expect(head.ServerSideEncryption).toBe('AES256');
     await backend({ prefix: 'sse/' }).put('b.tar', source(1000).stream);
-    expect((await admin.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'sse/b.tar' }))).ServerSideEncryption).toBeUndefined();
+    expect(
+      (await admin.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'sse/b.tar' }))).ServerSideEncryption,
+    ).toBeUndefined();
   });
 
   it('refuses keys that would escape the prefix', async () => {

@@ -9,13 +9,28 @@ const NS = 'tracing-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
 const { clusterDir, otlpQueryUrl, pushgatewayUrl } = clusterContext();
 
-interface ReceivedSpan { spanId: string; parentSpanId: string | undefined; name: string; service: string }
+interface ReceivedSpan {
+  spanId: string;
+  parentSpanId: string | undefined;
+  name: string;
+  service: string;
+}
 
 /** The spans of one trace as the OTLP receiver (Jaeger) stored them. */
 async function receivedTrace(traceId: string): Promise<ReceivedSpan[]> {
   const res = await fetch(`${otlpQueryUrl}/api/traces/${traceId}`);
   if (res.status !== 200) return [];
-  const body = await res.json() as { data?: { spans: { spanID: string; operationName: string; processID: string; references?: { refType: string; spanID: string }[] }[]; processes: Record<string, { serviceName: string }> }[] };
+  const body = (await res.json()) as {
+    data?: {
+      spans: {
+        spanID: string;
+        operationName: string;
+        processID: string;
+        references?: { refType: string; spanID: string }[];
+      }[];
+      processes: Record<string, { serviceName: string }>;
+    }[];
+  };
   const trace = body.data?.[0];
   if (!trace) return [];
   return trace.spans.map((s) => ({
@@ -34,13 +49,36 @@ spec:
   storage: { backend: local, local: { path: /var/lib/checkpoint-operator/archives } }
 `;
 
-async function jobOf(name: string): Promise<{ name: string; env: Record<string, string>; pod: { name: string; uid: string; node: string } }> {
-  const jobs = JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=${name}`, '-o', 'json']));
+async function jobOf(
+  name: string,
+): Promise<{ name: string; env: Record<string, string>; pod: { name: string; uid: string; node: string } }> {
+  const jobs = JSON.parse(
+    await kubectl([
+      'get',
+      'jobs',
+      '-n',
+      OPERATOR_NS,
+      '-l',
+      `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=${name}`,
+      '-o',
+      'json',
+    ]),
+  );
   const job = jobs.items[0];
-  const env = Object.fromEntries((job.spec.template.spec.containers[0].env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
-  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${job.metadata.name}`, '-o', 'json']));
+  const env = Object.fromEntries(
+    (job.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+      .filter((e) => e.value !== undefined)
+      .map((e) => [e.name, e.value!]),
+  );
+  const pods = JSON.parse(
+    await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${job.metadata.name}`, '-o', 'json']),
+  );
   const pod = pods.items[0];
-  return { name: job.metadata.name, env, pod: { name: pod.metadata.name, uid: pod.metadata.uid, node: pod.spec.nodeName } };
+  return {
+    name: job.metadata.name,
+    env,
+    pod: { name: pod.metadata.name, uid: pod.metadata.uid, node: pod.spec.nodeName },
+  };
 }
 
 describe('OpenTelemetry traces', () => {
@@ -60,23 +98,58 @@ describe('OpenTelemetry traces', () => {
     expect(job.env.OTEL_SERVICE_NAME).toBe('checkpoint-operator-job');
 
     let spans: ReceivedSpan[] = [];
-    await expect.poll(async () => {
-      spans = await receivedTrace(traceId!);
-      return spans.map((s) => s.name).sort();
-    }, { timeout: 30_000 }).toEqual(expect.arrayContaining(['reconcile checkpoint', 'checkpoint job', 'kubelet checkpoint', 'store archive', 'write status']));
+    await expect
+      .poll(
+        async () => {
+          spans = await receivedTrace(traceId!);
+          return spans.map((s) => s.name).sort();
+        },
+        { timeout: 30_000 },
+      )
+      .toEqual(
+        expect.arrayContaining([
+          'reconcile checkpoint',
+          'checkpoint job',
+          'kubelet checkpoint',
+          'store archive',
+          'write status',
+        ]),
+      );
     const byName = (name: string) => spans.find((s) => s.name === name)!;
     const reconcile = spans.find((s) => s.spanId === reconcileSpanId)!;
     expect(reconcile).toMatchObject({ name: 'reconcile checkpoint', service: 'checkpoint-operator' });
-    expect(byName('checkpoint job')).toMatchObject({ service: 'checkpoint-operator-job', parentSpanId: reconcileSpanId });
+    expect(byName('checkpoint job')).toMatchObject({
+      service: 'checkpoint-operator-job',
+      parentSpanId: reconcileSpanId,
+    });
     for (const step of ['kubelet checkpoint', 'store archive', 'write status']) {
-      expect(byName(step), step).toMatchObject({ service: 'checkpoint-operator-job', parentSpanId: byName('checkpoint job').spanId });
+      expect(byName(step), step).toMatchObject({
+        service: 'checkpoint-operator-job',
+        parentSpanId: byName('checkpoint job').spanId,
+      });
     }
 
     // The Job's log lines written inside its spans carry the trace id.
-    const logDir = join(clusterDir, 'nodes', job.pod.node, 'var/log/pods', `${OPERATOR_NS}_${job.pod.name}_${job.pod.uid}`, 'checkpoint');
-    const log = await readFile(join(logDir, (await readdir(logDir)).find((f) => f.endsWith('.log'))!), 'utf8');
+    const logDir = join(
+      clusterDir,
+      'nodes',
+      job.pod.node,
+      'var/log/pods',
+      `${OPERATOR_NS}_${job.pod.name}_${job.pod.uid}`,
+      'checkpoint',
+    );
+    const log = await readFile(
+      join(
+        logDir,
+        (await readdir(logDir)).find((f) => f.endsWith('.log'))!,
+      ),
+      'utf8',
+    );
     // The kubelet writes each line in the CRI log format: <time> <stream> <F|P> <line>.
-    const lines = log.split('\n').map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, '')).filter((l) => l.startsWith('{'))
+    const lines = log
+      .split('\n')
+      .map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, ''))
+      .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { msg: string; trace_id?: string; namespace?: string; action?: string });
     const stored = lines.find((l) => l.msg === 'checkpoint stored');
     expect(stored).toMatchObject({ trace_id: traceId, namespace: NS, action: 'checkpoint' });
@@ -91,10 +164,26 @@ describe('OpenTelemetry traces', () => {
       const c = await waitForTerminal(NS, 'receivers-down');
       expect(c.status?.phase, JSON.stringify(c.status)).toBe('Succeeded');
       // The Job itself finishes too: its pushes and span export give up instead of hanging.
-      await expect.poll(async () => {
-        const jobs = JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=receivers-down`, '-o', 'json']));
-        return jobs.items[0]?.status?.succeeded ?? 0;
-      }, { timeout: 60_000 }).toBe(1);
+      await expect
+        .poll(
+          async () => {
+            const jobs = JSON.parse(
+              await kubectl([
+                'get',
+                'jobs',
+                '-n',
+                OPERATOR_NS,
+                '-l',
+                `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=receivers-down`,
+                '-o',
+                'json',
+              ]),
+            );
+            return jobs.items[0]?.status?.succeeded ?? 0;
+          },
+          { timeout: 60_000 },
+        )
+        .toBe(1);
     } finally {
       process.kill(pushgatewayPid, 'SIGCONT');
       process.kill(otlpPid, 'SIGCONT');

@@ -8,9 +8,27 @@ const tour = () => walkthrough({ kubectl, say: (line) => lines.push(line), clust
 
 afterAll(async () => {
   await kubectl(['delete', 'pod', 'my-app-pod-0', '-n', 'default', '--ignore-not-found', '--wait=true']);
-  const names = (await kubectl(['get', 'checkpoints.checkpoint.example.com', '-n', 'default', '-o', 'jsonpath={.items[*].metadata.name}'])).split(/\s+/).filter((n) => n.startsWith('walkthrough-'));
-  if (names.length > 0) await kubectl(['delete', 'checkpoints.checkpoint.example.com', '-n', 'default', '--wait=true', ...names]);
-  await kubectl(['delete', 'checkpointpolicies.checkpoint.example.com', 'walkthrough', '--ignore-not-found', '--wait=true']);
+  const names = (
+    await kubectl([
+      'get',
+      'checkpoints.checkpoint.example.com',
+      '-n',
+      'default',
+      '-o',
+      'jsonpath={.items[*].metadata.name}',
+    ])
+  )
+    .split(/\s+/)
+    .filter((n) => n.startsWith('walkthrough-'));
+  if (names.length > 0)
+    await kubectl(['delete', 'checkpoints.checkpoint.example.com', '-n', 'default', '--wait=true', ...names]);
+  await kubectl([
+    'delete',
+    'checkpointpolicies.checkpoint.example.com',
+    'walkthrough',
+    '--ignore-not-found',
+    '--wait=true',
+  ]);
 });
 
 function expectTour(r: WalkthroughResult): void {
@@ -33,7 +51,9 @@ function expectTour(r: WalkthroughResult): void {
 describe('the npm run local walk-through', () => {
   it('checkpoints the sample workload, sweeps by retention and restores, with readable progress', async () => {
     expectTour(await tour());
-    expect(lines.join('\n')).toMatch(/step 2\/4.*\n.*counter in memory before .*: \d+ \(process [0-9a-f]{16}\)\n.*Succeeded in [\d.]+s — local:\/\/.*\n.*MiB, sha256 [a-f0-9]{64}; on this machine: \//);
+    expect(lines.join('\n')).toMatch(
+      /step 2\/4.*\n.*counter in memory before .*: \d+ \(process [0-9a-f]{16}\)\n.*Succeeded in [\d.]+s — local:\/\/.*\n.*MiB, sha256 [a-f0-9]{64}; on this machine: \//,
+    );
     expect(lines.some((l) => /the counter after the restore: \d+ .*goes on counting/.test(l))).toBe(true);
     expect(lines.some((l) => l.includes('restored in'))).toBe(true);
   }, 400_000);

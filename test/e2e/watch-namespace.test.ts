@@ -31,17 +31,34 @@ describe('WATCH_NAMESPACE', () => {
   beforeAll(async () => {
     for (const ns of [WATCHED, IGNORED]) await kubectl(['create', 'namespace', ns]).catch(() => undefined);
     await kubectl(['scale', 'deployment/checkpoint-operator', '-n', OPERATOR_NS, '--replicas=0']);
-    await kubectl(['wait', '--for=delete', 'pod', '-l', 'control-plane=controller-manager', '-n', OPERATOR_NS, '--timeout=60s']);
+    await kubectl([
+      'wait',
+      '--for=delete',
+      'pod',
+      '-l',
+      'control-plane=controller-manager',
+      '-n',
+      OPERATOR_NS,
+      '--timeout=60s',
+    ]);
     dispatcher = spawn(process.execPath, [manager()], {
       env: {
-        PATH: process.env.PATH, KUBECONFIG: clusterContext().kubeconfig, WATCH_NAMESPACE: WATCHED,
-        POD_NAMESPACE: OPERATOR_NS, JOB_IMAGE: 'registry.example.com/checkpoint-operator:v1.0.0',
-        METRICS_PORT: String(await freePort()), HEALTH_PROBE_PORT: String(await freePort()),
+        PATH: process.env.PATH,
+        KUBECONFIG: clusterContext().kubeconfig,
+        WATCH_NAMESPACE: WATCHED,
+        POD_NAMESPACE: OPERATOR_NS,
+        JOB_IMAGE: 'registry.example.com/checkpoint-operator:v1.0.0',
+        METRICS_PORT: String(await freePort()),
+        HEALTH_PROBE_PORT: String(await freePort()),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    dispatcher.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
-    dispatcher.stderr!.on('data', (c: Buffer) => { output += c.toString(); });
+    dispatcher.stdout!.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    dispatcher.stderr!.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
   });
 
   afterAll(async () => {
@@ -53,7 +70,9 @@ describe('WATCH_NAMESPACE', () => {
   it('reconciles Checkpoints in the listed namespaces only', async () => {
     await kubectl(['apply', '-f', '-'], checkpoint(IGNORED));
     await kubectl(['apply', '-f', '-'], checkpoint(WATCHED));
-    const watched = await waitForTerminal(WATCHED, 'probe', 60_000).catch((err: Error) => { throw new Error(`${err.message}\n${output}`); });
+    const watched = await waitForTerminal(WATCHED, 'probe', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${output}`);
+    });
     expect(watched.status?.conditions?.find((c) => c.type === 'Succeeded')?.reason).toBe('PodNotFound');
     // The ignored one was created first; give the dispatcher more time than it took for the other.
     await new Promise((r) => setTimeout(r, 3000));

@@ -10,7 +10,16 @@ import { type FaultResult, machine, writeSection } from '../reliability/report.j
 import { CHECKPOINT_NODE } from '../e2e/support/nodes.js';
 import { leaderLease, operatorPods, runningJobPods, signalContainer } from './support/containers.js';
 import {
-  type Audit, applyAll, audit, checkpointObject, decisionProbe, listCheckpoints, objectsOf, runWorkloads, waitActedOn, waitAllTerminal,
+  type Audit,
+  applyAll,
+  audit,
+  checkpointObject,
+  decisionProbe,
+  listCheckpoints,
+  objectsOf,
+  runWorkloads,
+  waitActedOn,
+  waitAllTerminal,
 } from './support/fleet.js';
 import { describeRestarts, type RestartCause, RestartWatcher } from './support/restarts.js';
 
@@ -39,13 +48,30 @@ let testStartedAt = 0;
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 beforeAll(async () => {
-  cluster = await startLocalCluster({ operator: true, sparePodPorts: 1, log: (line) => process.stderr.write(`${line}\n`) });
+  cluster = await startLocalCluster({
+    operator: true,
+    sparePodPorts: 1,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
   const cp = cluster.controlPlane;
   useOwnCluster({
-    kubeconfig: cluster.kubeconfigPath, kubectl: cp.binaries.kubectl, clusterDir: cp.dir, imageDir: cluster.imageDir,
-    s3: { endpoint: cluster.s3!.endpoint, accessKeyId: cluster.s3!.accessKeyId, secretAccessKey: cluster.s3!.secretAccessKey },
-    clusterHost: { ip: cluster.network.host.ip, netns: cluster.network.host.netns! }, sparePodPorts: cluster.sparePodPorts, pushgatewayUrl: cluster.pushgateway!.url, registryHost: cluster.registry!.host,
-    otlpEndpoint: cluster.otlp!.endpoint, otlpQueryUrl: cluster.otlp!.queryUrl, pushgatewayPid: cluster.pushgateway!.process.pid, otlpPid: cluster.otlp!.process.pid,
+    kubeconfig: cluster.kubeconfigPath,
+    kubectl: cp.binaries.kubectl,
+    clusterDir: cp.dir,
+    imageDir: cluster.imageDir,
+    s3: {
+      endpoint: cluster.s3!.endpoint,
+      accessKeyId: cluster.s3!.accessKeyId,
+      secretAccessKey: cluster.s3!.secretAccessKey,
+    },
+    clusterHost: { ip: cluster.network.host.ip, netns: cluster.network.host.netns! },
+    sparePodPorts: cluster.sparePodPorts,
+    pushgatewayUrl: cluster.pushgateway!.url,
+    registryHost: cluster.registry!.host,
+    otlpEndpoint: cluster.otlp!.endpoint,
+    otlpQueryUrl: cluster.otlp!.queryUrl,
+    pushgatewayPid: cluster.pushgateway!.process.pid,
+    otlpPid: cluster.otlp!.process.pid,
   });
   await restartWatcher.start();
 });
@@ -55,43 +81,66 @@ beforeEach(() => {
 });
 
 /** The dispatcher restarts of this test, each with its cause; `unexpected` counts those the fault does not explain. */
-interface RestartCheck { unexpected: number; described: string; of(pod: string, cause?: RestartCause): number }
+interface RestartCheck {
+  unexpected: number;
+  described: string;
+  of(pod: string, cause?: RestartCause): number;
+}
 
 /**
  * The restarts since the test began. A fault may explain up to `expected.upTo` restarts of one
  * pod with one cause (the leader it killed, froze, or cut off from the API); any other restart,
  * or one with another cause, is unexpected and fails the case.
  */
-async function restartsOfThisTest(expected?: { pod: string; cause: RestartCause; upTo: number }): Promise<RestartCheck> {
+async function restartsOfThisTest(expected?: {
+  pod: string;
+  cause: RestartCause;
+  upTo: number;
+}): Promise<RestartCheck> {
   const restarts = await restartWatcher.since(testStartedAt);
   let allowance = expected?.upTo ?? 0;
   let unexpected = 0;
   for (const r of restarts) {
-    const explained = expected !== undefined && r.pod === expected.pod && r.cause === expected.cause ? Math.min(allowance, r.count) : 0;
+    const explained =
+      expected !== undefined && r.pod === expected.pod && r.cause === expected.cause ? Math.min(allowance, r.count) : 0;
     allowance -= explained;
     unexpected += r.count - explained;
   }
   return {
     unexpected,
     described: describeRestarts(restarts),
-    of: (pod, cause) => restarts.filter((r) => r.pod === pod && (cause === undefined || r.cause === cause)).reduce((n, r) => n + r.count, 0),
+    of: (pod, cause) =>
+      restarts
+        .filter((r) => r.pod === pod && (cause === undefined || r.cause === cause))
+        .reduce((n, r) => n + r.count, 0),
   };
 }
 
 afterAll(async () => {
   await restartWatcher.stop();
-  if (results.length > 0) await writeSection('faults', { ranAt: new Date().toISOString(), machine: machine(), results });
+  if (results.length > 0)
+    await writeSection('faults', { ranAt: new Date().toISOString(), machine: machine(), results });
   await cluster?.stop();
 });
 
 /** Creates `count` Checkpoints, one per target container, named <prefix>-<i>. */
-async function createFleet(namespace: string, targets: { pod: string; container: string }[], prefix = 'ckpt', storage?: object): Promise<string[]> {
+async function createFleet(
+  namespace: string,
+  targets: { pod: string; container: string }[],
+  prefix = 'ckpt',
+  storage?: object,
+): Promise<string[]> {
   const names = targets.map((_, i) => `${prefix}-${i}`);
   await applyAll(targets.map((t, i) => checkpointObject(namespace, names[i]!, t, storage)));
   return names;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
+async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
@@ -115,11 +164,41 @@ function leaderExitNote(leader: string, restarts: RestartCheck): string {
 }
 
 /** Records the figures and asserts what must hold (asserted after recording, so a failure still reaches the report). */
-function record(base: Omit<FaultResult, 'checkpoints' | 'terminal' | 'succeeded' | 'failedReasons' | 'duplicateJobs' | 'archivesLostOrWrong' | 'held' | 'dispatcherRestarts' | 'restartCauses'>,
-  a: Audit, restarts: RestartCheck, extraHeld = true): void {
-  const held = a.terminal === a.checkpoints && a.duplicateJobs === 0 && a.archivesLostOrWrong === 0 && restarts.unexpected === 0 && extraHeld;
-  results.push({ ...base, checkpoints: a.checkpoints, terminal: a.terminal, succeeded: a.succeeded, failedReasons: a.failedReasons,
-    duplicateJobs: a.duplicateJobs, archivesLostOrWrong: a.archivesLostOrWrong, dispatcherRestarts: restarts.unexpected, restartCauses: restarts.described, held });
+function record(
+  base: Omit<
+    FaultResult,
+    | 'checkpoints'
+    | 'terminal'
+    | 'succeeded'
+    | 'failedReasons'
+    | 'duplicateJobs'
+    | 'archivesLostOrWrong'
+    | 'held'
+    | 'dispatcherRestarts'
+    | 'restartCauses'
+  >,
+  a: Audit,
+  restarts: RestartCheck,
+  extraHeld = true,
+): void {
+  const held =
+    a.terminal === a.checkpoints &&
+    a.duplicateJobs === 0 &&
+    a.archivesLostOrWrong === 0 &&
+    restarts.unexpected === 0 &&
+    extraHeld;
+  results.push({
+    ...base,
+    checkpoints: a.checkpoints,
+    terminal: a.terminal,
+    succeeded: a.succeeded,
+    failedReasons: a.failedReasons,
+    duplicateJobs: a.duplicateJobs,
+    archivesLostOrWrong: a.archivesLostOrWrong,
+    dispatcherRestarts: restarts.unexpected,
+    restartCauses: restarts.described,
+    held,
+  });
   expect(a.problems).toEqual([]);
   expect(a.terminal).toBe(a.checkpoints);
   expect(a.duplicateJobs).toBe(0);
@@ -131,26 +210,51 @@ function record(base: Omit<FaultResult, 'checkpoints' | 'terminal' | 'succeeded'
  * A part of the control plane goes away while 30 Checkpoints are in flight and comes back; once
  * the API server answers again, a new Checkpoint must be acted on and every one must finish.
  */
-async function controlPlaneOutage(ns: string, fault: string, part: string, breakAndRestore: () => Promise<void>, howDown = ''): Promise<void> {
+async function controlPlaneOutage(
+  ns: string,
+  fault: string,
+  part: string,
+  breakAndRestore: () => Promise<void>,
+  howDown = '',
+): Promise<void> {
   const targets = await runWorkloads(ns, 3, 10);
   const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
   const leader = (await leaderLease()).holder;
   const names = await createFleet(ns, targets);
-  await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
+  await waitUntil(
+    'the first Checkpoints running',
+    async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5,
+    120_000,
+    50,
+  );
   const stoppedAt = Date.now();
   await breakAndRestore();
   const backAt = Date.now();
-  await waitUntil('the API server to answer again', async () => { await kubectl(['get', '--raw', '/readyz']); return true; }, 120_000, 250);
+  await waitUntil(
+    'the API server to answer again',
+    async () => {
+      await kubectl(['get', '--raw', '/readyz']);
+      return true;
+    },
+    120_000,
+    250,
+  );
   await applyAll([checkpointObject(ns, 'probe', probeTarget!), decisionProbe(ns)]);
   const actedAt = await waitActedOn(ns, 'decision-probe', 180_000);
   const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
   const a = await audit(ns, [...names, 'probe']);
   const restarts = await restartsOfThisTest({ pod: leader, cause: 'stepped down at its renew deadline', upTo: 1 });
-  record({
-    fault, during: `${names.length} concurrent checkpoints + 1 created once it was back`,
-    recoverySeconds: seconds(actedAt - backAt), recoveredWhen: `${part} serving again → a Checkpoint created then is decided (PodNotFound)`,
-    notes: `${part} down ${seconds(backAt - stoppedAt)} s${howDown ? ` ${howDown}` : ''}; all terminal ${seconds(doneAt - backAt)} s after it was back.${leaderExitNote(leader, restarts)}`,
-  }, a, restarts);
+  record(
+    {
+      fault,
+      during: `${names.length} concurrent checkpoints + 1 created once it was back`,
+      recoverySeconds: seconds(actedAt - backAt),
+      recoveredWhen: `${part} serving again → a Checkpoint created then is decided (PodNotFound)`,
+      notes: `${part} down ${seconds(backAt - stoppedAt)} s${howDown ? ` ${howDown}` : ''}; all terminal ${seconds(doneAt - backAt)} s after it was back.${leaderExitNote(leader, restarts)}`,
+    },
+    a,
+    restarts,
+  );
 }
 
 describe('fault suite', () => {
@@ -171,9 +275,16 @@ describe('fault suite', () => {
     const leaseBefore = await leaderLease();
     const names = await createFleet(ns, targets);
     // Kill once the work is under way: some Checkpoints Running, most not finished.
-    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
+    await waitUntil(
+      'the first Checkpoints running',
+      async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5,
+      120_000,
+      50,
+    );
     const killedAt = Date.now();
-    expect(await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGKILL')).toBe(true);
+    expect(
+      await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGKILL'),
+    ).toBe(true);
     await applyAll([checkpointObject(ns, 'probe', probeTarget!), decisionProbe(ns)]);
     const actedAt = await waitActedOn(ns, 'decision-probe', 120_000);
     const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
@@ -181,12 +292,22 @@ describe('fault suite', () => {
     const a = await audit(ns, [...names, 'probe']);
     // The killed container is restarted by its kubelet: one restart, caused by the fault.
     const restarts = await restartsOfThisTest({ pod: leaseBefore.holder, cause: 'killed', upTo: 1 });
-    const takenBy = leaseAfter.holder === leaseBefore.holder ? 'the killed replica, restarted by its kubelet (same identity)' : 'the standby';
-    record({
-      fault: 'leader SIGKILLed (container restarted by the kubelet)', during: `${names.length} concurrent checkpoints + 1 created after the kill`,
-      recoverySeconds: seconds(actedAt - killedAt), recoveredWhen: 'kill → a Checkpoint created after the kill is decided (PodNotFound)',
-      notes: `leader afterwards: ${takenBy}; all terminal ${seconds(doneAt - killedAt)} s after the kill (at most 4 checkpoint Jobs at once on the node); lease duration ${LEASE_DURATION_S} s.`,
-    }, a, restarts, actedAt - killedAt <= LEASE_DURATION_S * 1000);
+    const takenBy =
+      leaseAfter.holder === leaseBefore.holder
+        ? 'the killed replica, restarted by its kubelet (same identity)'
+        : 'the standby';
+    record(
+      {
+        fault: 'leader SIGKILLed (container restarted by the kubelet)',
+        during: `${names.length} concurrent checkpoints + 1 created after the kill`,
+        recoverySeconds: seconds(actedAt - killedAt),
+        recoveredWhen: 'kill → a Checkpoint created after the kill is decided (PodNotFound)',
+        notes: `leader afterwards: ${takenBy}; all terminal ${seconds(doneAt - killedAt)} s after the kill (at most 4 checkpoint Jobs at once on the node); lease duration ${LEASE_DURATION_S} s.`,
+      },
+      a,
+      restarts,
+      actedAt - killedAt <= LEASE_DURATION_S * 1000,
+    );
     expect(actedAt - killedAt).toBeLessThanOrEqual(LEASE_DURATION_S * 1000);
   }, 600_000);
 
@@ -198,9 +319,16 @@ describe('fault suite', () => {
     const standby = (await operatorPods()).find((p) => p !== leaseBefore.holder)!;
     expect(standby).toBeDefined();
     const names = await createFleet(ns, targets);
-    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5, 120_000, 50);
+    await waitUntil(
+      'the first Checkpoints running',
+      async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 5,
+      120_000,
+      50,
+    );
     const frozenAt = Date.now();
-    expect(await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGSTOP')).toBe(true);
+    expect(
+      await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGSTOP'),
+    ).toBe(true);
     let thawed = false;
     try {
       // The frozen leader's last renewal: the lease does not change again until the standby takes it.
@@ -224,24 +352,41 @@ describe('fault suite', () => {
       const a = await audit(ns, [...names, 'probe']);
       // The thawed replica finds its lease gone and exits (a replica that lost the lease must not
       // act on what it believed while frozen); its kubelet restarts it as a standby.
-      const restarts = await restartsOfThisTest({ pod: leaseBefore.holder, cause: 'stepped down at its renew deadline', upTo: 1 });
+      const restarts = await restartsOfThisTest({
+        pod: leaseBefore.holder,
+        cause: 'stepped down at its renew deadline',
+        upTo: 1,
+      });
       const frozenRestarts = restarts.of(leaseBefore.holder);
       const standbyLeads = leaseDuring.holder === standby && leaseAfter.holder === standby;
-      record({
-        fault: 'leader frozen (SIGSTOP 25 s, then SIGCONT)', during: `${names.length} concurrent checkpoints + 1 created after the freeze`,
-        recoverySeconds: seconds(actedAt - frozenAt), recoveredWhen: 'freeze → the standby decides a Checkpoint created after the freeze (PodNotFound)',
-        notes: `the standby took the lease ${seconds(Date.parse(leaseDuring.acquireTime) - lastRenewal)} s after the frozen leader's last renewal (lease duration ${LEASE_DURATION_S} s); lease holder during the freeze: ${leaseDuring.holder === standby ? 'the standby' : leaseDuring.holder}; after the thaw: ${leaseAfter.holder === standby ? 'still the standby' : leaseAfter.holder}; the thawed replica ${frozenRestarts === 1 ? 'found its lease gone, exited and was restarted as a standby' : `restarted ${frozenRestarts} times`}; all terminal ${seconds(doneAt - frozenAt)} s after the freeze. A frozen leader cannot release its lease, so the standby must wait out the lease (${LEASE_DURATION_S} s from the last renewal the standby saw, plus up to one retry period of 2 s).`,
-      }, a, restarts, standbyLeads && actedAt - frozenAt <= TAKEOVER_BOUND_MS);
+      record(
+        {
+          fault: 'leader frozen (SIGSTOP 25 s, then SIGCONT)',
+          during: `${names.length} concurrent checkpoints + 1 created after the freeze`,
+          recoverySeconds: seconds(actedAt - frozenAt),
+          recoveredWhen: 'freeze → the standby decides a Checkpoint created after the freeze (PodNotFound)',
+          notes: `the standby took the lease ${seconds(Date.parse(leaseDuring.acquireTime) - lastRenewal)} s after the frozen leader's last renewal (lease duration ${LEASE_DURATION_S} s); lease holder during the freeze: ${leaseDuring.holder === standby ? 'the standby' : leaseDuring.holder}; after the thaw: ${leaseAfter.holder === standby ? 'still the standby' : leaseAfter.holder}; the thawed replica ${frozenRestarts === 1 ? 'found its lease gone, exited and was restarted as a standby' : `restarted ${frozenRestarts} times`}; all terminal ${seconds(doneAt - frozenAt)} s after the freeze. A frozen leader cannot release its lease, so the standby must wait out the lease (${LEASE_DURATION_S} s from the last renewal the standby saw, plus up to one retry period of 2 s).`,
+        },
+        a,
+        restarts,
+        standbyLeads && actedAt - frozenAt <= TAKEOVER_BOUND_MS,
+      );
       expect(standbyLeads).toBe(true);
       expect(actedAt - frozenAt).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
     } finally {
-      if (!thawed) await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
+      if (!thawed)
+        await signalContainer(cluster.nodes!, 'checkpoint-operator-system', leaseBefore.holder, 'manager', 'SIGCONT');
     }
   }, 600_000);
 
   it('API server restarted during 30 checkpoints', async () => {
-    await controlPlaneOutage('fault-apiserver', 'API server restarted', 'API server',
-      () => cluster.controlPlane.restartApiServer(), '(stop, start, ready)');
+    await controlPlaneOutage(
+      'fault-apiserver',
+      'API server restarted',
+      'API server',
+      () => cluster.controlPlane.restartApiServer(),
+      '(stop, start, ready)',
+    );
   }, 600_000);
 
   it('etcd stopped for 10 s during 30 checkpoints', async () => {
@@ -261,16 +406,38 @@ describe('fault suite', () => {
       await createBucket(s3, 'faults');
       const targets = await runWorkloads(ns, 1, 10, { memoryBytes: 64 * 1024 * 1024 });
       const [probeTarget] = await runWorkloads(ns, 1, 1, { prefix: 'probe' });
-      await kubectl(['create', 'secret', 'generic', 'fault-s3', '-n', ns,
-        `--from-literal=AWS_ACCESS_KEY_ID=${server.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${server.secretAccessKey}`]);
-      const storage = { backend: 's3', s3: { endpoint: server.endpoint, bucket: 'faults', prefix: 'p/', credentialsSecretRef: { name: 'fault-s3' } } };
+      await kubectl([
+        'create',
+        'secret',
+        'generic',
+        'fault-s3',
+        '-n',
+        ns,
+        `--from-literal=AWS_ACCESS_KEY_ID=${server.accessKeyId}`,
+        `--from-literal=AWS_SECRET_ACCESS_KEY=${server.secretAccessKey}`,
+      ]);
+      const storage = {
+        backend: 's3',
+        s3: { endpoint: server.endpoint, bucket: 'faults', prefix: 'p/', credentialsSecretRef: { name: 'fault-s3' } },
+      };
       const names = await createFleet(ns, targets, 'ckpt', storage);
-      await waitUntil('multipart uploads under way', async () => (await pendingUploads(s3, 'faults')).length > 0, 120_000, 50);
+      await waitUntil(
+        'multipart uploads under way',
+        async () => (await pendingUploads(s3, 'faults')).length > 0,
+        120_000,
+        50,
+      );
       const stoppedAt = Date.now();
       await server.process.stop(0);
       s3.destroy();
       await new Promise((r) => setTimeout(r, 5_000));
-      server = await startMinio({ dir, host, port, name: 'minio-fault', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+      server = await startMinio({
+        dir,
+        host,
+        port,
+        name: 'minio-fault',
+        credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+      });
       s3 = adminS3(server);
       const backAt = Date.now();
       await applyAll([checkpointObject(ns, 'probe', probeTarget!, storage)]);
@@ -281,11 +448,18 @@ describe('fault suite', () => {
       const failed = (await listCheckpoints(ns)).filter((c) => c.status?.phase === 'Failed');
       const strays = (await Promise.all(failed.map((c) => objectsOf(s3, 'faults', 'p/', c)))).flat();
       const probe = (await listCheckpoints(ns)).find((c) => c.metadata.name === 'probe');
-      record({
-        fault: 'MinIO stopped mid-upload, back after 5 s', during: `${names.length} concurrent 64 MiB checkpoints to S3 + 1 created once it was back`,
-        recoverySeconds: seconds(probeDoneAt - backAt), recoveredWhen: 'MinIO serving again → a new S3 Checkpoint Succeeded',
-        notes: `MinIO down ${seconds(backAt - stoppedAt)} s; all terminal ${seconds(doneAt - stoppedAt)} s after it stopped; objects left by Failed Checkpoints: ${strays.length}.`,
-      }, a, await restartsOfThisTest(), strays.length === 0 && a.succeeded === a.checkpoints);
+      record(
+        {
+          fault: 'MinIO stopped mid-upload, back after 5 s',
+          during: `${names.length} concurrent 64 MiB checkpoints to S3 + 1 created once it was back`,
+          recoverySeconds: seconds(probeDoneAt - backAt),
+          recoveredWhen: 'MinIO serving again → a new S3 Checkpoint Succeeded',
+          notes: `MinIO down ${seconds(backAt - stoppedAt)} s; all terminal ${seconds(doneAt - stoppedAt)} s after it stopped; objects left by Failed Checkpoints: ${strays.length}.`,
+        },
+        a,
+        await restartsOfThisTest(),
+        strays.length === 0 && a.succeeded === a.checkpoints,
+      );
       expect(strays).toEqual([]);
       // Jobs try unreachable storage again for 30 s: an outage of a few seconds fails nothing.
       expect(a.failedReasons, failed.map((c) => `${c.metadata.name}: ${c.status?.message}`).join('; ')).toEqual({});
@@ -301,7 +475,12 @@ describe('fault suite', () => {
     const node = cluster.nodes!.byName(CHECKPOINT_NODE);
     const targets = await runWorkloads(ns, 2, 10, { nodeName: node.name });
     const names = await createFleet(ns, targets.slice(0, 10));
-    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 1, 120_000, 20);
+    await waitUntil(
+      'the first Checkpoints running',
+      async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 1,
+      120_000,
+      20,
+    );
     const stalledAt = Date.now();
     // The real kubelet stopped (SIGSTOP): connections are accepted by the kernel and nothing answers.
     const kubelet = node.kubelet().pid;
@@ -317,11 +496,17 @@ describe('fault suite', () => {
       const releasedAt = Date.now();
       const doneAt = await waitAllTerminal(ns, names, 300_000);
       const a = await audit(ns, names);
-      record({
-        fault: 'kubelet stalled for 20 s (SIGSTOP, then SIGCONT)', during: `${names.length} checkpoints on that node, half created during the stall`,
-        recoverySeconds: seconds(doneAt - releasedAt), recoveredWhen: 'kubelet answering again → every Checkpoint terminal',
-        notes: `stalled ${seconds(releasedAt - stalledAt)} s.`,
-      }, a, await restartsOfThisTest());
+      record(
+        {
+          fault: 'kubelet stalled for 20 s (SIGSTOP, then SIGCONT)',
+          during: `${names.length} checkpoints on that node, half created during the stall`,
+          recoverySeconds: seconds(doneAt - releasedAt),
+          recoveredWhen: 'kubelet answering again → every Checkpoint terminal',
+          notes: `stalled ${seconds(releasedAt - stalledAt)} s.`,
+        },
+        a,
+        await restartsOfThisTest(),
+      );
     } finally {
       if (!released) process.kill(kubelet, 'SIGCONT');
     }
@@ -332,20 +517,36 @@ describe('fault suite', () => {
     const node = cluster.nodes!.byName(CHECKPOINT_NODE);
     const targets = await runWorkloads(ns, 2, 10, { nodeName: node.name, memoryBytes: 32 * 1024 * 1024 });
     const names = await createFleet(ns, targets);
-    await waitUntil('the first Checkpoints running', async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 3, 120_000, 20);
+    await waitUntil(
+      'the first Checkpoints running',
+      async () => (await countPhase(ns, ['Running', 'Succeeded', 'Failed'])) >= 3,
+      120_000,
+      20,
+    );
     const stoppedAt = Date.now();
     // Stopped and started as a service manager restarts it: running containers keep running (their shims live on).
     await node.restartContainerd(2_000);
     const backAt = Date.now();
     const doneAt = await waitAllTerminal(ns, names, 300_000);
     const a = await audit(ns, names);
-    const running = JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-o', 'json'])) as { items: { status: { containerStatuses?: { restartCount: number }[] } }[] };
-    const workloadRestarts = running.items.flatMap((p) => p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
-    record({
-      fault: 'containerd restarted mid-checkpoint', during: `${names.length} concurrent 32 MiB checkpoints on that node`,
-      recoverySeconds: seconds(doneAt - backAt), recoveredWhen: 'containerd serving again → every Checkpoint terminal',
-      notes: `containerd down ${seconds(backAt - stoppedAt)} s; workload containers restarted by it: ${workloadRestarts}. A checkpoint the restart cut short fails with the kubelet's reason or is tried again; none records an archive it does not have.`,
-    }, a, await restartsOfThisTest(), workloadRestarts === 0);
+    const running = JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-o', 'json'])) as {
+      items: { status: { containerStatuses?: { restartCount: number }[] } }[];
+    };
+    const workloadRestarts = running.items
+      .flatMap((p) => p.status.containerStatuses ?? [])
+      .reduce((n, c) => n + c.restartCount, 0);
+    record(
+      {
+        fault: 'containerd restarted mid-checkpoint',
+        during: `${names.length} concurrent 32 MiB checkpoints on that node`,
+        recoverySeconds: seconds(doneAt - backAt),
+        recoveredWhen: 'containerd serving again → every Checkpoint terminal',
+        notes: `containerd down ${seconds(backAt - stoppedAt)} s; workload containers restarted by it: ${workloadRestarts}. A checkpoint the restart cut short fails with the kubelet's reason or is tried again; none records an archive it does not have.`,
+      },
+      a,
+      await restartsOfThisTest(),
+      workloadRestarts === 0,
+    );
     expect(workloadRestarts).toBe(0);
   }, 600_000);
 
@@ -371,10 +572,17 @@ describe('fault suite', () => {
     expect(killed.size).toBeGreaterThan(0);
     const doneAt = await waitAllTerminal(ns, names, 300_000);
     const a = await audit(ns, names);
-    record({
-      fault: 'checkpoint Job pods SIGKILLed', during: `${names.length} concurrent 96 MiB checkpoints; ${killed.size} Job pods killed`,
-      recoverySeconds: seconds(doneAt - firstKillAt), recoveredWhen: 'first kill → every Checkpoint terminal',
-      notes: 'Each Job allows one more pod (backoffLimit 1): a Job whose pod was killed runs again from the start (a new kubelet checkpoint, a new archive key); the killed attempt never records anything.',
-    }, a, await restartsOfThisTest());
+    record(
+      {
+        fault: 'checkpoint Job pods SIGKILLed',
+        during: `${names.length} concurrent 96 MiB checkpoints; ${killed.size} Job pods killed`,
+        recoverySeconds: seconds(doneAt - firstKillAt),
+        recoveredWhen: 'first kill → every Checkpoint terminal',
+        notes:
+          'Each Job allows one more pod (backoffLimit 1): a Job whose pod was killed runs again from the start (a new kubelet checkpoint, a new archive key); the killed attempt never records anything.',
+      },
+      a,
+      await restartsOfThisTest(),
+    );
   }, 600_000);
 });

@@ -7,7 +7,10 @@ function faultRows(results: FaultResult[]): string[] {
     '| fault | during | recovered in | checkpoints terminal | succeeded | failed (reasons) | duplicate Jobs | archives lost or wrong | dispatcher restarts | held |',
     '|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => {
-      const failed = Object.entries(r.failedReasons).map(([reason, n]) => `${n} ${reason}`).join(', ') || '0';
+      const failed =
+        Object.entries(r.failedReasons)
+          .map(([reason, n]) => `${n} ${reason}`)
+          .join(', ') || '0';
       return `| ${cell(r.fault)} | ${cell(r.during)} | ${r.recoverySeconds.toFixed(1)} s (${cell(r.recoveredWhen)}) | ${r.terminal}/${r.checkpoints} | ${r.succeeded} | ${cell(failed)} | ${r.duplicateJobs} | ${r.archivesLostOrWrong} | ${r.dispatcherRestarts} | ${r.held ? 'yes' : '**no**'} |`;
     }),
   ];
@@ -19,7 +22,10 @@ function badInputRows(results: BadInputResult[]): string[] {
   for (const category of categories) {
     const rows = results.filter((r) => r.category === category);
     lines.push('', `### ${category} (${rows.length})`, '', '| case | outcome | message | held |', '|---|---|---|---|');
-    for (const r of rows) lines.push(`| ${cell(r.case)} | ${cell(r.outcome)} | ${cell(r.message.length > 160 ? `${r.message.slice(0, 157)}…` : r.message)} | ${r.held ? 'yes' : '**no**'} |`);
+    for (const r of rows)
+      lines.push(
+        `| ${cell(r.case)} | ${cell(r.outcome)} | ${cell(r.message.length > 160 ? `${r.message.slice(0, 157)}…` : r.message)} | ${r.held ? 'yes' : '**no**'} |`,
+      );
   }
   return lines;
 }
@@ -37,18 +43,36 @@ export function renderReliability(report: ReliabilityReport): string {
   if (report.faults) {
     const f = report.faults;
     const held = f.results.filter((r) => r.held).length;
-    out.push('', '## Faults', '', `Last run ${f.ranAt} on ${f.machine}: ${held} of ${f.results.length} held.`,
-      'A fault holds when every Checkpoint ends terminal, no Checkpoint got a second Job, every Succeeded Checkpoint\'s archive is in storage with the recorded size and sha256, and no dispatcher replica restarted except as the fault explains (the leader it killed, or the one that stepped down at its renew deadline when it froze or lost the API). Each restart is listed with its cause, read from the container\'s last state and log.',
-      '', ...faultRows(f.results));
+    out.push(
+      '',
+      '## Faults',
+      '',
+      `Last run ${f.ranAt} on ${f.machine}: ${held} of ${f.results.length} held.`,
+      "A fault holds when every Checkpoint ends terminal, no Checkpoint got a second Job, every Succeeded Checkpoint's archive is in storage with the recorded size and sha256, and no dispatcher replica restarted except as the fault explains (the leader it killed, or the one that stepped down at its renew deadline when it froze or lost the API). Each restart is listed with its cause, read from the container's last state and log.",
+      '',
+      ...faultRows(f.results),
+    );
     const notes = f.results.filter((r) => r.notes || r.restartCauses);
-    if (notes.length > 0) out.push('', ...notes.map((r) => `- **${r.fault}**: ${[r.notes, r.restartCauses ? `Dispatcher restarts: ${r.restartCauses}.` : ''].filter(Boolean).join(' ')}`));
+    if (notes.length > 0)
+      out.push(
+        '',
+        ...notes.map(
+          (r) =>
+            `- **${r.fault}**: ${[r.notes, r.restartCauses ? `Dispatcher restarts: ${r.restartCauses}.` : ''].filter(Boolean).join(' ')}`,
+        ),
+      );
   }
   if (report.badInput) {
     const b = report.badInput;
     const held = b.results.filter((r) => r.held).length;
-    out.push('', '## Bad input', '', `Last run ${b.ranAt} on ${b.machine}: ${b.results.length} cases, ${held} held; dispatcher restarts during the suite: ${b.dispatcherRestarts}.`,
+    out.push(
+      '',
+      '## Bad input',
+      '',
+      `Last run ${b.ranAt} on ${b.machine}: ${b.results.length} cases, ${held} held; dispatcher restarts during the suite: ${b.dispatcherRestarts}.`,
       'A case holds when the API server refuses the object naming the field, or the object ends in a Failed state with a one-word reason and a message (with an Event), or the program exits with a clear message, and nothing already stored is lost.',
-      ...badInputRows(b.results));
+      ...badInputRows(b.results),
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -64,7 +64,10 @@ async function readReport(): Promise<ReliabilityReport> {
 }
 
 /** Replaces one suite's section of docs/reliability.json and re-renders docs/RELIABILITY.md. */
-export async function writeSection<K extends keyof ReliabilityReport>(key: K, section: NonNullable<ReliabilityReport[K]>): Promise<void> {
+export async function writeSection<K extends keyof ReliabilityReport>(
+  key: K,
+  section: NonNullable<ReliabilityReport[K]>,
+): Promise<void> {
   const report = { ...(await readReport()), [key]: section };
   await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(mdPath, renderReliability(report));

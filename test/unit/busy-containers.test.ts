@@ -4,7 +4,8 @@ import { BusyContainers, containerKey } from '../../src/dispatcher/checkpoints/b
 
 function checkpoint(name: string, status?: Checkpoint['status']): Checkpoint {
   return {
-    apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'Checkpoint',
+    apiVersion: 'checkpoint.example.com/v1alpha1',
+    kind: 'Checkpoint',
     metadata: { name, namespace: 'ns', uid: `uid-${name}` },
     spec: { target: { podName: 'web-0' } },
     ...(status ? { status } : {}),
@@ -15,7 +16,10 @@ const APP = containerKey('ns', 'web-0', 'app');
 /** A BusyContainers whose view of which Checkpoints are still working is `active`. */
 function busyContainers(active = new Set<string>()) {
   const woken: string[] = [];
-  const busy = new BusyContainers((key) => active.has(key), (key) => woken.push(key));
+  const busy = new BusyContainers(
+    (key) => active.has(key),
+    (key) => woken.push(key),
+  );
   return { busy, woken, active };
 }
 

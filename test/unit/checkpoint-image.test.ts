@@ -5,10 +5,20 @@ import { buildCheckpointImage, CHECKPOINT_ANNOTATION, MEDIA_TYPE } from '../../s
 const sha = 'ab'.repeat(32);
 const input = {
   containerName: 'main',
-  archive: { sizeBytes: 1_062_400, sha256: sha, fileName: 'checkpoint-web-0_team-a-main-20261125T030000Z.tar', createdAt: '2026-11-25T03:00:00.123Z' },
+  archive: {
+    sizeBytes: 1_062_400,
+    sha256: sha,
+    fileName: 'checkpoint-web-0_team-a-main-20261125T030000Z.tar',
+    createdAt: '2026-11-25T03:00:00.123Z',
+  },
   metadata: {
-    containerName: 'main', image: 'quay.io/app/web:1.2', imageRef: 'sha256:0123', runtime: 'runc',
-    podName: 'web-0', podNamespace: 'team-a', createdAt: '2026-11-25T02:00:00Z',
+    containerName: 'main',
+    image: 'quay.io/app/web:1.2',
+    imageRef: 'sha256:0123',
+    runtime: 'runc',
+    podName: 'web-0',
+    podNamespace: 'team-a',
+    createdAt: '2026-11-25T02:00:00Z',
   },
 };
 
@@ -33,19 +43,32 @@ describe('buildCheckpointImage', () => {
 
   it('has the archive itself as its only, uncompressed layer', () => {
     const manifest = json(buildCheckpointImage(input).manifest);
-    expect(manifest.layers).toEqual([{
-      mediaType: MEDIA_TYPE.layer, digest: `sha256:${sha}`, size: 1_062_400,
-      annotations: { [CHECKPOINT_ANNOTATION.title]: input.archive.fileName },
-    }]);
+    expect(manifest.layers).toEqual([
+      {
+        mediaType: MEDIA_TYPE.layer,
+        digest: `sha256:${sha}`,
+        size: 1_062_400,
+        annotations: { [CHECKPOINT_ANNOTATION.title]: input.archive.fileName },
+      },
+    ]);
   });
 
   it('has a config for the platform, dated by the archive, with the layer as its rootfs', () => {
     const { config, manifest } = buildCheckpointImage(input);
     expect(config.mediaType).toBe(MEDIA_TYPE.config);
     const c = json(config);
-    expect(c).toMatchObject({ architecture: 'amd64', os: 'linux', created: input.archive.createdAt, rootfs: { type: 'layers', diff_ids: [`sha256:${sha}`] } });
+    expect(c).toMatchObject({
+      architecture: 'amd64',
+      os: 'linux',
+      created: input.archive.createdAt,
+      rootfs: { type: 'layers', diff_ids: [`sha256:${sha}`] },
+    });
     expect(c.history).toHaveLength(1);
-    expect(json(manifest).config).toEqual({ mediaType: MEDIA_TYPE.config, digest: config.digest, size: config.bytes.length });
+    expect(json(manifest).config).toEqual({
+      mediaType: MEDIA_TYPE.config,
+      digest: config.digest,
+      size: config.bytes.length,
+    });
     const arm = json(buildCheckpointImage({ ...input, platform: { architecture: 'arm64', os: 'linux' } }).config);
     expect(arm.architecture).toBe('arm64');
   });
@@ -56,8 +79,16 @@ describe('buildCheckpointImage', () => {
     expect(index.mediaType).toBe(MEDIA_TYPE.index);
     expect(json(manifest)).toMatchObject({ schemaVersion: 2, mediaType: MEDIA_TYPE.manifest });
     expect(json(index)).toMatchObject({
-      schemaVersion: 2, mediaType: MEDIA_TYPE.index,
-      manifests: [{ mediaType: MEDIA_TYPE.manifest, digest: manifest.digest, size: manifest.bytes.length, platform: { architecture: 'amd64', os: 'linux' } }],
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.index,
+      manifests: [
+        {
+          mediaType: MEDIA_TYPE.manifest,
+          digest: manifest.digest,
+          size: manifest.bytes.length,
+          platform: { architecture: 'amd64', os: 'linux' },
+        },
+      ],
     });
   });
 
@@ -80,7 +111,9 @@ describe('buildCheckpointImage', () => {
   it('leaves out annotations whose value is unknown', () => {
     const { index } = buildCheckpointImage({ ...input, metadata: { containerName: 'main', image: '' } });
     expect(Object.keys(json(index).annotations).sort()).toEqual([
-      'io.kubernetes.cri-o.annotations.checkpoint.name', 'org.criu.checkpoint.container.name', 'org.opencontainers.image.created',
+      'io.kubernetes.cri-o.annotations.checkpoint.name',
+      'org.criu.checkpoint.container.name',
+      'org.opencontainers.image.created',
     ]);
   });
 });

@@ -28,27 +28,51 @@ function fakeApi(object: { uid: string; deleting: boolean } | undefined) {
       expect(path).toBe('/apis/checkpoint.example.com/v1alpha1/namespaces/team-a/checkpoints/c1');
       if (!object) throw new KubeHttpError(404, '{"message":"not found"}', 'GET', path);
       return {
-        apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'Checkpoint',
-        metadata: { namespace: 'team-a', name: 'c1', uid: object.uid, ...(object.deleting ? { deletionTimestamp: '2026-11-25T05:00:00Z' } : {}) },
+        apiVersion: 'checkpoint.example.com/v1alpha1',
+        kind: 'Checkpoint',
+        metadata: {
+          namespace: 'team-a',
+          name: 'c1',
+          uid: object.uid,
+          ...(object.deleting ? { deletionTimestamp: '2026-11-25T05:00:00Z' } : {}),
+        },
         spec: {},
       };
     },
-    async mergePatch(path: string, body: unknown) { patches.push({ path, body }); return {}; },
-    async post(_path: string, body: unknown) { events.push(body as { message?: string }); return {}; },
+    async mergePatch(path: string, body: unknown) {
+      patches.push({ path, body });
+      return {};
+    },
+    async post(_path: string, body: unknown) {
+      events.push(body as { message?: string });
+      return {};
+    },
   } as unknown as LeanKubeClient;
   return { api, patches, events };
 }
 
 let root: string;
-beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'cleanup-')); });
-afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'cleanup-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
-async function run(input: Partial<CleanupJobInput>, backend: ArchiveBackend, object: { uid: string; deleting: boolean } | undefined = { uid: 'uid-1', deleting: true }) {
+async function run(
+  input: Partial<CleanupJobInput>,
+  backend: ArchiveBackend,
+  object: { uid: string; deleting: boolean } | undefined = { uid: 'uid-1', deleting: true },
+) {
   const { api, patches, events } = fakeApi(object);
   const recorder = new EventRecorder(api, 'test', log);
   const result = await runCleanup({
     input: cleanupJobInputSchema.parse({ checkpoint, storage: { backend: 'pvc', claimName: 'claim' }, ...input }),
-    backend, lean: api, events: recorder, clock: new ManualClock(0), log,
+    backend,
+    lean: api,
+    events: recorder,
+    clock: new ManualClock(0),
+    log,
   });
   await recorder.flush();
   return { result, patches, events };
@@ -61,7 +85,9 @@ function failingBackend(err: Error): ArchiveBackend {
     get: () => Promise.reject(new Error('unused')),
     stat: () => Promise.reject(new Error('unused')),
     delete: () => Promise.reject(err),
-    async *list() { yield { key: recorded, sizeBytes: 1, lastModified: new Date(0) }; },
+    async *list() {
+      yield { key: recorded, sizeBytes: 1, lastModified: new Date(0) };
+    },
     uri: (k) => `s3://b/${k}`,
   };
 }
@@ -80,7 +106,9 @@ describe('runCleanup', () => {
     expect(await backend.stat(neighbour)).toEqual({ sizeBytes: 6 });
     expect(await readdir(join(root, 'team-a/c1'))).toEqual(['uid-10']);
     expect(patches).toEqual([]);
-    expect(events).toMatchObject([{ type: 'Normal', reason: 'ArchiveDeleted', involvedObject: { kind: 'Checkpoint', name: 'c1', uid: 'uid-1' } }]);
+    expect(events).toMatchObject([
+      { type: 'Normal', reason: 'ArchiveDeleted', involvedObject: { kind: 'Checkpoint', name: 'c1', uid: 'uid-1' } },
+    ]);
   });
 
   it('succeeds when everything is already gone, and without a recorded key', async () => {
@@ -109,7 +137,7 @@ describe('runCleanup', () => {
   });
 
   it.each([
-    ['another Checkpoint\'s archive', neighbour],
+    ["another Checkpoint's archive", neighbour],
     ['a key that climbs out', 'team-a/c1/uid-1/../../c2/uid-2/x.tar'],
     ['the prefix of a longer uid', 'team-a/c1/uid-10/x.tar'],
   ])('refuses %s as the recorded key, deleting nothing', async (_what, key) => {
@@ -119,7 +147,9 @@ describe('runCleanup', () => {
     expect(result).toMatchObject({ ok: false, reason: 'InvalidKey' });
     expect(await backend.stat(recorded)).toBeDefined();
     expect(await backend.stat(neighbour)).toBeDefined();
-    expect(patches).toMatchObject([{ path: STATUS_PATH, body: { status: { phase: 'Deleting', reason: 'InvalidKey' } } }]);
+    expect(patches).toMatchObject([
+      { path: STATUS_PATH, body: { status: { phase: 'Deleting', reason: 'InvalidKey' } } },
+    ]);
     expect(events).toMatchObject([{ type: 'Warning', reason: 'InvalidKey' }]);
   });
 
@@ -129,14 +159,17 @@ describe('runCleanup', () => {
     expect(result).toMatchObject({ ok: false, reason: 'StorageUnreachable' });
     const message = !result.ok ? result.message : '';
     expect(message).toMatch(/ECONNREFUSED.*retries with backoff/);
-    expect(patches).toEqual([{ path: STATUS_PATH, body: { status: { phase: 'Deleting', reason: 'StorageUnreachable', message } } }]);
+    expect(patches).toEqual([
+      { path: STATUS_PATH, body: { status: { phase: 'Deleting', reason: 'StorageUnreachable', message } } },
+    ]);
     expect(events).toMatchObject([{ type: 'Warning', reason: 'StorageUnreachable', message }]);
   });
 
   it('calls any other failure CleanupFailed, including failing to open the backend', async () => {
     const { result } = await run({}, (() => Promise.reject(new Error('EACCES: permission denied'))) as never);
     expect(result).toMatchObject({ ok: false, reason: 'CleanupFailed' });
-    const opened = await run({}, (() => Promise.reject(new BackendError('CredentialsUnreadable', 'no Secret'))) as never);
+    const opened = await run({}, (() =>
+      Promise.reject(new BackendError('CredentialsUnreadable', 'no Secret'))) as never);
     expect(opened.result).toMatchObject({ ok: false, reason: 'CredentialsUnreadable' });
   });
 
@@ -150,7 +183,10 @@ describe('runCleanup', () => {
   });
 
   it('leaves a re-created Checkpoint of the same name alone', async () => {
-    const { result, patches } = await run({ key: recorded }, failingBackend(new Error('disk on fire')), { uid: 'uid-2', deleting: false });
+    const { result, patches } = await run({ key: recorded }, failingBackend(new Error('disk on fire')), {
+      uid: 'uid-2',
+      deleting: false,
+    });
     expect(result).toMatchObject({ ok: false, reason: 'CleanupFailed' });
     expect(patches).toEqual([]);
   });

@@ -32,9 +32,11 @@ describe('manifests/crd', () => {
       if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${path}[${i}]`));
       if (typeof node !== 'object' || node === null) return;
       for (const [k, v] of Object.entries(node)) {
-        if (k === '$ref' || k === '$defs' || k === 'oneOf' || k === 'allOf' || k === 'not' || k === '$schema') forbidden.push(`${path}.${k}`);
+        if (k === '$ref' || k === '$defs' || k === 'oneOf' || k === 'allOf' || k === 'not' || k === '$schema')
+          forbidden.push(`${path}.${k}`);
         if (k === 'additionalProperties' && v === false) forbidden.push(`${path}.${k}`);
-        if (k === 'anyOf' && !(node as Record<string, unknown>)['x-kubernetes-int-or-string']) forbidden.push(`${path}.${k}`);
+        if (k === 'anyOf' && !(node as Record<string, unknown>)['x-kubernetes-int-or-string'])
+          forbidden.push(`${path}.${k}`);
         walk(v, `${path}.${k}`);
       }
     };

@@ -37,7 +37,10 @@ describe('credentialsForRegistry', () => {
   });
 
   it('reads the legacy .dockercfg layout', () => {
-    expect(credentialsForRegistry(JSON.stringify({ 'quay.io': { auth: b64('q:w') } }), 'quay.io')).toEqual({ username: 'q', password: 'w' });
+    expect(credentialsForRegistry(JSON.stringify({ 'quay.io': { auth: b64('q:w') } }), 'quay.io')).toEqual({
+      username: 'q',
+      password: 'w',
+    });
   });
 
   it('refuses what is not JSON without quoting it', () => {
@@ -48,8 +51,17 @@ describe('credentialsForRegistry', () => {
 
 describe('parseChallenge', () => {
   it('reads Bearer parameters, quoted or not', () => {
-    expect(parseChallenge('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push"')).toEqual({
-      scheme: 'bearer', params: { realm: 'https://auth.example.com/token', service: 'registry.example.com', scope: 'repository:a/b:pull,push' },
+    expect(
+      parseChallenge(
+        'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push"',
+      ),
+    ).toEqual({
+      scheme: 'bearer',
+      params: {
+        realm: 'https://auth.example.com/token',
+        service: 'registry.example.com',
+        scope: 'repository:a/b:pull,push',
+      },
     });
     expect(parseChallenge('Basic realm=local')).toEqual({ scheme: 'basic', params: { realm: 'local' } });
   });

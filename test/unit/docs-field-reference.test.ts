@@ -21,13 +21,20 @@ describe('docs/reference.md field reference', () => {
     expect(text).toContain('| `status.conditions[].reason` |');
     expect(text).toContain('- `spec.storage.pvcTemplate`: pvcTemplate is only valid with backend pvc');
     expect(text).toContain('- `Checkpoint`: metadata.name must be at most 63 characters');
-    for (const heading of ['Checkpoint spec', 'Checkpoint status', 'CheckpointPolicy spec', 'CheckpointPolicy status']) {
+    for (const heading of [
+      'Checkpoint spec',
+      'Checkpoint status',
+      'CheckpointPolicy spec',
+      'CheckpointPolicy status',
+    ]) {
       expect(text).toContain(`## ${heading}\n`);
     }
   });
 
   it('keeps every table row to four cells: a | inside a cell is escaped', () => {
-    const rows = renderFieldReference().split('\n').filter((l) => l.startsWith('| `'));
+    const rows = renderFieldReference()
+      .split('\n')
+      .filter((l) => l.startsWith('| `'));
     expect(rows.length).toBeGreaterThan(50);
     for (const row of rows) expect(row.split(/(?<!\\)\|/).length, row).toBe(6);
   });

@@ -8,8 +8,12 @@ import { archiveKey, ownerOfKey } from '../../src/storage/archive-key.js';
 import { FilesystemBackend } from '../../src/storage/filesystem.js';
 
 let root: string;
-beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'fs-backend-')); });
-afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'fs-backend-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 const key = 'team-a/c1/uid-1/checkpoint-web-0_team-a-app-20261125T030000Z.tar';
 
@@ -51,7 +55,10 @@ describe('FilesystemBackend', () => {
 
   it('leaves nothing behind when the stream fails mid-way', async () => {
     const backend = new FilesystemBackend(root, 'pvc://claim');
-    async function* failing() { yield Buffer.alloc(1024); throw new Error('kubelet connection reset'); }
+    async function* failing() {
+      yield Buffer.alloc(1024);
+      throw new Error('kubelet connection reset');
+    }
     await expect(backend.put(key, Readable.from(failing()))).rejects.toThrow('kubelet connection reset');
     expect(await backend.stat(key)).toBeUndefined();
     expect(await readdir(join(root, 'team-a/c1/uid-1'))).toEqual([]);
@@ -103,11 +110,13 @@ describe('FilesystemBackend', () => {
 
   it('lists every archive of many directories, never through a symbolic link', async () => {
     const backend = new FilesystemBackend(root, 'pvc://claim');
-    const keys = Array.from({ length: 50 }, (_, i) => archiveKey({
-      checkpoint: { namespace: `ns-${i % 3}`, name: `c${i}`, uid: `uid-${i}` },
-      target: { namespace: `ns-${i % 3}`, podName: 'web-0', containerName: 'app' },
-      time: new Date('2026-11-25T03:00:00Z'),
-    }));
+    const keys = Array.from({ length: 50 }, (_, i) =>
+      archiveKey({
+        checkpoint: { namespace: `ns-${i % 3}`, name: `c${i}`, uid: `uid-${i}` },
+        target: { namespace: `ns-${i % 3}`, podName: 'web-0', containerName: 'app' },
+        time: new Date('2026-11-25T03:00:00Z'),
+      }),
+    );
     for (const k of keys) await backend.put(k, Readable.from([Buffer.from(k)]));
     const outside = await mkdtemp(join(tmpdir(), 'fs-backend-outside-'));
     try {
@@ -125,11 +134,14 @@ describe('FilesystemBackend', () => {
     // 50 archives, each written with an fsync: seconds when the disk is shared with a busy cluster.
   }, 30_000);
 
-  it.each(['../escape.tar', 'a/../../b.tar', '/abs/path.tar', 'a//b.tar', './a.tar', ''])('refuses the key %j', async (bad) => {
-    const backend = new FilesystemBackend(root, 'pvc://claim');
-    await expect(backend.put(bad, Readable.from([Buffer.from('x')]))).rejects.toThrow(/unsafe archive key|escapes/);
-    await expect(backend.delete(bad)).rejects.toThrow(/unsafe archive key|escapes/);
-  });
+  it.each(['../escape.tar', 'a/../../b.tar', '/abs/path.tar', 'a//b.tar', './a.tar', ''])(
+    'refuses the key %j',
+    async (bad) => {
+      const backend = new FilesystemBackend(root, 'pvc://claim');
+      await expect(backend.put(bad, Readable.from([Buffer.from('x')]))).rejects.toThrow(/unsafe archive key|escapes/);
+      await expect(backend.delete(bad)).rejects.toThrow(/unsafe archive key|escapes/);
+    },
+  );
 });
 
 describe('archive keys', () => {

@@ -4,11 +4,12 @@ import { findOrphans } from '../../src/retention/find-orphans.js';
 import type { ListedArchive } from '../../src/storage/backend.js';
 
 const listed = (key: string): ListedArchive => ({ key, sizeBytes: 10, lastModified: new Date(0) });
-const keyOf = (name: string, uid: string) => archiveKey({
-  checkpoint: { namespace: 'team-a', name, uid },
-  target: { namespace: 'team-a', podName: 'web-0', containerName: 'app' },
-  time: new Date('2026-06-01T12:00:00Z'),
-});
+const keyOf = (name: string, uid: string) =>
+  archiveKey({
+    checkpoint: { namespace: 'team-a', name, uid },
+    target: { namespace: 'team-a', podName: 'web-0', containerName: 'app' },
+    time: new Date('2026-06-01T12:00:00Z'),
+  });
 
 describe('findOrphans', () => {
   it('finds archives whose owner uid no Checkpoint has', () => {
@@ -22,7 +23,13 @@ describe('findOrphans', () => {
   });
 
   it('never counts keys outside the layout as orphans: they are not the operator’s', () => {
-    const foreign = ['notes.txt', 'team-a/c/uid-9/readme.md', 'a/b/c/d/e.tar', 'team-a/c/x.tar', '.hidden/x/y/z.tar.partial'].map(listed);
+    const foreign = [
+      'notes.txt',
+      'team-a/c/uid-9/readme.md',
+      'a/b/c/d/e.tar',
+      'team-a/c/x.tar',
+      '.hidden/x/y/z.tar.partial',
+    ].map(listed);
     expect(findOrphans(foreign, new Set())).toEqual([]);
   });
 

@@ -8,12 +8,16 @@ describe('forEachBounded', () => {
     let inFlight = 0;
     let peak = 0;
     const done: number[] = [];
-    await forEachBounded(Array.from({ length: 50 }, (_, i) => i), 4, async (i) => {
-      peak = Math.max(peak, ++inFlight);
-      await tick();
-      inFlight--;
-      done.push(i);
-    });
+    await forEachBounded(
+      Array.from({ length: 50 }, (_, i) => i),
+      4,
+      async (i) => {
+        peak = Math.max(peak, ++inFlight);
+        await tick();
+        inFlight--;
+        done.push(i);
+      },
+    );
     expect(peak).toBe(4);
     expect(done.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
@@ -21,19 +25,25 @@ describe('forEachBounded', () => {
   it('starts nothing after a failure, lets the calls in flight finish, and throws the first error', async () => {
     const started: number[] = [];
     let finished = 0;
-    const run = forEachBounded(Array.from({ length: 100 }, (_, i) => i), 3, async (i) => {
-      started.push(i);
-      await tick();
-      if (i === 4) throw new Error('item 4 failed');
-      if (i === 5) throw new Error('item 5 failed');
-      finished++;
-    });
+    const run = forEachBounded(
+      Array.from({ length: 100 }, (_, i) => i),
+      3,
+      async (i) => {
+        started.push(i);
+        await tick();
+        if (i === 4) throw new Error('item 4 failed');
+        if (i === 5) throw new Error('item 5 failed');
+        finished++;
+      },
+    );
     await expect(run).rejects.toThrow('item 4 failed');
     expect(started.length).toBeLessThan(10);
     expect(finished).toBe(started.length - 2);
   });
 
   it('does nothing for no items', async () => {
-    await forEachBounded([], 16, async () => { throw new Error('never called'); });
+    await forEachBounded([], 16, async () => {
+      throw new Error('never called');
+    });
   });
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  checkpointImageTag, digestReference, isLoopbackHost, isValidTag, parseImageReference, parseRepository, registryBaseUrl,
+  checkpointImageTag,
+  digestReference,
+  isLoopbackHost,
+  isValidTag,
+  parseImageReference,
+  parseRepository,
+  registryBaseUrl,
 } from '../../src/oci/image-reference.js';
 
 const digest = `sha256:${'0f'.repeat(32)}`;
@@ -19,8 +25,19 @@ describe('parseRepository', () => {
   });
 
   it.each([
-    '', 'quay.io/', 'quay.io/Upper', 'quay.io/a//b', 'quay.io/-a', 'quay.io/a-', 'quay.io/a..b', 'quay.io/a___b',
-    'bad_host.io:5000/a', 'host:99999/a', 'host:0/a', `quay.io/${'a'.repeat(260)}`, 'quay.io/a b',
+    '',
+    'quay.io/',
+    'quay.io/Upper',
+    'quay.io/a//b',
+    'quay.io/-a',
+    'quay.io/a-',
+    'quay.io/a..b',
+    'quay.io/a___b',
+    'bad_host.io:5000/a',
+    'host:99999/a',
+    'host:0/a',
+    `quay.io/${'a'.repeat(260)}`,
+    'quay.io/a b',
   ])('refuses %j', (name) => {
     expect(() => parseRepository(name)).toThrow(/invalid repository name/);
   });
@@ -29,20 +46,36 @@ describe('parseRepository', () => {
 describe('parseImageReference', () => {
   it('reads tags, digests and both', () => {
     expect(parseImageReference('127.0.0.1:5000/ckpt:v1')).toEqual({ host: '127.0.0.1:5000', path: 'ckpt', tag: 'v1' });
-    expect(parseImageReference(`127.0.0.1:5000/ckpt@${digest}`)).toEqual({ host: '127.0.0.1:5000', path: 'ckpt', digest });
-    expect(parseImageReference(`quay.io/a/b:1.2@${digest}`)).toEqual({ host: 'quay.io', path: 'a/b', tag: '1.2', digest });
+    expect(parseImageReference(`127.0.0.1:5000/ckpt@${digest}`)).toEqual({
+      host: '127.0.0.1:5000',
+      path: 'ckpt',
+      digest,
+    });
+    expect(parseImageReference(`quay.io/a/b:1.2@${digest}`)).toEqual({
+      host: 'quay.io',
+      path: 'a/b',
+      tag: '1.2',
+      digest,
+    });
     expect(parseImageReference('localhost:5000/a')).toEqual({ host: 'localhost:5000', path: 'a' });
   });
 
   it.each([
-    'quay.io/a:', 'quay.io/a:-x', `quay.io/a:${'x'.repeat(129)}`, 'quay.io/a@sha256:abc', `quay.io/a@sha512:${'0'.repeat(128)}`,
-    `quay.io/a@sha256:${'0F'.repeat(32)}`, 'quay.io/a:b:c',
+    'quay.io/a:',
+    'quay.io/a:-x',
+    `quay.io/a:${'x'.repeat(129)}`,
+    'quay.io/a@sha256:abc',
+    `quay.io/a@sha512:${'0'.repeat(128)}`,
+    `quay.io/a@sha256:${'0F'.repeat(32)}`,
+    'quay.io/a:b:c',
   ])('refuses %j', (ref) => {
     expect(() => parseImageReference(ref)).toThrow(/invalid/);
   });
 
   it('writes digest references back', () => {
-    expect(digestReference(parseImageReference('127.0.0.1:5000/ckpt:v1'), digest)).toBe(`127.0.0.1:5000/ckpt@${digest}`);
+    expect(digestReference(parseImageReference('127.0.0.1:5000/ckpt:v1'), digest)).toBe(
+      `127.0.0.1:5000/ckpt@${digest}`,
+    );
   });
 });
 
@@ -52,7 +85,14 @@ describe('registry scheme', () => {
       expect(isLoopbackHost(host), host).toBe(true);
       expect(registryBaseUrl(host)).toBe(`http://${host}`);
     }
-    for (const host of ['quay.io', '10.0.0.1:5000', '128.0.0.1', '127.0.0.256', 'localhost.example.com', '[::2]:5000']) {
+    for (const host of [
+      'quay.io',
+      '10.0.0.1:5000',
+      '128.0.0.1',
+      '127.0.0.256',
+      'localhost.example.com',
+      '[::2]:5000',
+    ]) {
       expect(isLoopbackHost(host), host).toBe(false);
     }
     expect(registryBaseUrl('quay.io')).toBe('https://quay.io');

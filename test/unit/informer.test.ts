@@ -5,8 +5,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ResilientInformer } from '../../src/kube/informer.js';
 import { createLogger } from '../../src/observability/logger.js';
 
-type Obj = { metadata: { namespace: string; name: string; resourceVersion: string; managedFields?: { manager?: string }[] }; spec?: unknown };
-const obj = (name: string, rv: string): Obj => ({ metadata: { namespace: 'ns', name, resourceVersion: rv, managedFields: [{ manager: 'm' }] }, spec: { name } });
+type Obj = {
+  metadata: { namespace: string; name: string; resourceVersion: string; managedFields?: { manager?: string }[] };
+  spec?: unknown;
+};
+const obj = (name: string, rv: string): Obj => ({
+  metadata: { namespace: 'ns', name, resourceVersion: rv, managedFields: [{ manager: 'm' }] },
+  spec: { name },
+});
 
 /**
  * A fake API server for one collection: lists in pages from `objects`, and hands each watch
@@ -37,10 +43,15 @@ class FakeApi {
         const limit = Number(url.searchParams.get('limit'));
         const from = Number(url.searchParams.get('continue') ?? 0);
         const to = Math.min(this.objects.length, from + limit);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-          items: this.objects.slice(from, to),
-          metadata: { resourceVersion: this.listVersion, ...(to < this.objects.length ? { continue: String(to) } : {}) },
-        }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            items: this.objects.slice(from, to),
+            metadata: {
+              resourceVersion: this.listVersion,
+              ...(to < this.objects.length ? { continue: String(to) } : {}),
+            },
+          }),
+        );
       }
       for (const w of this.waiters.splice(0)) w();
     });
@@ -50,7 +61,9 @@ class FakeApi {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      clusters: [
+        { name: 'c', server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`, skipTLSVerify: true },
+      ],
       users: [{ name: 'u', token: 't' }],
       contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
       currentContext: 'x',
@@ -66,7 +79,10 @@ class FakeApi {
     const deadline = Date.now() + 5_000;
     while (!test()) {
       if (Date.now() > deadline) throw new Error('timed out');
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 20); });
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 20);
+      });
     }
   }
 
@@ -88,7 +104,12 @@ async function started(objects: Obj[], opts: { pageSize?: number; labelSelector?
   api = new FakeApi();
   api.objects = objects;
   const kc = await api.listen();
-  informer = new ResilientInformer<Obj>({ kubeConfig: kc, path: '/apis/x/v1/things', log: createLogger('test', 'silent'), ...opts });
+  informer = new ResilientInformer<Obj>({
+    kubeConfig: kc,
+    path: '/apis/x/v1/things',
+    log: createLogger('test', 'silent'),
+    ...opts,
+  });
   const events: string[] = [];
   informer.onChange((o, kind) => events.push(`${kind} ${o.metadata.name}@${o.metadata.resourceVersion}`));
   await informer.start();
@@ -96,16 +117,29 @@ async function started(objects: Obj[], opts: { pageSize?: number; labelSelector?
 }
 
 describe('ResilientInformer', () => {
-  it('lists in pages with the selector, caches without managedFields, then watches from the list\'s version with bookmarks', async () => {
-    const { api, informer, events } = await started([obj('a', '1'), obj('b', '2'), obj('c', '3')], { pageSize: 2, labelSelector: 'app=x' });
-    expect(api.lists.map((q) => [q.get('limit'), q.get('continue'), q.get('labelSelector')])).toEqual([['2', null, 'app=x'], ['2', '2', 'app=x']]);
+  it("lists in pages with the selector, caches without managedFields, then watches from the list's version with bookmarks", async () => {
+    const { api, informer, events } = await started([obj('a', '1'), obj('b', '2'), obj('c', '3')], {
+      pageSize: 2,
+      labelSelector: 'app=x',
+    });
+    expect(api.lists.map((q) => [q.get('limit'), q.get('continue'), q.get('labelSelector')])).toEqual([
+      ['2', null, 'app=x'],
+      ['2', '2', 'app=x'],
+    ]);
     expect(informer.hasSynced).toBe(true);
     expect(informer.list().map((o) => o.metadata.name)).toEqual(['a', 'b', 'c']);
-    expect(informer.get('a', 'ns')).toEqual({ metadata: { namespace: 'ns', name: 'a', resourceVersion: '1' }, spec: { name: 'a' } });
+    expect(informer.get('a', 'ns')).toEqual({
+      metadata: { namespace: 'ns', name: 'a', resourceVersion: '1' },
+      spec: { name: 'a' },
+    });
     expect(events).toEqual(['add a@1', 'add b@2', 'add c@3']);
     await api.until(() => api.watches.length === 1);
     const q = api.watches[0]!.query;
-    expect([q.get('resourceVersion'), q.get('allowWatchBookmarks'), q.get('labelSelector')]).toEqual(['10', 'true', 'app=x']);
+    expect([q.get('resourceVersion'), q.get('allowWatchBookmarks'), q.get('labelSelector')]).toEqual([
+      '10',
+      'true',
+      'app=x',
+    ]);
   });
 
   it('applies watch events, and resumes from the last version seen (bookmarks included) when the server ends the watch', async () => {
@@ -136,7 +170,12 @@ describe('ResilientInformer', () => {
     await api.until(() => api.watches.length === 2);
     expect(api.lists).toHaveLength(2);
     expect(events.slice(2)).toEqual(['delete b@2', 'add c@30']);
-    expect(informer.list().map((o) => o.metadata.name).sort()).toEqual(['a', 'c']);
+    expect(
+      informer
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'c']);
     expect(api.watches[1]!.query.get('resourceVersion')).toBe('31');
   });
 

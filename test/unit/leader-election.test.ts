@@ -17,35 +17,54 @@ class MemoryLeaseStore implements LeaseStore {
   async create(record: LeaseRecord) {
     if (this.down) throw new Error('connection refused');
     if (this.record) throw new LeaseConflict('exists');
-    this.record = { ...record }; this.version++;
+    this.record = { ...record };
+    this.version++;
   }
   async update(record: LeaseRecord, version: string) {
     if (this.down) throw new Error('connection refused');
     if (version !== String(this.version)) throw new LeaseConflict('stale');
-    this.record = { ...record }; this.version++;
+    this.record = { ...record };
+    this.version++;
   }
 }
 
 const log = createLogger('test', 'silent');
-const flush = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const flush = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
 
 function candidate(identity: string, store: LeaseStore, clock: ManualClock, events: string[]) {
   return new LeaderElector({
-    identity, store, clock, log, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
+    identity,
+    store,
+    clock,
+    log,
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2_000,
     onStartedLeading: () => events.push(`${identity}:start`),
     onStoppedLeading: () => events.push(`${identity}:stop`),
   });
 }
 
 async function advance(clock: ManualClock, ms: number, step = 500) {
-  for (let t = 0; t < ms; t += step) { clock.advance(step); await flush(); }
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(step);
+    await flush();
+  }
 }
 
 describe('LeaderElector', () => {
   it('elects exactly one of two candidates', async () => {
-    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
-    const a = candidate('a', store, clock, events); const b = candidate('b', store, clock, events);
-    a.start(); await flush(); b.start(); await flush();
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryLeaseStore();
+    const events: string[] = [];
+    const a = candidate('a', store, clock, events);
+    const b = candidate('b', store, clock, events);
+    a.start();
+    await flush();
+    b.start();
+    await flush();
     await advance(clock, 10_000);
     expect(events).toEqual(['a:start']);
     expect(a.isLeader).toBe(true);
@@ -54,9 +73,15 @@ describe('LeaderElector', () => {
   });
 
   it('lets the standby take over only after the lease duration when the leader dies', async () => {
-    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
-    const a = candidate('a', store, clock, events); const b = candidate('b', store, clock, events);
-    a.start(); await flush(); b.start(); await flush();
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryLeaseStore();
+    const events: string[] = [];
+    const a = candidate('a', store, clock, events);
+    const b = candidate('b', store, clock, events);
+    a.start();
+    await flush();
+    b.start();
+    await flush();
     await advance(clock, 4_000);
     // a dies without releasing: its timers simply stop.
     (a as unknown as { running: boolean }).running = false;
@@ -72,9 +97,15 @@ describe('LeaderElector', () => {
   });
 
   it('takes over at the moment the observed lease expires, not at the next retry tick', async () => {
-    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
-    const a = candidate('a', store, clock, events); const b = candidate('b', store, clock, events);
-    a.start(); await flush(); b.start(); await flush();
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryLeaseStore();
+    const events: string[] = [];
+    const a = candidate('a', store, clock, events);
+    const b = candidate('b', store, clock, events);
+    a.start();
+    await flush();
+    b.start();
+    await flush();
     await advance(clock, 4_100, 100);
     (a as unknown as { running: boolean }).running = false;
     const lastRenewal = Date.parse(store.record!.renewTime);
@@ -88,9 +119,15 @@ describe('LeaderElector', () => {
   });
 
   it('hands over at once when the leader releases on shutdown', async () => {
-    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
-    const a = candidate('a', store, clock, events); const b = candidate('b', store, clock, events);
-    a.start(); await flush(); b.start(); await flush();
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryLeaseStore();
+    const events: string[] = [];
+    const a = candidate('a', store, clock, events);
+    const b = candidate('b', store, clock, events);
+    a.start();
+    await flush();
+    b.start();
+    await flush();
     await a.stop();
     expect(events).toEqual(['a:start', 'a:stop']);
     expect(store.record?.holderIdentity).toBe('');
@@ -99,9 +136,12 @@ describe('LeaderElector', () => {
   });
 
   it('stops leading when it cannot renew within the renew deadline', async () => {
-    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryLeaseStore();
+    const events: string[] = [];
     const a = candidate('a', store, clock, events);
-    a.start(); await flush();
+    a.start();
+    await flush();
     expect(a.isLeader).toBe(true);
     store.down = true;
     await advance(clock, 8_000);
@@ -116,9 +156,12 @@ describe('LeaderElector', () => {
   });
 
   it('stops leading at the renew deadline even while a renewal request hangs, before a standby can take over', async () => {
-    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryLeaseStore();
+    const events: string[] = [];
     const a = candidate('a', store, clock, events);
-    a.start(); await flush();
+    a.start();
+    await flush();
     expect(a.isLeader).toBe(true);
     const renewedAt = clock.now();
     store.hanging = true;
@@ -132,9 +175,14 @@ describe('LeaderElector', () => {
   });
 
   it('does not steal a lease its holder keeps renewing', async () => {
-    const clock = new ManualClock(1_000_000); const store = new MemoryLeaseStore(); const events: string[] = [];
-    const a = candidate('a', store, clock, events); const b = candidate('b', store, clock, events);
-    a.start(); await flush(); b.start();
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryLeaseStore();
+    const events: string[] = [];
+    const a = candidate('a', store, clock, events);
+    const b = candidate('b', store, clock, events);
+    a.start();
+    await flush();
+    b.start();
     await advance(clock, 60_000);
     expect(events).toEqual(['a:start']);
     expect(store.record?.leaseTransitions).toBe(0);

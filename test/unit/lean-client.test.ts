@@ -9,7 +9,12 @@ import { KubeHttpError, LeanKubeClient } from '../../src/kube/lean-client.js';
 import type { ApiCredentials } from '../../src/kube/credentials.js';
 import { generateCa, issueServingCert } from '../cluster/pki.js';
 
-interface Seen { method: string; url: string; headers: IncomingMessage['headers']; body: string }
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
 
 let dir: string;
 let ca: Buffer;
@@ -18,17 +23,26 @@ let server: Server;
 let port: number;
 let connections = 0;
 const seen: Seen[] = [];
-let respond: (req: Seen, res: ServerResponse) => void = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+let respond: (req: Seen, res: ServerResponse) => void = (_req, res) =>
+  res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
 
 async function listen(cert: { cert: string; key: string }): Promise<[Server, number]> {
-  const s = createServer({ cert: await readFile(cert.cert), key: await readFile(cert.key), keepAliveTimeout: 60_000 }, (req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => {
-      const r = { method: req.method!, url: req.url!, headers: req.headers, body };
-      seen.push(r);
-      respond(r, res);
-    });
-  });
+  const s = createServer(
+    { cert: await readFile(cert.cert), key: await readFile(cert.key), keepAliveTimeout: 60_000 },
+    (req, res) => {
+      let body = '';
+      req
+        .setEncoding('utf8')
+        .on('data', (c: string) => {
+          body += c;
+        })
+        .on('end', () => {
+          const r = { method: req.method!, url: req.url!, headers: req.headers, body };
+          seen.push(r);
+          respond(r, res);
+        });
+    },
+  );
   s.on('secureConnection', () => connections++);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return [s, (s.address() as { port: number }).port];
@@ -66,7 +80,11 @@ describe('LeanKubeClient', () => {
       await client.post('/api/v1/namespaces/a/events', { kind: 'Event', message: 'é' });
       await client.mergePatch('/apis/g/v1/namespaces/a/things/x/status', { status: { phase: 'Running' } });
       await client.delete('/api/v1/namespaces/a/secrets/s');
-      await client.delete('/apis/g/v1/namespaces/a/things/x', { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: 'u1' } });
+      await client.delete('/apis/g/v1/namespaces/a/things/x', {
+        kind: 'DeleteOptions',
+        apiVersion: 'v1',
+        preconditions: { uid: 'u1' },
+      });
     } finally {
       await client.close();
     }
@@ -79,8 +97,14 @@ describe('LeanKubeClient', () => {
     ]);
     expect(seen[3]!.body).toBe('');
     expect(seen[4]!.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(seen[4]!.body)).toEqual({ kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: 'u1' } });
-    expect(seen.every((s) => s.headers.authorization === 'Bearer t1' && s.headers.accept === 'application/json')).toBe(true);
+    expect(JSON.parse(seen[4]!.body)).toEqual({
+      kind: 'DeleteOptions',
+      apiVersion: 'v1',
+      preconditions: { uid: 'u1' },
+    });
+    expect(seen.every((s) => s.headers.authorization === 'Bearer t1' && s.headers.accept === 'application/json')).toBe(
+      true,
+    );
     expect(seen[1]!.headers['content-type']).toBe('application/json');
     expect(JSON.parse(seen[1]!.body)).toEqual({ kind: 'Event', message: 'é' });
     expect(seen[2]!.headers['content-type']).toBe('application/merge-patch+json');
@@ -88,7 +112,10 @@ describe('LeanKubeClient', () => {
   });
 
   it('reports an API error with its status code and body', async () => {
-    respond = (_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404,"message":"not found"}');
+    respond = (_req, res) =>
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"kind":"Status","code":404,"message":"not found"}');
     const client = new LeanKubeClient(credentials({ token: 't' }));
     try {
       const err = await client.get('/api/v1/namespaces/a/pods/gone').catch((e: unknown) => e);
@@ -160,7 +187,9 @@ describe('LeanKubeClient', () => {
 
   it('lets requests in flight finish when closed', async () => {
     let release: () => void = () => undefined;
-    respond = (_req, res) => { release = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"late":true}'); };
+    respond = (_req, res) => {
+      release = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"late":true}');
+    };
     const client = new LeanKubeClient(credentials({ token: 't' }));
     try {
       const pending = client.get('/slow');
@@ -180,9 +209,12 @@ describe('LeanKubeClient', () => {
 
     it('repeats a request the server answered 503 until it is served', async () => {
       let refusals = 2;
-      respond = (_req, res) => (refusals-- > 0
-        ? res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"etcdserver: request timed out"}')
-        : res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+      respond = (_req, res) =>
+        refusals-- > 0
+          ? res
+              .writeHead(503, { 'content-type': 'application/json' })
+              .end('{"message":"etcdserver: request timed out"}')
+          : res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       const client = new LeanKubeClient(credentials({ token: 't' }), Date.now, { forMs: 60_000, ...noWait });
       const before = seen.length;
       try {
@@ -196,8 +228,16 @@ describe('LeanKubeClient', () => {
 
     it('repeats a request while nothing listens, and gives up after its budget with the socket error', async () => {
       let now = 0;
-      const client = new LeanKubeClient(async () => ({ server: 'https://127.0.0.1:1', tls: { ca, rejectUnauthorized: true }, headers: {} }),
-        () => now, { forMs: 10_000, sleep: async (ms) => { now += ms; } });
+      const client = new LeanKubeClient(
+        async () => ({ server: 'https://127.0.0.1:1', tls: { ca, rejectUnauthorized: true }, headers: {} }),
+        () => now,
+        {
+          forMs: 10_000,
+          sleep: async (ms) => {
+            now += ms;
+          },
+        },
+      );
       try {
         await expect(client.get('/a')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
         expect(now).toBeGreaterThan(5_000);
@@ -208,7 +248,8 @@ describe('LeanKubeClient', () => {
     });
 
     it('does not repeat an answer that repeating cannot change (409, 404, 422)', async () => {
-      respond = (_req, res) => res.writeHead(409, { 'content-type': 'application/json' }).end('{"message":"the object has been modified"}');
+      respond = (_req, res) =>
+        res.writeHead(409, { 'content-type': 'application/json' }).end('{"message":"the object has been modified"}');
       const client = new LeanKubeClient(credentials({ token: 't' }), Date.now, { forMs: 60_000, ...noWait });
       const before = seen.length;
       try {

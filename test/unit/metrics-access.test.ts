@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { bearerToken, CachedAccessReviews, decideMetricsAccess, type AccessReviews, type Identity } from '../../src/observability/metrics-access.js';
+import {
+  bearerToken,
+  CachedAccessReviews,
+  decideMetricsAccess,
+  type AccessReviews,
+  type Identity,
+} from '../../src/observability/metrics-access.js';
 
-const prometheus: Identity = { username: 'system:serviceaccount:monitoring:prometheus', uid: 'u1', groups: ['system:serviceaccounts'] };
+const prometheus: Identity = {
+  username: 'system:serviceaccount:monitoring:prometheus',
+  uid: 'u1',
+  groups: ['system:serviceaccounts'],
+};
 
 /** An API server that knows one token and grants /metrics to the identities listed. */
 function reviews(granted: string[] = [prometheus.username]) {
@@ -11,11 +21,15 @@ function reviews(granted: string[] = [prometheus.username]) {
     async authenticate(token) {
       asked.authn++;
       if (token === 'unreachable') throw new Error('connect ECONNREFUSED');
-      return token === 'prom-token' ? { authenticated: true, user: prometheus } : { authenticated: false, reason: 'invalid bearer token' };
+      return token === 'prom-token'
+        ? { authenticated: true, user: prometheus }
+        : { authenticated: false, reason: 'invalid bearer token' };
     },
     async authorize(user, path) {
       asked.authz++;
-      return granted.includes(user.username) && path === '/metrics' ? { allowed: true } : { allowed: false, reason: 'no RBAC policy matched' };
+      return granted.includes(user.username) && path === '/metrics'
+        ? { allowed: true }
+        : { allowed: false, reason: 'no RBAC policy matched' };
     },
   };
   return { r, asked };
@@ -32,7 +46,10 @@ describe('who may read /metrics on the secure port', () => {
   });
 
   it('lets an identity the API server vouches for and RBAC allows read it', async () => {
-    expect(await decideMetricsAccess('Bearer prom-token', '/metrics', reviews().r)).toEqual({ kind: 'allow', user: prometheus.username });
+    expect(await decideMetricsAccess('Bearer prom-token', '/metrics', reviews().r)).toEqual({
+      kind: 'allow',
+      user: prometheus.username,
+    });
   });
 
   it('answers 401 without a token, without asking the API server', async () => {
@@ -42,19 +59,27 @@ describe('who may read /metrics on the secure port', () => {
   });
 
   it('answers 401 for a token the API server does not accept, with its reason', async () => {
-    expect(await decideMetricsAccess('Bearer forged', '/metrics', reviews().r))
-      .toEqual({ kind: 'deny', status: 401, message: 'the token was not accepted: invalid bearer token' });
+    expect(await decideMetricsAccess('Bearer forged', '/metrics', reviews().r)).toEqual({
+      kind: 'deny',
+      status: 401,
+      message: 'the token was not accepted: invalid bearer token',
+    });
   });
 
   it('answers 403 for an identity without the role, naming the identity and the role to bind', async () => {
     const access = await decideMetricsAccess('Bearer prom-token', '/metrics', reviews([]).r);
     expect(access).toMatchObject({ kind: 'deny', status: 403 });
-    expect((access as { message: string }).message).toContain('system:serviceaccount:monitoring:prometheus may not get /metrics (no RBAC policy matched)');
+    expect((access as { message: string }).message).toContain(
+      'system:serviceaccount:monitoring:prometheus may not get /metrics (no RBAC policy matched)',
+    );
     expect((access as { message: string }).message).toContain('checkpoint-operator-metrics-reader');
   });
 
   it('denies when the reviews cannot be made: metrics are never served unchecked', async () => {
-    expect(await decideMetricsAccess('Bearer unreachable', '/metrics', reviews().r)).toMatchObject({ kind: 'deny', status: 401 });
+    expect(await decideMetricsAccess('Bearer unreachable', '/metrics', reviews().r)).toMatchObject({
+      kind: 'deny',
+      status: 401,
+    });
   });
 });
 

@@ -7,27 +7,38 @@ import { DispatcherMetrics } from '../../src/observability/metrics.js';
 const T0 = Date.parse('2026-11-26T10:00:00Z');
 function ckpt(uid: string, phase: string, completedAt?: number, extra: Record<string, unknown> = {}): Checkpoint {
   return {
-    apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'Checkpoint',
+    apiVersion: 'checkpoint.example.com/v1alpha1',
+    kind: 'Checkpoint',
     metadata: { name: uid, namespace: 'ns', uid },
     spec: { target: { podName: 'p' } },
     status: {
-      phase, startTime: new Date(T0).toISOString(),
+      phase,
+      startTime: new Date(T0).toISOString(),
       ...(completedAt !== undefined ? { completionTime: new Date(completedAt).toISOString() } : {}),
       ...extra,
     },
   } as unknown as Checkpoint;
 }
 const value = async (m: DispatcherMetrics, name: string, labels = '') => {
-  const line = (await m.registry.metrics()).split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
+  const line = (await m.registry.metrics())
+    .split('\n')
+    .find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
   return line === undefined ? undefined : Number(line.split(' ').pop());
 };
 
 describe('checkpointOutcome', () => {
   it('counts terminal Checkpoints finished since the given moment, with duration and size', () => {
     expect(checkpointOutcome(ckpt('a', 'Succeeded', T0 + 5000, { archive: { sizeBytes: 42 } }), T0)).toEqual({
-      uid: 'a', status: 'created', durationSeconds: 5, sizeBytes: 42, completedAt: T0 + 5000,
+      uid: 'a',
+      status: 'created',
+      durationSeconds: 5,
+      sizeBytes: 42,
+      completedAt: T0 + 5000,
     });
-    expect(checkpointOutcome(ckpt('b', 'Failed', T0 + 1000), T0)).toMatchObject({ status: 'failed', sizeBytes: undefined });
+    expect(checkpointOutcome(ckpt('b', 'Failed', T0 + 1000), T0)).toMatchObject({
+      status: 'failed',
+      sizeBytes: undefined,
+    });
   });
   it('ignores running ones and results from before', () => {
     expect(checkpointOutcome(ckpt('c', 'Running'), T0)).toBeUndefined();

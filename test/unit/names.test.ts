@@ -33,6 +33,7 @@ describe('jobName', () => {
   });
 
   it('makes label values that the API server accepts', () => {
-    for (const v of Object.values(ownerLabels('checkpoint', { ...owner, name: 'x'.repeat(63) }))) expect(v).toMatch(LABEL_VALUE);
+    for (const v of Object.values(ownerLabels('checkpoint', { ...owner, name: 'x'.repeat(63) })))
+      expect(v).toMatch(LABEL_VALUE);
   });
 });

@@ -5,16 +5,24 @@ import { NodeSlots } from '../../src/dispatcher/checkpoints/node-slots.js';
 function slots(limit: number) {
   const finished = new Set<string>();
   const woken: string[] = [];
-  const s = new NodeSlots(limit, (key) => !finished.has(key), (key) => woken.push(key));
+  const s = new NodeSlots(
+    limit,
+    (key) => !finished.has(key),
+    (key) => woken.push(key),
+  );
   return { s, finished, woken };
 }
 
-const running = (name: string, node: string): Checkpoint => ({
-  apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'Checkpoint', metadata: { namespace: 'ns', name },
-  spec: { target: { podName: 'p' }, storage: { backend: 'local', local: { path: '/var/lib/checkpoint-operator' } } },
-  status: { phase: 'Running', nodeName: node },
-} as unknown as Checkpoint);
-const withPhase = (c: Checkpoint, phase: string): Checkpoint => ({ ...c, status: { ...c.status, phase } } as Checkpoint);
+const running = (name: string, node: string): Checkpoint =>
+  ({
+    apiVersion: 'checkpoint.example.com/v1alpha1',
+    kind: 'Checkpoint',
+    metadata: { namespace: 'ns', name },
+    spec: { target: { podName: 'p' }, storage: { backend: 'local', local: { path: '/var/lib/checkpoint-operator' } } },
+    status: { phase: 'Running', nodeName: node },
+  }) as unknown as Checkpoint;
+const withPhase = (c: Checkpoint, phase: string): Checkpoint =>
+  ({ ...c, status: { ...c.status, phase } }) as Checkpoint;
 
 describe('checkpoint Job slots per node', () => {
   it('lets as many Checkpoints start on a node as the limit, then says how many hold it', () => {

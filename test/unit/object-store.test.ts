@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { type Change, ObjectStore } from '../../src/kube/object-store.js';
 
 type Obj = { metadata: { namespace?: string; name: string; resourceVersion: string } };
-const obj = (namespace: string | undefined, name: string, resourceVersion: string): Obj => ({ metadata: { ...(namespace ? { namespace } : {}), name, resourceVersion } });
+const obj = (namespace: string | undefined, name: string, resourceVersion: string): Obj => ({
+  metadata: { ...(namespace ? { namespace } : {}), name, resourceVersion },
+});
 const kinds = (changes: Change<Obj>[]) => changes.map((c) => `${c.kind} ${c.obj.metadata.name}`);
 
 describe('ObjectStore', () => {
@@ -38,10 +40,16 @@ describe('ObjectStore', () => {
 
   it('becomes exactly a new list: deletes first, then adds and changes, nothing for the unchanged', () => {
     const store = new ObjectStore<Obj>();
-    for (const o of [obj('a', 'kept', '1'), obj('a', 'changed', '1'), obj('a', 'gone', '1'), obj('b', 'gone-too', '1')]) store.upsert(o);
+    for (const o of [obj('a', 'kept', '1'), obj('a', 'changed', '1'), obj('a', 'gone', '1'), obj('b', 'gone-too', '1')])
+      store.upsert(o);
     const changes = store.replace([obj('a', 'kept', '1'), obj('a', 'changed', '2'), obj('c', 'new', '3')]);
     expect(kinds(changes)).toEqual(['delete gone', 'delete gone-too', 'update changed', 'add new']);
-    expect(store.list().map((o) => o.metadata.name).sort()).toEqual(['changed', 'kept', 'new']);
+    expect(
+      store
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['changed', 'kept', 'new']);
     expect(store.list('b')).toEqual([]);
   });
 });

@@ -34,12 +34,27 @@ describe('listInPages', () => {
   it('transforms a page before it fetches the next', async () => {
     const order: string[] = [];
     const s = server(4);
-    await listInPages(async (q) => { order.push(`fetch ${q.continue ?? 0}`); return s.fetchPage(q); }, (i) => { order.push(`item ${i.n}`); return i; }, 2);
+    await listInPages(
+      async (q) => {
+        order.push(`fetch ${q.continue ?? 0}`);
+        return s.fetchPage(q);
+      },
+      (i) => {
+        order.push(`item ${i.n}`);
+        return i;
+      },
+      2,
+    );
     expect(order).toEqual(['fetch 0', 'item 0', 'item 1', 'fetch 2', 'item 2', 'item 3']);
   });
 
   it('takes an empty list (no items field) as no items, with its resourceVersion', async () => {
-    expect(await listInPages(async () => ({ metadata: { resourceVersion: '7' } }), (i) => i)).toEqual({ items: [], resourceVersion: '7' });
+    expect(
+      await listInPages(
+        async () => ({ metadata: { resourceVersion: '7' } }),
+        (i) => i,
+      ),
+    ).toEqual({ items: [], resourceVersion: '7' });
   });
 
   it('starts again from the first page when a continue token expired, keeping nothing of the first attempt', async () => {
@@ -57,7 +72,14 @@ describe('listInPages', () => {
   });
 
   it('passes other failures, and a 410 on the first page, to the caller', async () => {
-    await expect(listInPages(async () => { throw gone(); }, (i) => i)).rejects.toMatchObject({ statusCode: 410 });
+    await expect(
+      listInPages(
+        async () => {
+          throw gone();
+        },
+        (i) => i,
+      ),
+    ).rejects.toMatchObject({ statusCode: 410 });
     let n = 0;
     const failing = async (): Promise<ListPage<number>> => {
       if (n++ === 0) return { items: [1], metadata: { continue: 'c' } };

@@ -11,13 +11,21 @@ const load = (path: string) => parse(readFileSync(join(dir, path), 'utf8'));
 
 describe('manifests/prometheus', () => {
   it('alerts only on metrics the operator and its Jobs export', async () => {
-    const exported = new Set((await new DispatcherMetrics({ clock: systemClock, queueDepth: () => 0 }).registry.getMetricsAsJSON()).map((m) => m.name));
+    const exported = new Set(
+      (await new DispatcherMetrics({ clock: systemClock, queueDepth: () => 0 }).registry.getMetricsAsJSON()).map(
+        (m) => m.name,
+      ),
+    );
     for (const m of JOB_METRICS) exported.add(`checkpoint_operator_job_${m}`);
     const rule = load('prometheus/prometheus-rule.yaml');
     const alerts = rule.spec.groups.flatMap((g: { rules: { alert: string; expr: string }[] }) => g.rules);
-    expect(alerts.map((a: { alert: string }) => a.alert)).toEqual(expect.arrayContaining(['CheckpointsFailing', 'RestoresFailing', 'CheckpointSweepsStopped']));
+    expect(alerts.map((a: { alert: string }) => a.alert)).toEqual(
+      expect.arrayContaining(['CheckpointsFailing', 'RestoresFailing', 'CheckpointSweepsStopped']),
+    );
     for (const a of alerts) {
-      const names = [...String(a.expr).matchAll(/checkpoint_operator_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
+      const names = [...String(a.expr).matchAll(/checkpoint_operator_[a-z_]+/g)].map((m) =>
+        m[0].replace(/_(bucket|sum|count)$/, ''),
+      );
       expect(names.length, a.alert).toBeGreaterThan(0);
       for (const name of names) expect(exported, `${a.alert} uses ${name}`).toContain(name);
     }

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { pushGroup, pushJobRun } from '../../src/observability/pushgateway.js';
 import { freePort } from '../cluster/ports.js';
 
-const run = { action: 'checkpoint', owner: { namespace: 'team-a', name: 'ckpt-1' }, succeeded: true, durationSeconds: 2.5, bytes: 1024, finishedAt: 1_790_000_000_000 };
+const run = {
+  action: 'checkpoint',
+  owner: { namespace: 'team-a', name: 'ckpt-1' },
+  succeeded: true,
+  durationSeconds: 2.5,
+  bytes: 1024,
+  finishedAt: 1_790_000_000_000,
+};
 
 function recordingLog() {
   const warnings: unknown[] = [];
@@ -12,14 +19,24 @@ function recordingLog() {
 
 describe('Pushgateway figures of a Job run', () => {
   it('groups by action, namespace and name, none of which can hold a slash', () => {
-    expect(pushGroup('checkpoint', run.owner)).toEqual({ jobName: 'checkpoint-operator', groupings: { action: 'checkpoint', namespace: 'team-a', name: 'ckpt-1' } });
+    expect(pushGroup('checkpoint', run.owner)).toEqual({
+      jobName: 'checkpoint-operator',
+      groupings: { action: 'checkpoint', namespace: 'team-a', name: 'ckpt-1' },
+    });
   });
 
   it('replaces the group with PUT and the run figures', async () => {
     const seen: { method?: string; url?: string; body: string }[] = [];
     const server = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); }).on('end', () => { seen.push({ method: req.method, url: req.url, body }); res.writeHead(200).end(); });
+      req
+        .on('data', (c: Buffer) => {
+          body += c.toString();
+        })
+        .on('end', () => {
+          seen.push({ method: req.method, url: req.url, body });
+          res.writeHead(200).end();
+        });
     });
     const port = await freePort();
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));

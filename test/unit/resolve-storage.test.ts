@@ -7,13 +7,17 @@ const policy = (storage: PolicyStorage | undefined) => ({ name: 'default-policy'
 
 describe('resolveStorage', () => {
   it('uses the Checkpoint alone when there is no policy', () => {
-    expect(resolveStorage({ backend: 'local', local: { path: '/data' } }, undefined))
-      .toEqual({ ok: true, storage: { backend: 'local', local: { path: '/data' } } });
+    expect(resolveStorage({ backend: 'local', local: { path: '/data' } }, undefined)).toEqual({
+      ok: true,
+      storage: { backend: 'local', local: { path: '/data' } },
+    });
   });
 
   it('uses the policy alone when the Checkpoint sets nothing', () => {
-    expect(resolveStorage(undefined, policy({ backend: 'pvc', pvcTemplate: template })))
-      .toEqual({ ok: true, storage: { backend: 'pvc', pvc: { template, policyName: 'default-policy' } } });
+    expect(resolveStorage(undefined, policy({ backend: 'pvc', pvcTemplate: template }))).toEqual({
+      ok: true,
+      storage: { backend: 'pvc', pvc: { template, policyName: 'default-policy' } },
+    });
   });
 
   it("lets the Checkpoint's backend override the policy's (the seed examples)", () => {
@@ -21,40 +25,59 @@ describe('resolveStorage', () => {
       { backend: 's3', s3: { endpoint: 's3.example.com', bucket: 'checkpoints', prefix: 'my-app/' } },
       policy({ backend: 'pvc', pvcTemplate: template }),
     );
-    expect(r).toEqual({ ok: true, storage: { backend: 's3', s3: { endpoint: 's3.example.com', bucket: 'checkpoints', prefix: 'my-app/' } } });
+    expect(r).toEqual({
+      ok: true,
+      storage: { backend: 's3', s3: { endpoint: 's3.example.com', bucket: 'checkpoints', prefix: 'my-app/' } },
+    });
   });
 
   it('merges s3 settings field by field, the Checkpoint winning', () => {
     const r = resolveStorage(
       { s3: { prefix: 'team-b/', forcePathStyle: false } },
-      policy({ backend: 's3', s3: { endpoint: 'minio:9000', bucket: 'ckpt', prefix: 'default/', forcePathStyle: true, region: 'eu-west-1' } }),
+      policy({
+        backend: 's3',
+        s3: { endpoint: 'minio:9000', bucket: 'ckpt', prefix: 'default/', forcePathStyle: true, region: 'eu-west-1' },
+      }),
     );
     expect(r).toEqual({
       ok: true,
-      storage: { backend: 's3', s3: { endpoint: 'minio:9000', bucket: 'ckpt', prefix: 'team-b/', forcePathStyle: false, region: 'eu-west-1' } },
+      storage: {
+        backend: 's3',
+        s3: { endpoint: 'minio:9000', bucket: 'ckpt', prefix: 'team-b/', forcePathStyle: false, region: 'eu-west-1' },
+      },
     });
   });
 
   it('keeps the policy value when the Checkpoint field is explicitly undefined', () => {
-    const r = resolveStorage({ s3: { bucket: undefined, prefix: 'x/' } }, policy({ backend: 's3', s3: { bucket: 'ckpt' } }));
+    const r = resolveStorage(
+      { s3: { bucket: undefined, prefix: 'x/' } },
+      policy({ backend: 's3', s3: { bucket: 'ckpt' } }),
+    );
     expect(r.ok && r.storage.backend === 's3' && r.storage.s3.bucket).toBe('ckpt');
   });
 
-  it("takes the local path from the policy and overrides it from the Checkpoint", () => {
-    expect(resolveStorage({ backend: 'local' }, policy({ backend: 'local', local: { path: '/policy' } })))
-      .toEqual({ ok: true, storage: { backend: 'local', local: { path: '/policy' } } });
-    expect(resolveStorage({ local: { path: '/mine' } }, policy({ backend: 'local', local: { path: '/policy' } })))
-      .toEqual({ ok: true, storage: { backend: 'local', local: { path: '/mine' } } });
+  it('takes the local path from the policy and overrides it from the Checkpoint', () => {
+    expect(resolveStorage({ backend: 'local' }, policy({ backend: 'local', local: { path: '/policy' } }))).toEqual({
+      ok: true,
+      storage: { backend: 'local', local: { path: '/policy' } },
+    });
+    expect(
+      resolveStorage({ local: { path: '/mine' } }, policy({ backend: 'local', local: { path: '/policy' } })),
+    ).toEqual({ ok: true, storage: { backend: 'local', local: { path: '/mine' } } });
   });
 
   it('prefers an existing claim over the template', () => {
-    expect(resolveStorage({ pvc: { claimName: 'mine' } }, policy({ backend: 'pvc', pvcTemplate: template })))
-      .toEqual({ ok: true, storage: { backend: 'pvc', pvc: { claimName: 'mine' } } });
+    expect(resolveStorage({ pvc: { claimName: 'mine' } }, policy({ backend: 'pvc', pvcTemplate: template }))).toEqual({
+      ok: true,
+      storage: { backend: 'pvc', pvc: { claimName: 'mine' } },
+    });
   });
 
   it('fails clearly when neither configures storage', () => {
     expect(resolveStorage(undefined, undefined)).toEqual({
-      ok: false, reason: 'StorageNotConfigured', message: 'no storage configured: set spec.storage or spec.policyRef',
+      ok: false,
+      reason: 'StorageNotConfigured',
+      message: 'no storage configured: set spec.storage or spec.policyRef',
     });
     const r = resolveStorage(undefined, policy(undefined));
     expect(r.ok).toBe(false);
@@ -65,8 +88,16 @@ describe('resolveStorage', () => {
   it('fails clearly when the merged backend is incomplete', () => {
     const cases = [
       [{ backend: 's3' as const }, policy({ backend: 'pvc', pvcTemplate: template }), 'backend s3 needs s3.bucket'],
-      [{ backend: 'local' as const }, policy({ backend: 'pvc', pvcTemplate: template }), 'backend local needs local.path'],
-      [{ backend: 'pvc' as const }, policy({ backend: 'local', local: { path: '/x' } }), 'backend pvc needs pvc.claimName'],
+      [
+        { backend: 'local' as const },
+        policy({ backend: 'pvc', pvcTemplate: template }),
+        'backend local needs local.path',
+      ],
+      [
+        { backend: 'pvc' as const },
+        policy({ backend: 'local', local: { path: '/x' } }),
+        'backend pvc needs pvc.claimName',
+      ],
     ] as const;
     for (const [ckpt, pol, message] of cases) {
       const r = resolveStorage(ckpt, pol);

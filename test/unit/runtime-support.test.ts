@@ -4,11 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { readMarkedSection } from '../../src/api/marked-section.js';
 import {
   renderRuntimeSupport,
-  CHECKPOINT_NODE_LABEL, checkpointSupport, type NodeFacts, parseVersion, projectNode, RESTORE_NODE_LABEL, RUNTIME_SUPPORT, restoreSupport, runtimeRow,
+  CHECKPOINT_NODE_LABEL,
+  checkpointSupport,
+  type NodeFacts,
+  parseVersion,
+  projectNode,
+  RESTORE_NODE_LABEL,
+  RUNTIME_SUPPORT,
+  restoreSupport,
+  runtimeRow,
 } from '../../src/dispatcher/runtime-support.js';
 
-const node = (containerRuntimeVersion: string | undefined, labels: Record<string, string> = {}, kubeletVersion = 'v1.37.2'): NodeFacts =>
-  ({ name: 'node-1', kubeletVersion, containerRuntimeVersion, labels });
+const node = (
+  containerRuntimeVersion: string | undefined,
+  labels: Record<string, string> = {},
+  kubeletVersion = 'v1.37.2',
+): NodeFacts => ({ name: 'node-1', kubeletVersion, containerRuntimeVersion, labels });
 
 describe('the runtime table, row by row: what each runtime version can do as installed', () => {
   it.each([
@@ -55,24 +66,36 @@ describe('the runtime table, row by row: what each runtime version can do as ins
 describe('refusals say what to change', () => {
   it('a setting the node does not report: names the setting and the label that confirms it', () => {
     const r = restoreSupport(node('containerd://2.3.7'));
-    expect(r).toEqual({ ok: false, reason: 'RuntimeCannotRestore', message: expect.stringContaining('enable_experimental_restore_via_create') });
+    expect(r).toEqual({
+      ok: false,
+      reason: 'RuntimeCannotRestore',
+      message: expect.stringContaining('enable_experimental_restore_via_create'),
+    });
     expect(!r.ok && r.message).toContain(`label the node ${RESTORE_NODE_LABEL}=enabled`);
   });
 
   it('a runtime that cannot restore at all: says to restore on another node', () => {
     const r = restoreSupport(node('containerd://2.4.2'));
-    expect(!r.ok && r.message).toMatch(/containerd 2\.4\.2, which cannot restore checkpoints \(containerd 2\.4 removed restore through CreateContainer\): restore the pod on a node whose runtime can/);
+    expect(!r.ok && r.message).toMatch(
+      /containerd 2\.4\.2, which cannot restore checkpoints \(containerd 2\.4 removed restore through CreateContainer\): restore the pod on a node whose runtime can/,
+    );
   });
 
   it('a runtime that cannot checkpoint: names the version it came with', () => {
     const c = checkpointSupport(node('containerd://1.7.22'));
-    expect(!c.ok && c.message).toContain('node node-1 runs containerd 1.7.22, which cannot checkpoint containers (containerd 1.x has no CRI checkpoint; it came with containerd 2.0)');
+    expect(!c.ok && c.message).toContain(
+      'node node-1 runs containerd 1.7.22, which cannot checkpoint containers (containerd 1.x has no CRI checkpoint; it came with containerd 2.0)',
+    );
   });
 
   it('a kubelet before 1.25 has no checkpoint API, whatever the runtime or label', () => {
     for (const labels of [{}, { [CHECKPOINT_NODE_LABEL]: 'enabled' }] as Record<string, string>[]) {
       const c = checkpointSupport(node('containerd://2.3.7', labels, 'v1.24.17'));
-      expect(c).toEqual({ ok: false, reason: 'KubeletCannotCheckpoint', message: expect.stringContaining('kubelet v1.24.17, which has no checkpoint API') });
+      expect(c).toEqual({
+        ok: false,
+        reason: 'KubeletCannotCheckpoint',
+        message: expect.stringContaining('kubelet v1.24.17, which has no checkpoint API'),
+      });
     }
     expect(checkpointSupport(node('containerd://2.3.7', {}, 'v1.25.0')).ok).toBe(true);
     expect(checkpointSupport(node('containerd://2.3.7', {}, 'v1.30.0-eks-036c24b')).ok).toBe(true);
@@ -87,18 +110,29 @@ describe('the node labels: the administrator has the last word', () => {
   });
 
   it('restore=disabled refuses even where the runtime can', () => {
-    expect(restoreSupport(node('containerd://2.1.4', { [RESTORE_NODE_LABEL]: 'disabled' })))
-      .toEqual({ ok: false, reason: 'RestoreDisabledOnNode', message: `node node-1 is labelled ${RESTORE_NODE_LABEL}=disabled: its administrator does not allow restores there` });
+    expect(restoreSupport(node('containerd://2.1.4', { [RESTORE_NODE_LABEL]: 'disabled' }))).toEqual({
+      ok: false,
+      reason: 'RestoreDisabledOnNode',
+      message: `node node-1 is labelled ${RESTORE_NODE_LABEL}=disabled: its administrator does not allow restores there`,
+    });
   });
 
   it('checkpoint=disabled refuses checkpoints; checkpoint=enabled admits a runtime the table refuses', () => {
-    expect(checkpointSupport(node('containerd://2.3.7', { [CHECKPOINT_NODE_LABEL]: 'disabled' }))).toMatchObject({ ok: false, reason: 'CheckpointDisabledOnNode' });
-    expect(checkpointSupport(node('containerd://1.7.22', { [CHECKPOINT_NODE_LABEL]: 'enabled' }))).toEqual({ ok: true });
+    expect(checkpointSupport(node('containerd://2.3.7', { [CHECKPOINT_NODE_LABEL]: 'disabled' }))).toMatchObject({
+      ok: false,
+      reason: 'CheckpointDisabledOnNode',
+    });
+    expect(checkpointSupport(node('containerd://1.7.22', { [CHECKPOINT_NODE_LABEL]: 'enabled' }))).toEqual({
+      ok: true,
+    });
   });
 
   it('any other label value is no word at all: the table decides', () => {
     expect(restoreSupport(node('containerd://2.1.4', { [RESTORE_NODE_LABEL]: 'yes' }))).toEqual({ ok: true });
-    expect(restoreSupport(node('containerd://2.3.7', { [RESTORE_NODE_LABEL]: 'true' }))).toMatchObject({ ok: false, reason: 'RuntimeCannotRestore' });
+    expect(restoreSupport(node('containerd://2.3.7', { [RESTORE_NODE_LABEL]: 'true' }))).toMatchObject({
+      ok: false,
+      reason: 'RuntimeCannotRestore',
+    });
   });
 });
 
@@ -112,9 +146,22 @@ describe('versions and the cached node', () => {
 
   it('keeps of a Node only its name, labels and versions', () => {
     const kept = projectNode({
-      metadata: { name: 'n', resourceVersion: '7', labels: { a: 'b' }, annotations: { big: 'x'.repeat(1000) }, managedFields: [{}] },
+      metadata: {
+        name: 'n',
+        resourceVersion: '7',
+        labels: { a: 'b' },
+        annotations: { big: 'x'.repeat(1000) },
+        managedFields: [{}],
+      },
       spec: { podCIDR: '10.0.0.0/24' },
-      status: { nodeInfo: { kubeletVersion: 'v1.37.2', containerRuntimeVersion: 'containerd://2.3.7', osImage: 'Debian' } as never, images: [{ names: ['x'], sizeBytes: 1 }] },
+      status: {
+        nodeInfo: {
+          kubeletVersion: 'v1.37.2',
+          containerRuntimeVersion: 'containerd://2.3.7',
+          osImage: 'Debian',
+        } as never,
+        images: [{ names: ['x'], sizeBytes: 1 }],
+      },
     });
     expect(kept).toEqual({
       metadata: { name: 'n', resourceVersion: '7', labels: { a: 'b' } },
@@ -126,6 +173,9 @@ describe('versions and the cached node', () => {
 describe('docs/restore.md runtime table', () => {
   it('is exactly what runtime-support.ts generates (run `npm run generate` after changing it)', async () => {
     const page = await readFile(join(import.meta.dirname, '../../docs/restore.md'), 'utf8');
-    expect(readMarkedSection(page, 'runtime-support'), 'docs/restore.md runtime table is stale: run `npm run generate`').toBe(renderRuntimeSupport());
+    expect(
+      readMarkedSection(page, 'runtime-support'),
+      'docs/restore.md runtime table is stale: run `npm run generate`',
+    ).toBe(renderRuntimeSupport());
   });
 });

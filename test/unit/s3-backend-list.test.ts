@@ -4,7 +4,12 @@ import { S3Backend } from '../../src/storage/s3.js';
 
 /** An S3Backend whose requests go to `send` instead of the network. */
 function backendAnswering(send: (command: { input: Record<string, unknown> }) => Promise<unknown>): S3Backend {
-  const backend = new S3Backend({ endpoint: 'http://127.0.0.1:9', bucket: 'archives', prefix: 'ckpt/', credentials: { accessKeyId: 'a', secretAccessKey: 's' } });
+  const backend = new S3Backend({
+    endpoint: 'http://127.0.0.1:9',
+    bucket: 'archives',
+    prefix: 'ckpt/',
+    credentials: { accessKeyId: 'a', secretAccessKey: 's' },
+  });
   (backend as unknown as { client: { send: typeof send } }).client.send = send;
   return backend;
 }
@@ -29,11 +34,17 @@ describe('S3Backend.list', () => {
   });
 
   it('reports a failure with a reason, like every other request', async () => {
-    const backend = backendAnswering(() => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })));
+    const backend = backendAnswering(() =>
+      Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })),
+    );
     const err = await keys(backend, 'ns/c/u/').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);
     expect(err).toMatchObject({ reason: 'StorageUnreachable' });
-    const denied = backendAnswering(() => Promise.reject(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })));
+    const denied = backendAnswering(() =>
+      Promise.reject(
+        Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }),
+      ),
+    );
     await expect(keys(denied, '')).rejects.toMatchObject({ reason: 'StorageAccessDenied' });
   });
 });

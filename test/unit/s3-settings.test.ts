@@ -14,7 +14,8 @@ describe('endpointUrl', () => {
 });
 
 describe('classifyS3Error', () => {
-  const s3err = (name: string, status: number) => Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });
+  const s3err = (name: string, status: number) =>
+    Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });
   it.each([
     [s3err('NoSuchBucket', 404), 'BucketNotFound'],
     [s3err('InvalidAccessKeyId', 403), 'StorageAccessDenied'],
@@ -32,9 +33,20 @@ describe('classifyS3Error', () => {
     [Object.assign(new Error('getaddrinfo ENOTFOUND s3.invalid'), { code: 'ENOTFOUND' }), 'StorageUnreachable'],
     [Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'StorageTimeout'],
     [Object.assign(new Error('read ECONNRESET'), { name: 'TimeoutError', code: 'ECONNRESET' }), 'StorageUnreachable'],
-    [Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), 'StorageTLSError'],
-    [Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }), 'StorageTLSError'],
-    [Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'StorageTLSError'],
+    [
+      Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }),
+      'StorageTLSError',
+    ],
+    [
+      Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }),
+      'StorageTLSError',
+    ],
+    [
+      Object.assign(new Error("Hostname/IP does not match certificate's altnames"), {
+        code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+      }),
+      'StorageTLSError',
+    ],
   ])('%s → %s', (err, reason) => {
     expect(classifyS3Error(err, 's3://b/k').reason).toBe(reason);
     expect(classifyS3Error(err, 's3://b/k').message).toContain('s3://b/k');

@@ -23,10 +23,17 @@ describe('manifests/samples', async () => {
   });
 
   it('applies the policy defaults', async () => {
-    const obj = parseAllDocuments(await readFile(join(samplesDir, 'example-checkpoint-policy.yaml'), 'utf8'))[0]!.toJS();
+    const obj = parseAllDocuments(
+      await readFile(join(samplesDir, 'example-checkpoint-policy.yaml'), 'utf8'),
+    )[0]!.toJS();
     const policy = checkpointPolicySchema.parse(obj);
     expect(policy.spec.retention).toEqual({
-      maxCount: 5, maxAge: '72h', schedule: '*/15 * * * *', suspend: false, reclaimPolicy: 'Delete', deleteOrphans: false,
+      maxCount: 5,
+      maxAge: '72h',
+      schedule: '*/15 * * * *',
+      suspend: false,
+      reclaimPolicy: 'Delete',
+      deleteOrphans: false,
     });
   });
 });

@@ -11,25 +11,48 @@ import { startSecureMetricsServer } from '../../src/observability/secure-metrics
 import { selfSignedCertificate } from '../../src/observability/serving-certificate.js';
 
 const reviews: AccessReviews = {
-  authenticate: async (token) => (token === 'good' ? { authenticated: true, user: { username: 'prom' } } : { authenticated: false, reason: 'unknown token' }),
+  authenticate: async (token) =>
+    token === 'good'
+      ? { authenticated: true, user: { username: 'prom' } }
+      : { authenticated: false, reason: 'unknown token' },
   authorize: async () => ({ allowed: true }),
 };
 
 function registry(): Registry {
   const r = new Registry();
-  new Counter({ name: 'checkpoint_operator_checkpoint_total', help: 'h', labelNames: ['status'], registers: [r] }).inc({ status: 'created' });
+  new Counter({ name: 'checkpoint_operator_checkpoint_total', help: 'h', labelNames: ['status'], registers: [r] }).inc({
+    status: 'created',
+  });
   return r;
 }
 
-function get(server: Server, path: string, token?: string): Promise<{ status: number; body: string; san: string | undefined }> {
+function get(
+  server: Server,
+  path: string,
+  token?: string,
+): Promise<{ status: number; body: string; san: string | undefined }> {
   const { port } = server.address() as AddressInfo;
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      let body = '';
-      const san = (res.socket as unknown as { getPeerCertificate(): { subjectaltname?: string } }).getPeerCertificate().subjectaltname;
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode!, body, san }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        rejectUnauthorized: false,
+        agent: false,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      },
+      (res) => {
+        let body = '';
+        const san = (
+          res.socket as unknown as { getPeerCertificate(): { subjectaltname?: string } }
+        ).getPeerCertificate().subjectaltname;
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body, san }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -37,11 +60,20 @@ function get(server: Server, path: string, token?: string): Promise<{ status: nu
 
 const log = createLogger('test', 'error');
 const servers: Server[] = [];
-afterEach(() => { for (const s of servers.splice(0)) s.close(); });
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
 
 describe('the secure metrics server', () => {
   it('serves /metrics over TLS to an allowed token, on a self-signed certificate for the Service names', async () => {
-    const server = await startSecureMetricsServer({ port: 0, host: '127.0.0.1', registry: registry(), reviews, log, dnsNames: ['m.ns.svc', 'm.ns.svc.cluster.local'] });
+    const server = await startSecureMetricsServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: registry(),
+      reviews,
+      log,
+      dnsNames: ['m.ns.svc', 'm.ns.svc.cluster.local'],
+    });
     servers.push(server);
     const ok = await get(server, '/metrics', 'good');
     expect(ok.status).toBe(200);
@@ -59,7 +91,16 @@ describe('the secure metrics server', () => {
       const first = await selfSignedCertificate(['first.example']);
       await writeFile(join(dir, 'tls.crt'), first.cert);
       await writeFile(join(dir, 'tls.key'), first.key, { mode: 0o600 });
-      const server = await startSecureMetricsServer({ port: 0, host: '127.0.0.1', registry: registry(), reviews, log, dnsNames: [], certDir: dir, certCheckIntervalMs: 50 });
+      const server = await startSecureMetricsServer({
+        port: 0,
+        host: '127.0.0.1',
+        registry: registry(),
+        reviews,
+        log,
+        dnsNames: [],
+        certDir: dir,
+        certCheckIntervalMs: 50,
+      });
       servers.push(server);
       expect((await get(server, '/metrics', 'good')).san).toBe('DNS:first.example');
       const second = await selfSignedCertificate(['second.example']);
@@ -68,14 +109,25 @@ describe('the secure metrics server', () => {
       // A later modification time than the first pair's, however coarse the file system's clock.
       const later = new Date((await stat(join(dir, 'tls.crt'))).mtimeMs + 5_000);
       await utimes(join(dir, 'tls.crt'), later, later);
-      await expect.poll(async () => (await get(server, '/metrics', 'good')).san, { timeout: 5_000 }).toBe('DNS:second.example');
+      await expect
+        .poll(async () => (await get(server, '/metrics', 'good')).san, { timeout: 5_000 })
+        .toBe('DNS:second.example');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   it('does not start without the mounted certificate it was told to use', async () => {
-    await expect(startSecureMetricsServer({ port: 0, host: '127.0.0.1', registry: registry(), reviews, log, dnsNames: [], certDir: '/nonexistent/metrics-cert' }))
-      .rejects.toThrow(/ENOENT/);
+    await expect(
+      startSecureMetricsServer({
+        port: 0,
+        host: '127.0.0.1',
+        registry: registry(),
+        reviews,
+        log,
+        dnsNames: [],
+        certDir: '/nonexistent/metrics-cert',
+      }),
+    ).rejects.toThrow(/ENOENT/);
   });
 });

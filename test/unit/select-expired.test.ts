@@ -21,15 +21,24 @@ function checkpoint(m: Made): Checkpoint {
   const at = new Date(NOW - m.hoursAgo * HOUR).toISOString();
   const phase = m.phase ?? 'Succeeded';
   return {
-    apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'Checkpoint',
+    apiVersion: 'checkpoint.example.com/v1alpha1',
+    kind: 'Checkpoint',
     metadata: {
-      name: m.name, namespace: m.namespace ?? 'team-a', uid: `uid-${m.name}`, creationTimestamp: at as unknown as Date,
+      name: m.name,
+      namespace: m.namespace ?? 'team-a',
+      uid: `uid-${m.name}`,
+      creationTimestamp: at as unknown as Date,
       ...(m.deleting ? { deletionTimestamp: new Date(NOW).toISOString() as unknown as Date } : {}),
     },
     spec: { target: { podName: m.pod ?? 'web-0', containerName: m.container ?? 'app' }, policyRef: 'p' },
     status: {
       phase,
-      ...(phase === 'Succeeded' ? { completionTime: at, archive: { backend: 's3', uri: `s3://b/${m.name}`, sizeBytes: 1, sha256: 'a'.repeat(64), createdAt: at } } : {}),
+      ...(phase === 'Succeeded'
+        ? {
+            completionTime: at,
+            archive: { backend: 's3', uri: `s3://b/${m.name}`, sizeBytes: 1, sha256: 'a'.repeat(64), createdAt: at },
+          }
+        : {}),
       ...(phase === 'Failed' ? { completionTime: at } : {}),
       ...m.status,
     },
@@ -37,7 +46,8 @@ function checkpoint(m: Made): Checkpoint {
 }
 
 const names = (list: Checkpoint[]) => list.map((c) => c.metadata.name).sort();
-const expiredNames = (r: ReturnType<typeof selectExpired>) => r.expired.map((e) => `${e.checkpoint.metadata.name}:${e.reason}`).sort();
+const expiredNames = (r: ReturnType<typeof selectExpired>) =>
+  r.expired.map((e) => `${e.checkpoint.metadata.name}:${e.reason}`).sort();
 
 describe('selectExpired', () => {
   it('keeps the newest maxCount succeeded checkpoints of a container', () => {
@@ -50,8 +60,10 @@ describe('selectExpired', () => {
 
   it('counts per target container: pod, container and target namespace', () => {
     const list = [
-      checkpoint({ name: 'a1', hoursAgo: 1 }), checkpoint({ name: 'a2', hoursAgo: 2 }),
-      checkpoint({ name: 'side1', hoursAgo: 1, container: 'side' }), checkpoint({ name: 'side2', hoursAgo: 2, container: 'side' }),
+      checkpoint({ name: 'a1', hoursAgo: 1 }),
+      checkpoint({ name: 'a2', hoursAgo: 2 }),
+      checkpoint({ name: 'side1', hoursAgo: 1, container: 'side' }),
+      checkpoint({ name: 'side2', hoursAgo: 2, container: 'side' }),
       checkpoint({ name: 'web1', hoursAgo: 3, pod: 'web-1' }),
       checkpoint({ name: 'b1', hoursAgo: 4, namespace: 'team-b' }),
     ];
@@ -113,7 +125,9 @@ describe('selectExpired', () => {
   });
 
   it('never expires a checkpoint a restore is reading, which still uses up its maxCount place', () => {
-    const restoring = (result: 'Pending' | 'Running' | 'Succeeded') => ({ restores: [{ podName: 'web-0', namespace: 'team-a', result }] });
+    const restoring = (result: 'Pending' | 'Running' | 'Succeeded') => ({
+      restores: [{ podName: 'web-0', namespace: 'team-a', result }],
+    });
     const list = [
       checkpoint({ name: 'c1', hoursAgo: 1, status: restoring('Running') }),
       checkpoint({ name: 'c2', hoursAgo: 2 }),

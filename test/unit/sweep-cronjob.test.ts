@@ -9,17 +9,30 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 const policy = (name: string): CheckpointPolicy => ({
-  apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'CheckpointPolicy', metadata: { name, uid: 'policy-uid-1' }, spec: {},
+  apiVersion: 'checkpoint.example.com/v1alpha1',
+  kind: 'CheckpointPolicy',
+  metadata: { name, uid: 'policy-uid-1' },
+  spec: {},
 });
 const settings: JobSettings = {
-  namespace: 'checkpoint-system', image: 'checkpoint-operator:dev', serviceAccountName: 'checkpoint-job', logLevel: 'info',
+  namespace: 'checkpoint-system',
+  image: 'checkpoint-operator:dev',
+  serviceAccountName: 'checkpoint-job',
+  logLevel: 'info',
   traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
 };
 const input = { policy: { name: 'default', uid: 'policy-uid-1' } };
-const build = (extra: Partial<Parameters<typeof buildSweepCronJob>[0]> = {}) => buildSweepCronJob({
-  policy: policy('default'), schedule: '*/15 * * * *', suspend: false, input, settings,
-  serviceAccountName: 'checkpoint-sweep', secretKeys: [], ...extra,
-});
+const build = (extra: Partial<Parameters<typeof buildSweepCronJob>[0]> = {}) =>
+  buildSweepCronJob({
+    policy: policy('default'),
+    schedule: '*/15 * * * *',
+    suspend: false,
+    input,
+    settings,
+    serviceAccountName: 'checkpoint-sweep',
+    secretKeys: [],
+    ...extra,
+  });
 
 describe('sweepCronJobName', () => {
   it('is sweep-<policy> when that is a valid name', () => {
@@ -56,12 +69,24 @@ describe('buildSweepCronJob', () => {
   it('is owned by the policy and never runs two sweeps of it at once', () => {
     const cj = build({ timeZone: 'Europe/Berlin' });
     expect(cj.metadata).toMatchObject({ name: 'sweep-default', namespace: 'checkpoint-system' });
-    expect(cj.metadata!.ownerReferences).toEqual([{
-      apiVersion: 'checkpoint.example.com/v1alpha1', kind: 'CheckpointPolicy', name: 'default', uid: 'policy-uid-1', controller: true, blockOwnerDeletion: false,
-    }]);
+    expect(cj.metadata!.ownerReferences).toEqual([
+      {
+        apiVersion: 'checkpoint.example.com/v1alpha1',
+        kind: 'CheckpointPolicy',
+        name: 'default',
+        uid: 'policy-uid-1',
+        controller: true,
+        blockOwnerDeletion: false,
+      },
+    ]);
     expect(cj.spec).toMatchObject({
-      schedule: '*/15 * * * *', timeZone: 'Europe/Berlin', suspend: false, concurrencyPolicy: 'Forbid',
-      startingDeadlineSeconds: 300, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 3,
+      schedule: '*/15 * * * *',
+      timeZone: 'Europe/Berlin',
+      suspend: false,
+      concurrencyPolicy: 'Forbid',
+      startingDeadlineSeconds: 300,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
     });
     expect(build().spec!.timeZone).toBeUndefined();
     expect(build({ suspend: true }).spec!.suspend).toBe(true);
@@ -70,9 +95,16 @@ describe('buildSweepCronJob', () => {
   it('labels the CronJob, its Jobs and their pods with the policy, without an owner namespace', () => {
     const cj = build();
     const expected = {
-      [LABELS.action]: 'sweep', [LABELS.ownerName]: 'default', [LABELS.ownerUid]: 'policy-uid-1', [LABELS.policy]: 'default',
+      [LABELS.action]: 'sweep',
+      [LABELS.ownerName]: 'default',
+      [LABELS.ownerUid]: 'policy-uid-1',
+      [LABELS.policy]: 'default',
     };
-    for (const labels of [cj.metadata!.labels!, cj.spec!.jobTemplate.metadata!.labels!, cj.spec!.jobTemplate.spec!.template.metadata!.labels!]) {
+    for (const labels of [
+      cj.metadata!.labels!,
+      cj.spec!.jobTemplate.metadata!.labels!,
+      cj.spec!.jobTemplate.spec!.template.metadata!.labels!,
+    ]) {
       expect(labels).toMatchObject(expected);
       expect(labels[LABELS.ownerNamespace]).toBeUndefined();
       for (const v of Object.values(labels)) expect(v).toMatch(LABEL_VALUE);
@@ -102,11 +134,23 @@ describe('buildSweepCronJob', () => {
   });
 
   it('mounts the S3 keys of the named Secret, readable by the non-root Job only', () => {
-    const pod = build({ secretName: 'sweep-default-s3', secretKeys: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'other'] }).spec!.jobTemplate.spec!.template.spec!;
-    expect(pod.volumes).toEqual([{
-      name: 's3-secret',
-      secret: { secretName: 'sweep-default-s3', defaultMode: 0o440, items: [{ key: 'AWS_ACCESS_KEY_ID', path: 'AWS_ACCESS_KEY_ID' }, { key: 'AWS_SECRET_ACCESS_KEY', path: 'AWS_SECRET_ACCESS_KEY' }] },
-    }]);
+    const pod = build({
+      secretName: 'sweep-default-s3',
+      secretKeys: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'other'],
+    }).spec!.jobTemplate.spec!.template.spec!;
+    expect(pod.volumes).toEqual([
+      {
+        name: 's3-secret',
+        secret: {
+          secretName: 'sweep-default-s3',
+          defaultMode: 0o440,
+          items: [
+            { key: 'AWS_ACCESS_KEY_ID', path: 'AWS_ACCESS_KEY_ID' },
+            { key: 'AWS_SECRET_ACCESS_KEY', path: 'AWS_SECRET_ACCESS_KEY' },
+          ],
+        },
+      },
+    ]);
     expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 's3-secret', mountPath: S3_SECRET_DIR, readOnly: true }]);
     expect(pod.securityContext).toMatchObject({ runAsUser: 65532, fsGroup: 65532 });
   });

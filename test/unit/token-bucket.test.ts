@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { TokenBucket } from '../../src/kube/token-bucket.js';
 
-const flush = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('TokenBucket', () => {
   it('lets a burst through at once, then qps per second, in order', async () => {
@@ -12,10 +14,16 @@ describe('TokenBucket', () => {
     for (let i = 0; i < 25; i++) void bucket.take().then(() => granted.push(i));
     await flush();
     expect(granted).toEqual([0, 1, 2, 3, 4]);
-    for (let t = 0; t < 1000; t += 100) { clock.advance(100); await flush(); }
+    for (let t = 0; t < 1000; t += 100) {
+      clock.advance(100);
+      await flush();
+    }
     // 10 more in the next second, in the order asked.
     expect(granted).toEqual(Array.from({ length: 15 }, (_, i) => i));
-    for (let t = 0; t < 1000; t += 100) { clock.advance(100); await flush(); }
+    for (let t = 0; t < 1000; t += 100) {
+      clock.advance(100);
+      await flush();
+    }
     expect(granted).toHaveLength(25);
   });
 

@@ -1,6 +1,12 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { activeTraceContext, activeTraceIds, startTracing, withRemoteParent, withSpan } from '../../src/observability/tracing.js';
+import {
+  activeTraceContext,
+  activeTraceIds,
+  startTracing,
+  withRemoteParent,
+  withSpan,
+} from '../../src/observability/tracing.js';
 
 /** A port with nothing listening: the exporter's sends fail, as with a receiver that is down. */
 async function closedPort(): Promise<number> {
@@ -13,11 +19,16 @@ async function closedPort(): Promise<number> {
 
 describe('tracing on', () => {
   it('continues a remote parent, nests spans, exposes ids for logs and TRACEPARENT, and shuts down promptly with the receiver down', async () => {
-    const tracing = await startTracing('unit', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}` });
+    const tracing = await startTracing('unit', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+    });
     expect(tracing).toBeDefined();
     const parentTrace = '0af7651916cd43dd8448eb211c80319c';
     const seen = await withRemoteParent({ traceparent: `00-${parentTrace}-b7ad6b7169203331-01` }, () =>
-      withSpan('outer', { step: 'one' }, () => withSpan('inner', {}, async () => ({ ids: activeTraceIds(), context: activeTraceContext() }))));
+      withSpan('outer', { step: 'one' }, () =>
+        withSpan('inner', {}, async () => ({ ids: activeTraceIds(), context: activeTraceContext() })),
+      ),
+    );
     expect(seen.ids?.trace_id).toBe(parentTrace);
     expect(seen.context.traceparent).toBe(`00-${parentTrace}-${seen.ids!.span_id}-01`);
     expect(activeTraceIds()).toBeUndefined();

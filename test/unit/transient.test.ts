@@ -18,18 +18,30 @@ describe('isTransient', () => {
   });
 
   it('repeats a connection dropped during the TLS handshake and a request with no answer', () => {
-    expect(isTransient(new Error('Client network socket disconnected before secure TLS connection was established'))).toBe(true);
+    expect(
+      isTransient(new Error('Client network socket disconnected before secure TLS connection was established')),
+    ).toBe(true);
     expect(isTransient(new Error('GET /x: no response within 300s'))).toBe(true);
   });
 
   it("repeats fetch's network failure, told by its cause, and not a fetch failure caused by a bad certificate", () => {
     expect(isTransient(new TypeError('fetch failed', { cause: socketError('ECONNREFUSED') }))).toBe(true);
     expect(isTransient(new TypeError('fetch failed', { cause: new Error('other side closed') }))).toBe(true);
-    expect(isTransient(new TypeError('fetch failed', { cause: Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }) }))).toBe(false);
+    expect(
+      isTransient(
+        new TypeError('fetch failed', {
+          cause: Object.assign(new Error('unable to verify the first certificate'), {
+            code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+          }),
+        }),
+      ),
+    ).toBe(false);
   });
 
   it('does not repeat a certificate or programming error', () => {
-    expect(isTransient(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }))).toBe(false);
+    expect(
+      isTransient(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })),
+    ).toBe(false);
     expect(isTransient(new TypeError('x is not a function'))).toBe(false);
     expect(isTransient(undefined)).toBe(false);
   });

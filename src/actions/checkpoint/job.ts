@@ -1,6 +1,11 @@
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { buildActionJob, type JobSettings, secretFileMode } from '../shared/action-job.js';
-import { CHECKPOINT_JOB_INPUT_ENV, type CheckpointJobInput, KUBELET_CA_DIR, KUBELET_CHECKPOINT_DIR } from './job-input.js';
+import {
+  CHECKPOINT_JOB_INPUT_ENV,
+  type CheckpointJobInput,
+  KUBELET_CA_DIR,
+  KUBELET_CHECKPOINT_DIR,
+} from './job-input.js';
 import { ARCHIVE_MOUNT_PATH, S3_SECRET_DIR } from '../shared/storage-input.js';
 import { jobName, ownerLabels } from '../../kube/names.js';
 
@@ -10,7 +15,11 @@ export { JOB_NODE_OPTIONS, type JobSettings } from '../shared/action-job.js';
 export const S3_SECRET_VOLUME = 's3-secret';
 
 /** Bounds every Job: a stuck kubelet or storage can never keep a Job alive for ever. */
-export const CHECKPOINT_JOB_LIMITS = { backoffLimit: 1, activeDeadlineSeconds: 15 * 60, kubeletGraceSeconds: 60 } as const;
+export const CHECKPOINT_JOB_LIMITS = {
+  backoffLimit: 1,
+  activeDeadlineSeconds: 15 * 60,
+  kubeletGraceSeconds: 60,
+} as const;
 
 /**
  * The Job that checkpoints one container: pinned to the target's node by nodeName (the
@@ -40,7 +49,12 @@ export function buildCheckpointJob(input: CheckpointJobInput, settings: JobSetti
     // waits for its volume until the Job's deadline.
     volumes.push({
       name: 'kubelet-ca',
-      secret: { secretName: input.kubelet.caBundleSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }], optional: true, defaultMode: secretFileMode(true) },
+      secret: {
+        secretName: input.kubelet.caBundleSecret,
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
+        optional: true,
+        defaultMode: secretFileMode(true),
+      },
     });
     mounts.push({ name: 'kubelet-ca', mountPath: KUBELET_CA_DIR, readOnly: true });
   }

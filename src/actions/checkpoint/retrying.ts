@@ -17,14 +17,16 @@ export const KUBELET_RETRY_MS = 90_000;
 export const STORAGE_RETRY_MS = 30_000;
 
 /** A kubelet answer that came before the runtime was asked (see KubeletError.retryable). */
-export const kubeletCouldNotActYet = (err: unknown): err is KubeletError => err instanceof KubeletError && err.retryable;
+export const kubeletCouldNotActYet = (err: unknown): err is KubeletError =>
+  err instanceof KubeletError && err.retryable;
 
 /**
  * Storage that did not answer, or answered that it cannot serve now (restarting, throttling);
  * anything else it answered (denied, no bucket, TLS) is final.
  */
 export const storageMayRecover = (err: unknown): err is BackendError =>
-  err instanceof BackendError && (err.reason === 'StorageUnreachable' || err.reason === 'StorageUnavailable' || err.reason === 'StorageTimeout');
+  err instanceof BackendError &&
+  (err.reason === 'StorageUnreachable' || err.reason === 'StorageUnavailable' || err.reason === 'StorageTimeout');
 
 /**
  * Runs attempt until it succeeds, fails with an error retryable() refuses, or the budget would be
@@ -33,7 +35,12 @@ export const storageMayRecover = (err: unknown): err is BackendError =>
  */
 export async function retrying<T>(
   attempt: () => Promise<T>,
-  opts: { retryable: (err: unknown) => boolean; clock: Clock; budgetMs: number; onRetry: (err: unknown, waitMs: number) => void },
+  opts: {
+    retryable: (err: unknown) => boolean;
+    clock: Clock;
+    budgetMs: number;
+    onRetry: (err: unknown, waitMs: number) => void;
+  },
 ): Promise<T> {
   const giveUpAt = opts.clock.now() + opts.budgetMs;
   for (let delay = 500; ; delay = Math.min(delay * 2, 8_000)) {
@@ -54,5 +61,10 @@ export async function retrying<T>(
  */
 function waitKeepingAlive(clock: Clock, ms: number): Promise<void> {
   const keepAlive = setInterval(() => undefined, 60_000);
-  return new Promise<void>((resolve) => clock.after(ms, () => { clearInterval(keepAlive); resolve(); }));
+  return new Promise<void>((resolve) =>
+    clock.after(ms, () => {
+      clearInterval(keepAlive);
+      resolve();
+    }),
+  );
 }

@@ -8,7 +8,12 @@ import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js'
 import type { CredentialSource } from '../../kube/credentials.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
-import { checkArchivePath, KubeletError, type KubeletEndpoint, requestCheckpoint } from '../../kubelet/checkpoint-client.js';
+import {
+  checkArchivePath,
+  KubeletError,
+  type KubeletEndpoint,
+  requestCheckpoint,
+} from '../../kubelet/checkpoint-client.js';
 import type { Logger } from '../../observability/logger.js';
 import { withSpan } from '../../observability/tracing.js';
 import { archiveKey } from '../../storage/archive-key.js';
@@ -39,7 +44,10 @@ export interface CheckpointActionDeps {
   s3SecretDir?: string;
 }
 
-export type ActionResult = { outcome: 'succeeded'; archive: Archive } | { outcome: 'failed'; reason: string; message: string } | { outcome: 'skipped'; why: string };
+export type ActionResult =
+  | { outcome: 'succeeded'; archive: Archive }
+  | { outcome: 'failed'; reason: string; message: string }
+  | { outcome: 'skipped'; why: string };
 
 /**
  * One checkpoint, start to finish: ask the kubelet, stream its archive into storage while hashing
@@ -50,7 +58,8 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
   const { input, log } = deps;
   const ref = { namespace: input.checkpoint.namespace, name: input.checkpoint.name };
   const current = await readCheckpoint(deps.lean, ref);
-  if (!current || current.metadata.uid !== input.checkpoint.uid) return { outcome: 'skipped', why: 'the Checkpoint no longer exists' };
+  if (!current || current.metadata.uid !== input.checkpoint.uid)
+    return { outcome: 'skipped', why: 'the Checkpoint no longer exists' };
   if (current.status?.phase === 'Succeeded' || current.status?.phase === 'Failed') {
     return { outcome: 'skipped', why: `the Checkpoint is already ${current.status.phase}` };
   }
@@ -63,36 +72,74 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
   // Checkpoint's own prefix, which its deletion removes).
   if (result.outcome === 'succeeded') {
     const { archive } = result;
-    await withSpan('write status', { phase: 'Succeeded' }, () => patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now()))));
+    await withSpan('write status', { phase: 'Succeeded' }, () =>
+      patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now()))),
+    );
     log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
-    deps.events?.record(eventTarget(current), 'Normal', 'ArchiveStored', `stored ${archive.sizeBytes} bytes at ${archive.uri} (sha256 ${archive.sha256})`);
+    deps.events?.record(
+      eventTarget(current),
+      'Normal',
+      'ArchiveStored',
+      `stored ${archive.sizeBytes} bytes at ${archive.uri} (sha256 ${archive.sha256})`,
+    );
   } else {
-    await withSpan('write status', { phase: 'Failed', reason: result.reason }, () => patchCheckpointStatus(deps.lean, ref, failedStatus(current, result.reason, result.message, new Date(deps.clock.now()))));
+    await withSpan('write status', { phase: 'Failed', reason: result.reason }, () =>
+      patchCheckpointStatus(
+        deps.lean,
+        ref,
+        failedStatus(current, result.reason, result.message, new Date(deps.clock.now())),
+      ),
+    );
     deps.events?.record(eventTarget(current), 'Warning', result.reason, result.message);
   }
   return result;
 }
 
 /** Asks the kubelet and stores its archive; every failure here is classified into a reason. */
-async function produceArchive(deps: CheckpointActionDeps): Promise<{ outcome: 'succeeded'; archive: Archive } | { outcome: 'failed'; reason: string; message: string }> {
+async function produceArchive(
+  deps: CheckpointActionDeps,
+): Promise<{ outcome: 'succeeded'; archive: Archive } | { outcome: 'failed'; reason: string; message: string }> {
   const { input, log } = deps;
   let kubeletPath: string | undefined;
   try {
     const endpoint = await kubeletEndpoint(deps);
     log.info({ node: input.nodeName, access: input.kubelet.access }, 'asking the kubelet for a checkpoint');
-    kubeletPath = checkArchivePath(await withSpan('kubelet checkpoint', { node: input.nodeName, access: input.kubelet.access, container: input.target.containerName },
-      () => retrying(() => requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }), {
-        retryable: kubeletCouldNotActYet, clock: deps.clock, budgetMs: KUBELET_RETRY_MS,
-        onRetry: (err, waitMs) => log.warn({ reason: (err as KubeletError).reason, waitMs }, `the kubelet could not act on the request yet; asking again: ${(err as Error).message}`),
-      })));
+    kubeletPath = checkArchivePath(
+      await withSpan(
+        'kubelet checkpoint',
+        { node: input.nodeName, access: input.kubelet.access, container: input.target.containerName },
+        () =>
+          retrying(
+            () => requestCheckpoint(endpoint, { target: input.target, timeoutSeconds: input.kubelet.timeoutSeconds }),
+            {
+              retryable: kubeletCouldNotActYet,
+              clock: deps.clock,
+              budgetMs: KUBELET_RETRY_MS,
+              onRetry: (err, waitMs) =>
+                log.warn(
+                  { reason: (err as KubeletError).reason, waitMs },
+                  `the kubelet could not act on the request yet; asking again: ${(err as Error).message}`,
+                ),
+            },
+          ),
+      ),
+    );
     const localPath = nodeLocal(kubeletPath, deps.kubeletDirectory);
-    const backend = deps.backend ?? await backendFor(input.storage, deps.s3SecretDir ?? S3_SECRET_DIR);
+    const backend = deps.backend ?? (await backendFor(input.storage, deps.s3SecretDir ?? S3_SECRET_DIR));
     const key = archiveKey({ checkpoint: input.checkpoint, target: input.target, time: new Date(deps.clock.now()) });
     // Each attempt starts over from the kubelet's archive, still on the node, under the same key.
-    const { stored, meta } = await withSpan('store archive', { backend: input.storage.backend, key }, () => retrying(() => storeArchive(localPath, backend, key), {
-      retryable: storageMayRecover, clock: deps.clock, budgetMs: STORAGE_RETRY_MS,
-      onRetry: (err, waitMs) => log.warn({ reason: (err as BackendError).reason, waitMs }, `storage cannot take the archive now; trying again from the start: ${(err as Error).message}`),
-    }));
+    const { stored, meta } = await withSpan('store archive', { backend: input.storage.backend, key }, () =>
+      retrying(() => storeArchive(localPath, backend, key), {
+        retryable: storageMayRecover,
+        clock: deps.clock,
+        budgetMs: STORAGE_RETRY_MS,
+        onRetry: (err, waitMs) =>
+          log.warn(
+            { reason: (err as BackendError).reason, waitMs },
+            `storage cannot take the archive now; trying again from the start: ${(err as Error).message}`,
+          ),
+      }),
+    );
     const archive: Archive = {
       backend: input.storage.backend,
       uri: stored.uri,
@@ -104,7 +151,9 @@ async function produceArchive(deps: CheckpointActionDeps): Promise<{ outcome: 's
       ...(meta.image ? { image: meta.image } : {}),
       ...(meta.runtime ? { runtime: meta.runtime } : {}),
       ...(meta.containerId ? { containerId: meta.containerId } : {}),
-      ...(meta.checkpointedAt && !Number.isNaN(Date.parse(meta.checkpointedAt)) ? { checkpointedAt: new Date(meta.checkpointedAt).toISOString() } : {}),
+      ...(meta.checkpointedAt && !Number.isNaN(Date.parse(meta.checkpointedAt))
+        ? { checkpointedAt: new Date(meta.checkpointedAt).toISOString() }
+        : {}),
     };
     // The kubelet never deletes its archives: remove ours before reporting success, so a
     // Succeeded Checkpoint never leaves process memory behind on the node.
@@ -120,26 +169,31 @@ async function produceArchive(deps: CheckpointActionDeps): Promise<{ outcome: 's
   }
 }
 
-
 function nodeLocal(kubeletPath: string, kubeletDirectory: string | undefined): string {
   return kubeletDirectory ? kubeletPath.replace('/var/lib/kubelet/checkpoints', kubeletDirectory) : kubeletPath;
 }
 
 async function removeKubeletArchive(path: string, log: Logger): Promise<void> {
-  await rm(path, { force: true }).catch((err: Error) => log.warn({ err: err.message, path }, 'could not remove the kubelet archive'));
+  await rm(path, { force: true }).catch((err: Error) =>
+    log.warn({ err: err.message, path }, 'could not remove the kubelet archive'),
+  );
 }
 
 function classify(err: unknown): { reason: string; message: string } {
-  if (err instanceof KubeletError || err instanceof JobFailure || err instanceof BackendError) return { reason: err.reason, message: err.message };
+  if (err instanceof KubeletError || err instanceof JobFailure || err instanceof BackendError)
+    return { reason: err.reason, message: err.message };
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT') return { reason: 'ArchiveMissing', message: `the kubelet's archive is not on the node: ${(err as Error).message}` };
-  if (code === 'ENOSPC') return { reason: 'StorageFull', message: `no space left in storage: ${(err as Error).message}` };
+  if (code === 'ENOENT')
+    return { reason: 'ArchiveMissing', message: `the kubelet's archive is not on the node: ${(err as Error).message}` };
+  if (code === 'ENOSPC')
+    return { reason: 'StorageFull', message: `no space left in storage: ${(err as Error).message}` };
   return { reason: 'StorageError', message: `storing the archive failed: ${(err as Error)?.message ?? String(err)}` };
 }
 
 async function kubeletEndpoint(deps: CheckpointActionDeps): Promise<KubeletEndpoint> {
   const { input } = deps;
-  if (input.kubelet.access === 'proxy') return { access: 'proxy', credentials: deps.credentials, nodeName: input.nodeName };
+  if (input.kubelet.access === 'proxy')
+    return { access: 'proxy', credentials: deps.credentials, nodeName: input.nodeName };
   if (!deps.nodeIP) throw new JobFailure('NodeAddressUnknown', 'NODE_IP is not set: the Job cannot find its kubelet');
   const token = (await readFile(`${SA_DIR}/token`, 'utf8')).trim();
   const clusterCA = await readFile(`${SA_DIR}/ca.crt`).catch(() => undefined);
@@ -147,10 +201,21 @@ async function kubeletEndpoint(deps: CheckpointActionDeps): Promise<KubeletEndpo
   if (input.kubelet.caBundleSecret) {
     const bundle = await readFile(`${deps.kubeletCADirectory ?? KUBELET_CA_DIR}/ca.crt`).catch(() => undefined);
     if (!bundle || bundle.length === 0) {
-      throw new JobFailure('KubeletCABundleNotFound', `Secret ${input.kubelet.caBundleSecret} (KUBELET_CA_BUNDLE_SECRET) in the Jobs' namespace does not exist or has no ca.crt`);
+      throw new JobFailure(
+        'KubeletCABundleNotFound',
+        `Secret ${input.kubelet.caBundleSecret} (KUBELET_CA_BUNDLE_SECRET) in the Jobs' namespace does not exist or has no ca.crt`,
+      );
     }
     // Either may have signed a given kubelet's certificate: node groups differ.
     ca = clusterCA ? Buffer.concat([bundle, Buffer.from('\n'), clusterCA]) : bundle;
   }
-  return { access: 'direct', host: deps.nodeIP, port: input.kubelet.port, token, ca, insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify, nodeName: input.nodeName };
+  return {
+    access: 'direct',
+    host: deps.nodeIP,
+    port: input.kubelet.port,
+    token,
+    ca,
+    insecureSkipTLSVerify: input.kubelet.insecureSkipTLSVerify,
+    nodeName: input.nodeName,
+  };
 }

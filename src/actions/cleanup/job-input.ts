@@ -15,11 +15,15 @@ export const cleanupJobInputSchema = z.object({
    * Checkpoint images pushed for restores of this Checkpoint (by digest), which hold the same
    * process memory as the archive. `caBundle`: the registry CA in REGISTRY_SECRET_DIR applies.
    */
-  images: z.optional(z.array(z.object({
-    reference: z.string().check(z.minLength(1), z.maxLength(4096)),
-    insecure: z.boolean(),
-    caBundle: z.boolean(),
-  }))),
+  images: z.optional(
+    z.array(
+      z.object({
+        reference: z.string().check(z.minLength(1), z.maxLength(4096)),
+        insecure: z.boolean(),
+        caBundle: z.boolean(),
+      }),
+    ),
+  ),
   /** A .dockerconfigjson in REGISTRY_SECRET_DIR holds the credentials to delete images with. */
   registryCredentials: z.optional(z.boolean()),
 });

@@ -10,7 +10,11 @@ import { jobSecretVolumes } from '../shared/job-secret-volumes.js';
  * does: 30 pods, the Job controller's backoff doubling from 10 s to its 6-minute cap, keep
  * trying for about two and a half hours; the deadline only stops a pod that hangs.
  */
-export const CLEANUP_JOB_LIMITS = { backoffLimit: 30, activeDeadlineSeconds: 24 * 60 * 60, ttlSecondsAfterFinished: 60 * 60 } as const;
+export const CLEANUP_JOB_LIMITS = {
+  backoffLimit: 30,
+  activeDeadlineSeconds: 24 * 60 * 60,
+  ttlSecondsAfterFinished: 60 * 60,
+} as const;
 
 export function cleanupJobName(checkpoint: { namespace: string; name: string; uid: string }): string {
   return jobName('cleanup', checkpoint);
@@ -22,7 +26,12 @@ export function cleanupJobName(checkpoint: { namespace: string; name: string; ui
  * registry holding the Checkpoint's images, come from the per-Job Secret (named like the Job),
  * only the keys it holds.
  */
-export function buildCleanupJob(input: CleanupJobInput, settings: JobSettings, secretKeys: string[], name: string): V1Job {
+export function buildCleanupJob(
+  input: CleanupJobInput,
+  settings: JobSettings,
+  secretKeys: string[],
+  name: string,
+): V1Job {
   const storage = input.storage;
   // Archives on node and claim volumes are root's, mode 0600 (written by the root checkpoint Job).
   const runAsRoot = storage.backend !== 's3';

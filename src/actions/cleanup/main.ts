@@ -13,23 +13,45 @@ import { startJobProgram } from '../shared/job-program.js';
  * its exponential backoff, which is what rides out a storage outage, while the finalizer keeps
  * the Checkpoint until a run succeeds.
  */
-const { input, log, lean, events, startedAt: started, underDispatcherSpan, finish } = await startJobProgram('cleanup-job', CLEANUP_JOB_INPUT_ENV, cleanupJobInputSchema);
+const {
+  input,
+  log,
+  lean,
+  events,
+  startedAt: started,
+  underDispatcherSpan,
+  finish,
+} = await startJobProgram('cleanup-job', CLEANUP_JOB_INPUT_ENV, cleanupJobInputSchema);
 const result = await underDispatcherSpan(() =>
-  withSpan('cleanup job', { 'k8s.namespace.name': input.checkpoint.namespace, checkpoint: input.checkpoint.name, backend: input.storage.backend }, () => runCleanup({
-    input,
-    backend: () => backendFor(input.storage, S3_SECRET_DIR),
-    lean,
-    events,
-    clock: systemClock,
-    log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'cleanup' }),
-  })));
+  withSpan(
+    'cleanup job',
+    {
+      'k8s.namespace.name': input.checkpoint.namespace,
+      checkpoint: input.checkpoint.name,
+      backend: input.storage.backend,
+    },
+    () =>
+      runCleanup({
+        input,
+        backend: () => backendFor(input.storage, S3_SECRET_DIR),
+        lean,
+        events,
+        clock: systemClock,
+        log: log.child({ namespace: input.checkpoint.namespace, name: input.checkpoint.name, action: 'cleanup' }),
+      }),
+  ),
+);
 if (process.env.PUSHGATEWAY_URL) {
-  await pushJobRun(process.env.PUSHGATEWAY_URL, {
-    action: 'cleanup',
-    owner: input.checkpoint,
-    succeeded: result.ok,
-    durationSeconds: (Date.now() - started) / 1000,
-    finishedAt: Date.now(),
-  }, log);
+  await pushJobRun(
+    process.env.PUSHGATEWAY_URL,
+    {
+      action: 'cleanup',
+      owner: input.checkpoint,
+      succeeded: result.ok,
+      durationSeconds: (Date.now() - started) / 1000,
+      finishedAt: Date.now(),
+    },
+    log,
+  );
 }
 await finish(result.ok ? 0 : 1);

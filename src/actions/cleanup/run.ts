@@ -42,7 +42,13 @@ export type CleanupResult = { ok: true; deleted: string[] } | { ok: false; reaso
 export async function runCleanup(deps: CleanupDeps): Promise<CleanupResult> {
   const { input, log } = deps;
   const ref = input.checkpoint;
-  const target: EventTarget = { apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: ref.namespace, name: ref.name, uid: ref.uid };
+  const target: EventTarget = {
+    apiVersion: API_GROUP_VERSION,
+    kind: CHECKPOINT_KIND,
+    namespace: ref.namespace,
+    name: ref.name,
+    uid: ref.uid,
+  };
   const started = deps.clock.now();
   // The status to report a failure in: this very Checkpoint (same uid) while it is being deleted.
   // Once it is gone, its archives are still deleted, with nothing left to report to.
@@ -51,18 +57,29 @@ export async function runCleanup(deps: CleanupDeps): Promise<CleanupResult> {
     const current = await readCheckpoint(deps.lean, ref);
     if (current?.metadata.uid === ref.uid) {
       // Only a deleted Checkpoint's archives may go; a cleanup Job for a live one is a bug.
-      if (!current.metadata.deletionTimestamp) throw new JobFailure('CheckpointNotDeleted', `Checkpoint ${ref.namespace}/${ref.name} is not being deleted; its archive is kept`);
+      if (!current.metadata.deletionTimestamp)
+        throw new JobFailure(
+          'CheckpointNotDeleted',
+          `Checkpoint ${ref.namespace}/${ref.name} is not being deleted; its archive is kept`,
+        );
       deleting = true;
     }
     const backend = typeof deps.backend === 'function' ? await deps.backend() : deps.backend;
     const prefix = archivePrefix(ref);
-    const { deleted, incomplete } = await withSpan('delete archives', { prefix, recorded: input.key }, () => deleteArchives(backend, prefix, input.key));
-    const what = deleted.length === 0 ? `no archive was left under ${backend.uri(prefix)}` : `deleted ${deleted.map((k) => backend.uri(k)).join(', ')}`;
+    const { deleted, incomplete } = await withSpan('delete archives', { prefix, recorded: input.key }, () =>
+      deleteArchives(backend, prefix, input.key),
+    );
+    const what =
+      deleted.length === 0
+        ? `no archive was left under ${backend.uri(prefix)}`
+        : `deleted ${deleted.map((k) => backend.uri(k)).join(', ')}`;
     const message = incomplete > 0 ? `${what}, and ${incomplete} incomplete write(s)` : what;
     log.info({ deleted, incomplete, ms: deps.clock.now() - started }, message);
     deps.events?.record(target, 'Normal', 'ArchiveDeleted', message);
     if (input.images && input.images.length > 0) {
-      const images = await withSpan('delete checkpoint images', { count: input.images.length }, () => deleteImages(input, deps.registrySecretDir ?? REGISTRY_SECRET_DIR));
+      const images = await withSpan('delete checkpoint images', { count: input.images.length }, () =>
+        deleteImages(input, deps.registrySecretDir ?? REGISTRY_SECRET_DIR),
+      );
       if (images.deleted.length > 0) {
         const text = `deleted checkpoint image(s) ${images.deleted.join(', ')} from the registry`;
         log.info({ images: images.deleted }, text);
@@ -80,8 +97,9 @@ export async function runCleanup(deps: CleanupDeps): Promise<CleanupResult> {
     const full = `cannot delete what Checkpoint ${ref.namespace}/${ref.name} stored: ${message}; the cleanup Job retries with backoff`;
     log.error({ reason }, full);
     if (deleting) {
-      await patchCheckpointStatus(deps.lean, ref, { phase: 'Deleting', reason, message: full })
-        .catch((e: Error) => log.warn({ err: e.message }, 'could not record the failure in the Checkpoint status'));
+      await patchCheckpointStatus(deps.lean, ref, { phase: 'Deleting', reason, message: full }).catch((e: Error) =>
+        log.warn({ err: e.message }, 'could not record the failure in the Checkpoint status'),
+      );
     }
     deps.events?.record(target, 'Warning', reason, full);
     return { ok: false, reason, message: full };
@@ -92,7 +110,11 @@ export async function runCleanup(deps: CleanupDeps): Promise<CleanupResult> {
  * The recorded key is checked before anything is deleted: a key outside the Checkpoint's prefix
  * (a hand-edited status, a bug) would otherwise delete another Checkpoint's archive.
  */
-async function deleteArchives(backend: ArchiveBackend, prefix: string, recorded: string | undefined): Promise<{ deleted: string[]; incomplete: number }> {
+async function deleteArchives(
+  backend: ArchiveBackend,
+  prefix: string,
+  recorded: string | undefined,
+): Promise<{ deleted: string[]; incomplete: number }> {
   const keys = new Set<string>();
   if (recorded !== undefined) {
     try {
@@ -100,7 +122,11 @@ async function deleteArchives(backend: ArchiveBackend, prefix: string, recorded:
     } catch (err) {
       throw new JobFailure('InvalidKey', (err as Error).message);
     }
-    if (!recorded.startsWith(prefix)) throw new JobFailure('InvalidKey', `the recorded archive key ${JSON.stringify(recorded)} is not under the Checkpoint's prefix ${prefix}`);
+    if (!recorded.startsWith(prefix))
+      throw new JobFailure(
+        'InvalidKey',
+        `the recorded archive key ${JSON.stringify(recorded)} is not under the Checkpoint's prefix ${prefix}`,
+      );
     keys.add(recorded);
   }
   for await (const listed of backend.list(prefix)) {
@@ -117,15 +143,24 @@ async function deleteArchives(backend: ArchiveBackend, prefix: string, recorded:
  * disabled, credentials without delete rights, a certificate not trusted) leaves the image and
  * says so, rather than hold the Checkpoint for ever.
  */
-async function deleteImages(input: CleanupJobInput, secretDir: string): Promise<{ deleted: string[]; retained: { reference: string; reason: string; message: string }[] }> {
-  const { dockerConfig: config, ca } = await readRegistrySecretFiles(secretDir, { credentials: input.registryCredentials ?? false, caBundle: (input.images ?? []).some((i) => i.caBundle) });
+async function deleteImages(
+  input: CleanupJobInput,
+  secretDir: string,
+): Promise<{ deleted: string[]; retained: { reference: string; reason: string; message: string }[] }> {
+  const { dockerConfig: config, ca } = await readRegistrySecretFiles(secretDir, {
+    credentials: input.registryCredentials ?? false,
+    caBundle: (input.images ?? []).some((i) => i.caBundle),
+  });
   const deleted: string[] = [];
   const retained: { reference: string; reason: string; message: string }[] = [];
   for (const image of input.images ?? []) {
     const ref = parseImageReference(image.reference);
     const credentials = config ? credentialsForRegistry(config, ref.host) : undefined;
     const client = new RegistryClient({
-      repository: `${ref.host}/${ref.path}`, insecure: image.insecure, ...(credentials ? { credentials } : {}), ...(image.caBundle && ca ? { ca } : {}),
+      repository: `${ref.host}/${ref.path}`,
+      insecure: image.insecure,
+      ...(credentials ? { credentials } : {}),
+      ...(image.caBundle && ca ? { ca } : {}),
     });
     try {
       await deleteCheckpointImage(client, ref.digest!);
@@ -146,6 +181,7 @@ function isTransient(err: RegistryError): boolean {
 }
 
 function classify(err: unknown): { reason: string; message: string } {
-  if (err instanceof JobFailure || err instanceof BackendError || err instanceof RegistryError) return { reason: err.reason, message: err.message };
+  if (err instanceof JobFailure || err instanceof BackendError || err instanceof RegistryError)
+    return { reason: err.reason, message: err.message };
   return { reason: 'CleanupFailed', message: (err as Error)?.message ?? String(err) };
 }

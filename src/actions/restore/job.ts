@@ -15,7 +15,12 @@ export const RESTORE_JOB_TTL_SECONDS = 24 * 60 * 60;
  * same attempt always names the same Job, and a request asked for again after it finished is a
  * new attempt with a new Job.
  */
-export function restoreJobName(pod: { namespace: string; name: string; uid: string }, request: string, checkpointUid: string, attempt: number): string {
+export function restoreJobName(
+  pod: { namespace: string; name: string; uid: string },
+  request: string,
+  checkpointUid: string,
+  attempt: number,
+): string {
   return jobName('restore', pod, `${request}\0${checkpointUid}\0${attempt}`);
 }
 
@@ -25,7 +30,12 @@ export function restoreJobName(pod: { namespace: string; name: string; uid: stri
  * S3 credentials, the registry's push credentials and its CA bundle, each mounted read-only where the Job
  * expects it, only the keys that are there.
  */
-export function buildRestoreJob(input: RestoreJobInput, settings: JobSettings, secretKeys: string[], nodeName: string): V1Job {
+export function buildRestoreJob(
+  input: RestoreJobInput,
+  settings: JobSettings,
+  secretKeys: string[],
+  nodeName: string,
+): V1Job {
   const labels = ownerLabels('restore', input.pod);
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];

@@ -50,8 +50,11 @@ export function nodeAffinityFor(nodeName: string): V1Affinity {
 
 /** The node a pod template is pinned to: by the affinity above, or by nodeName (Jobs made before it). */
 export function pinnedNode(spec: V1PodSpec | undefined): string | undefined {
-  for (const term of spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []) {
-    const field = term.matchFields?.find((f) => f.key === 'metadata.name' && f.operator === 'In' && f.values?.length === 1);
+  for (const term of spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ??
+    []) {
+    const field = term.matchFields?.find(
+      (f) => f.key === 'metadata.name' && f.operator === 'In' && f.values?.length === 1,
+    );
     if (field) return field.values![0];
   }
   return spec?.nodeName;
@@ -108,19 +111,31 @@ export function buildActionJob(args: {
           automountServiceAccountToken: true,
           securityContext: args.runAsRoot
             ? { runAsUser: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } }
-            // fsGroup: Secret volume files are owned by root, so the group is how a non-root Job reads them.
-            : { runAsUser: JOB_USER, runAsGroup: JOB_USER, fsGroup: JOB_USER, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+            : // fsGroup: Secret volume files are owned by root, so the group is how a non-root Job reads them.
+              {
+                runAsUser: JOB_USER,
+                runAsGroup: JOB_USER,
+                fsGroup: JOB_USER,
+                runAsNonRoot: true,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
           tolerations: [{ operator: 'Exists' }],
-          containers: [{
-            name: args.action,
-            image: settings.image,
-            command: [`/jobs/${args.action}`],
-            env,
-            volumeMounts: args.mounts,
-            resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '192Mi' } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-            terminationMessagePolicy: 'FallbackToLogsOnError',
-          }],
+          containers: [
+            {
+              name: args.action,
+              image: settings.image,
+              command: [`/jobs/${args.action}`],
+              env,
+              volumeMounts: args.mounts,
+              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '192Mi' } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+            },
+          ],
           volumes: args.volumes,
         },
       },

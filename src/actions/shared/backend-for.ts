@@ -14,8 +14,13 @@ export async function backendFor(storage: JobStorage, s3SecretDir: string): Prom
     case 'pvc':
       return new FilesystemBackend(ARCHIVE_MOUNT_PATH, `pvc://${storage.claimName}`);
     case 's3':
-      return import('./s3-backend-for.js').then(({ s3BackendFor }) => s3BackendFor(storage, s3SecretDir)).catch((err: Error) => {
-        throw new BackendError('CredentialsUnreadable', `cannot read the S3 Secret mounted at ${s3SecretDir}: ${err.message}`);
-      });
+      return import('./s3-backend-for.js')
+        .then(({ s3BackendFor }) => s3BackendFor(storage, s3SecretDir))
+        .catch((err: Error) => {
+          throw new BackendError(
+            'CredentialsUnreadable',
+            `cannot read the S3 Secret mounted at ${s3SecretDir}: ${err.message}`,
+          );
+        });
   }
 }

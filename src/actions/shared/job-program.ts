@@ -34,7 +34,11 @@ export interface JobProgram<T> {
  * schema's issues, when it is invalid), tracing (an aid: a broken set-up is logged and skipped),
  * the in-cluster API client and an Event recorder.
  */
-export async function startJobProgram<T>(component: string, inputEnv: string, schema: InputSchema<T>): Promise<JobProgram<T>> {
+export async function startJobProgram<T>(
+  component: string,
+  inputEnv: string,
+  schema: InputSchema<T>,
+): Promise<JobProgram<T>> {
   const startedAt = Date.now();
   const log = createLogger(component);
   const raw = process.env[inputEnv];
@@ -51,8 +55,14 @@ export async function startJobProgram<T>(component: string, inputEnv: string, sc
   const lean = new LeanKubeClient(credentials, Date.now, { forMs: JOB_API_RETRY_MS });
   const events = new EventRecorder(lean, 'checkpoint-operator-job', log);
   return {
-    input: parsed.data, log, credentials, lean, events, startedAt,
-    underDispatcherSpan: (fn) => withRemoteParent({ traceparent: process.env.TRACEPARENT, tracestate: process.env.TRACESTATE }, fn),
+    input: parsed.data,
+    log,
+    credentials,
+    lean,
+    events,
+    startedAt,
+    underDispatcherSpan: (fn) =>
+      withRemoteParent({ traceparent: process.env.TRACEPARENT, tracestate: process.env.TRACESTATE }, fn),
     finish: async (code) => {
       await events.flush();
       await tracing?.shutdown();

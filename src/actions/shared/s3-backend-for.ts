@@ -13,13 +13,14 @@ type S3JobStorage = Extract<JobStorage, { backend: 's3' }>;
 export async function s3BackendFor(storage: S3JobStorage, secretDir: string): Promise<S3Backend> {
   const file = (key: string) => readFile(join(secretDir, key));
   const text = async (key: string) => (await file(key)).toString('utf8').trim();
-  const credentials = storage.credentials === 'secret'
-    ? {
-        accessKeyId: await text(S3_SECRET_KEYS.accessKeyId),
-        secretAccessKey: await text(S3_SECRET_KEYS.secretAccessKey),
-        sessionToken: await text(S3_SECRET_KEYS.sessionToken).catch(() => undefined),
-      }
-    : undefined;
+  const credentials =
+    storage.credentials === 'secret'
+      ? {
+          accessKeyId: await text(S3_SECRET_KEYS.accessKeyId),
+          secretAccessKey: await text(S3_SECRET_KEYS.secretAccessKey),
+          sessionToken: await text(S3_SECRET_KEYS.sessionToken).catch(() => undefined),
+        }
+      : undefined;
   return new S3Backend({
     endpoint: storage.endpoint,
     bucket: storage.bucket,

@@ -26,7 +26,11 @@ z.config(en());
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 /** A Kubernetes object a Job acts for, by name and uid (a recreated object is another one). */
-export const objectRefSchema = z.object({ namespace: z.string().check(z.regex(DNS_LABEL)), name: nonEmpty(), uid: nonEmpty() });
+export const objectRefSchema = z.object({
+  namespace: z.string().check(z.regex(DNS_LABEL)),
+  name: nonEmpty(),
+  uid: nonEmpty(),
+});
 
 export const jobStorageSchema = z.discriminatedUnion('backend', [
   /** local and pvc are both a directory the Job sees at ARCHIVE_MOUNT_PATH. */
@@ -40,7 +44,9 @@ export const jobStorageSchema = z.discriminatedUnion('backend', [
     region: z.optional(z.string()),
     forcePathStyle: z.optional(z.boolean()),
     insecure: z.optional(z.boolean()),
-    serverSideEncryption: z.optional(z.object({ type: z.enum(['AES256', 'aws:kms']), kmsKeyId: z.optional(z.string()) })),
+    serverSideEncryption: z.optional(
+      z.object({ type: z.enum(['AES256', 'aws:kms']), kmsKeyId: z.optional(z.string()) }),
+    ),
     /** secret: keys in S3_SECRET_DIR; ambient: the SDK's default chain (workload identity, instance role). */
     credentials: z._default(z.enum(['secret', 'ambient']), 'ambient'),
     /** A CA bundle is at S3_SECRET_DIR/ca.crt. */

@@ -34,7 +34,10 @@ export function sweepCronJobName(policyName: string): string {
   if (plain.length <= MAX_CRONJOB_NAME && DNS_LABEL.test(plain)) return plain;
   const hash = shortHash(policyName);
   const room = MAX_CRONJOB_NAME - PREFIX.length - hash.length - 1;
-  const readable = policyName.slice(0, room).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '');
+  const readable = policyName
+    .slice(0, room)
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+$/, '');
   return readable ? `${PREFIX}${readable}-${hash}` : `${PREFIX}${hash}`;
 }
 
@@ -48,7 +51,10 @@ export function policyLabelValue(policyName: string): string {
 /** Labels of the CronJob and of every Job and pod it makes. */
 export function sweepLabels(policy: { name: string; uid: string }): Record<string, string> {
   const value = policyLabelValue(policy.name);
-  const labels: Record<string, string> = { ...ownerLabels('sweep', { namespace: '', name: value, uid: policy.uid }), [LABELS.policy]: value };
+  const labels: Record<string, string> = {
+    ...ownerLabels('sweep', { namespace: '', name: value, uid: policy.uid }),
+    [LABELS.policy]: value,
+  };
   // A policy is cluster-scoped: no owner namespace, rather than an empty one.
   delete labels[LABELS.ownerNamespace];
   return labels;
@@ -78,7 +84,10 @@ export function buildSweepCronJob(args: {
 }): V1CronJob {
   const { policy } = args;
   const uid = policy.metadata.uid;
-  if (!uid) throw new Error(`CheckpointPolicy ${policy.metadata.name} has no uid; a CronJob can only be owned by a stored object`);
+  if (!uid)
+    throw new Error(
+      `CheckpointPolicy ${policy.metadata.name} has no uid; a CronJob can only be owned by a stored object`,
+    );
   const name = sweepCronJobName(policy.metadata.name);
   const labels = sweepLabels({ name: policy.metadata.name, uid });
   // Archives on a claim are root's, mode 0600 (written by the root checkpoint Job).
@@ -102,7 +111,12 @@ export function buildSweepCronJob(args: {
     labels,
     // No trace context: the reconcile that wrote the CronJob is not the parent of every sweep it
     // will ever run.
-    settings: { ...args.settings, serviceAccountName: args.serviceAccountName, traceparent: undefined, tracestate: undefined },
+    settings: {
+      ...args.settings,
+      serviceAccountName: args.serviceAccountName,
+      traceparent: undefined,
+      tracestate: undefined,
+    },
     inputEnv: { name: SWEEP_JOB_INPUT_ENV, value: JSON.stringify(args.input) },
     nodeName: undefined,
     volumes,
@@ -118,9 +132,16 @@ export function buildSweepCronJob(args: {
       name,
       namespace: args.settings.namespace,
       labels,
-      ownerReferences: [{
-        apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_POLICY_KIND, name: policy.metadata.name, uid, controller: true, blockOwnerDeletion: false,
-      }],
+      ownerReferences: [
+        {
+          apiVersion: API_GROUP_VERSION,
+          kind: CHECKPOINT_POLICY_KIND,
+          name: policy.metadata.name,
+          uid,
+          controller: true,
+          blockOwnerDeletion: false,
+        },
+      ],
     },
     spec: {
       schedule: args.schedule,
@@ -145,7 +166,9 @@ export function nextRunTime(schedule: string, timeZone: string | undefined, now:
   try {
     // The CronJob controller knows @midnight; cron-parser only its synonym @daily.
     const expression = schedule === '@midnight' ? '@daily' : schedule;
-    return CronExpressionParser.parse(expression, { currentDate: new Date(now), tz: timeZone ?? 'UTC' }).next().toDate();
+    return CronExpressionParser.parse(expression, { currentDate: new Date(now), tz: timeZone ?? 'UTC' })
+      .next()
+      .toDate();
   } catch {
     return undefined;
   }

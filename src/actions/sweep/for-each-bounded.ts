@@ -4,7 +4,11 @@
  * is started; the calls in flight are let finish and the first error is thrown, so a broken API
  * server or bucket fails the run quickly instead of failing every item in turn.
  */
-export async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async () => {

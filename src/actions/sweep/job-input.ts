@@ -11,10 +11,14 @@ const nonEmpty = () => z.string().check(z.minLength(1));
  */
 export const sweepJobInputSchema = z.object({
   policy: z.object({ name: nonEmpty(), uid: nonEmpty() }),
-  storage: z.optional(jobStorageSchema.check(z.refine(
-    (s) => s.backend !== 'local',
-    'a sweep lists pvc or s3 storage only: local archives are spread over the nodes',
-  ))),
+  storage: z.optional(
+    jobStorageSchema.check(
+      z.refine(
+        (s) => s.backend !== 'local',
+        'a sweep lists pvc or s3 storage only: local archives are spread over the nodes',
+      ),
+    ),
+  ),
 });
 export type SweepJobInput = z.infer<typeof sweepJobInputSchema>;
 

@@ -1,6 +1,13 @@
 import type { Checkpoint } from '../../api/checkpoint.js';
 import type { CheckpointPolicy, Retention } from '../../api/checkpoint-policy.js';
-import { API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_KIND } from '../../api/constants.js';
+import {
+  API_GROUP,
+  API_GROUP_VERSION,
+  API_VERSION,
+  CHECKPOINT_KIND,
+  CHECKPOINT_PLURAL,
+  CHECKPOINT_POLICY_KIND,
+} from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
 import { S3_SECRET_DIR } from '../shared/storage-input.js';
 import type { SweepJobInput } from './job-input.js';
@@ -11,7 +18,13 @@ import { listAllCheckpoints } from './list-checkpoints.js';
 import type { Logger } from '../../observability/logger.js';
 import { withSpan } from '../../observability/tracing.js';
 import { findOrphans } from '../../retention/find-orphans.js';
-import { checkpointTime, type ExpiredCheckpoint, InvalidRetentionError, selectExpired, targetContainerKey } from '../../retention/select-expired.js';
+import {
+  checkpointTime,
+  type ExpiredCheckpoint,
+  InvalidRetentionError,
+  selectExpired,
+  targetContainerKey,
+} from '../../retention/select-expired.js';
 import { type ArchiveBackend, BackendError, type ListedArchive } from '../../storage/backend.js';
 import { backendFor } from '../shared/backend-for.js';
 import { forEachBounded } from './for-each-bounded.js';
@@ -31,14 +44,14 @@ export interface SweepActionDeps {
 
 export type SweepResult =
   | {
-    outcome: 'swept';
-    /** Terminal Checkpoints of the policy still there, restore-protected ones included. */
-    kept: number;
-    deleted: number;
-    /** Archives no Checkpoint owns; undefined when the policy's storage is not listed (local). */
-    orphans: number | undefined;
-    deletedOrphans: number;
-  }
+      outcome: 'swept';
+      /** Terminal Checkpoints of the policy still there, restore-protected ones included. */
+      kept: number;
+      deleted: number;
+      /** Archives no Checkpoint owns; undefined when the policy's storage is not listed (local). */
+      orphans: number | undefined;
+      deletedOrphans: number;
+    }
   | { outcome: 'skipped'; why: string };
 
 /** Deletes in flight at once: quick for ten thousand objects, gentle on the API server. */
@@ -62,30 +75,38 @@ const KEYS_IN_EVENT = 5;
 export async function runSweep(deps: SweepActionDeps): Promise<SweepResult> {
   const { input, log } = deps;
   const policy = await readPolicy(deps.lean, input.policy.name);
-  if (!policy || policy.metadata.uid !== input.policy.uid) return { outcome: 'skipped', why: `CheckpointPolicy ${input.policy.name} no longer exists` };
+  if (!policy || policy.metadata.uid !== input.policy.uid)
+    return { outcome: 'skipped', why: `CheckpointPolicy ${input.policy.name} no longer exists` };
   const policyRef = { name: policy.metadata.name, uid: input.policy.uid, generation: policy.metadata.generation };
   const retention: Partial<Retention> = policy.spec.retention ?? {};
 
   let result: Extract<SweepResult, { outcome: 'swept' }>;
   try {
-    const backend = input.storage ? deps.backend ?? await backendFor(input.storage, deps.s3SecretDir ?? S3_SECRET_DIR) : undefined;
+    const backend = input.storage
+      ? (deps.backend ?? (await backendFor(input.storage, deps.s3SecretDir ?? S3_SECRET_DIR)))
+      : undefined;
     // Storage is listed before the Checkpoints, never after: an archive listed here was written
     // for a Checkpoint that existed by then, so the Checkpoint list below (which also holds the
     // ones being deleted, until their finalizer ends) names its owner. Listed the other way
     // round, a Checkpoint created in between could have its fresh archive taken for an orphan.
-    const listed = backend ? await withSpan('list archives', { uri: backend.uri('') }, () => listArchives(backend)) : undefined;
+    const listed = backend
+      ? await withSpan('list archives', { uri: backend.uri('') }, () => listArchives(backend))
+      : undefined;
     const all = await withSpan('list checkpoints', {}, () => listAllCheckpoints(deps.lean));
     const ownerUids = new Set(all.flatMap((c) => (c.metadata.uid ? [c.metadata.uid] : [])));
     const mine = all.filter((c) => c.spec?.policyRef === policy.metadata.name);
 
     const now = deps.clock.now();
     const selection = selectExpired(mine, retention, now);
-    const deletion = await withSpan('delete expired checkpoints', { count: selection.expired.length }, () => deleteExpired(deps, policy, selection.expired, now));
+    const deletion = await withSpan('delete expired checkpoints', { count: selection.expired.length }, () =>
+      deleteExpired(deps, policy, selection.expired, now),
+    );
 
     const orphans = listed ? findOrphans(listed, ownerUids) : [];
-    const deletedOrphans = backend && retention.deleteOrphans === true && orphans.length > 0
-      ? await withSpan('delete orphan archives', { count: orphans.length }, () => deleteOrphans(backend, orphans))
-      : 0;
+    const deletedOrphans =
+      backend && retention.deleteOrphans === true && orphans.length > 0
+        ? await withSpan('delete orphan archives', { count: orphans.length }, () => deleteOrphans(backend, orphans))
+        : 0;
     if (backend && orphans.length > 0) reportOrphans(deps, policy, backend, orphans, deletedOrphans);
 
     result = {
@@ -95,31 +116,46 @@ export async function runSweep(deps: SweepActionDeps): Promise<SweepResult> {
       orphans: listed ? orphans.length : undefined,
       deletedOrphans,
     };
-    log.info({ ...result, expired: selection.expired.length, protectedByRestore: selection.protectedByRestore.length, changedSinceListed: deletion.changed, alreadyGone: deletion.gone }, 'retention sweep done');
+    log.info(
+      {
+        ...result,
+        expired: selection.expired.length,
+        protectedByRestore: selection.protectedByRestore.length,
+        changedSinceListed: deletion.changed,
+        alreadyGone: deletion.gone,
+      },
+      'retention sweep done',
+    );
   } catch (err) {
     const { reason, message } = classify(err);
     log.error({ reason }, `retention sweep failed: ${message}`);
     await writeSweepOutcome(deps.lean, {
-      policy: policyRef, now: new Date(deps.clock.now()), fields: {},
+      policy: policyRef,
+      now: new Date(deps.clock.now()),
+      fields: {},
       condition: { status: 'False', reason, message: message.slice(0, 1024) },
-    }).catch((writeErr: unknown) => log.warn({ err: String(writeErr) }, 'could not record the failed sweep in the policy status'));
+    }).catch((writeErr: unknown) =>
+      log.warn({ err: String(writeErr) }, 'could not record the failed sweep in the policy status'),
+    );
     throw err;
   }
 
   const finishedAt = new Date(deps.clock.now());
   const summary = `kept ${result.kept} and deleted ${result.deleted} Checkpoints${result.orphans === undefined ? '' : `; ${result.orphans} orphan archives, ${result.deletedOrphans} deleted`}`;
-  await withSpan('write sweep status', {}, () => writeSweepOutcome(deps.lean, {
-    policy: policyRef,
-    now: finishedAt,
-    fields: {
-      lastSweepTime: finishedAt.toISOString(),
-      checkpointsKept: result.kept,
-      checkpointsDeleted: result.deleted,
-      // Removed when the storage is not listed: a figure from some earlier storage would mislead.
-      orphanArchives: result.orphans ?? null,
-    },
-    condition: { status: 'True', reason: 'Swept', message: summary },
-  }));
+  await withSpan('write sweep status', {}, () =>
+    writeSweepOutcome(deps.lean, {
+      policy: policyRef,
+      now: finishedAt,
+      fields: {
+        lastSweepTime: finishedAt.toISOString(),
+        checkpointsKept: result.kept,
+        checkpointsDeleted: result.deleted,
+        // Removed when the storage is not listed: a figure from some earlier storage would mislead.
+        orphanArchives: result.orphans ?? null,
+      },
+      condition: { status: 'True', reason: 'Swept', message: summary },
+    }),
+  );
   return result;
 }
 
@@ -136,34 +172,59 @@ async function listArchives(backend: ArchiveBackend): Promise<ListedArchive[]> {
  * one that changed since it was listed (a restore may have started reading it); the next sweep
  * decides again about those.
  */
-async function deleteExpired(deps: SweepActionDeps, policy: CheckpointPolicy, expired: ExpiredCheckpoint[], now: number): Promise<{ deleted: number; gone: number; changed: number }> {
+async function deleteExpired(
+  deps: SweepActionDeps,
+  policy: CheckpointPolicy,
+  expired: ExpiredCheckpoint[],
+  now: number,
+): Promise<{ deleted: number; gone: number; changed: number }> {
   const counts = { deleted: 0, gone: 0, changed: 0 };
   for (let start = 0; start < expired.length; start += EVENT_BATCH) {
-    await forEachBounded(expired.slice(start, start + EVENT_BATCH), DELETE_CONCURRENCY, async ({ checkpoint, reason }) => {
-      const { namespace, name, uid, resourceVersion } = checkpoint.metadata;
-      try {
-        await deps.lean.delete(`/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${CHECKPOINT_PLURAL}/${name}`, {
-          kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid, resourceVersion },
-        });
-      } catch (err) {
-        if (isNotFound(err)) counts.gone++;
-        else if (isConflict(err)) counts.changed++;
-        else throw err;
-        return;
-      }
-      counts.deleted++;
-      deps.events.record(checkpointTarget(checkpoint), 'Normal', 'Expired', expiryMessage(policy, checkpoint, reason, now));
-    });
+    await forEachBounded(
+      expired.slice(start, start + EVENT_BATCH),
+      DELETE_CONCURRENCY,
+      async ({ checkpoint, reason }) => {
+        const { namespace, name, uid, resourceVersion } = checkpoint.metadata;
+        try {
+          await deps.lean.delete(
+            `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${CHECKPOINT_PLURAL}/${name}`,
+            {
+              kind: 'DeleteOptions',
+              apiVersion: 'v1',
+              preconditions: { uid, resourceVersion },
+            },
+          );
+        } catch (err) {
+          if (isNotFound(err)) counts.gone++;
+          else if (isConflict(err)) counts.changed++;
+          else throw err;
+          return;
+        }
+        counts.deleted++;
+        deps.events.record(
+          checkpointTarget(checkpoint),
+          'Normal',
+          'Expired',
+          expiryMessage(policy, checkpoint, reason, now),
+        );
+      },
+    );
     await deps.events.flush();
   }
   return counts;
 }
 
-function expiryMessage(policy: CheckpointPolicy, checkpoint: Checkpoint, reason: ExpiredCheckpoint['reason'], now: number): string {
+function expiryMessage(
+  policy: CheckpointPolicy,
+  checkpoint: Checkpoint,
+  reason: ExpiredCheckpoint['reason'],
+  now: number,
+): string {
   const retention: Partial<Retention> = policy.spec.retention ?? {};
-  const why = reason === 'MaxCount'
-    ? `beyond maxCount ${retention.maxCount} succeeded checkpoints of container ${targetContainerKey(checkpoint)}`
-    : `older than maxAge ${retention.maxAge} (made ${new Date(checkpointTime(checkpoint, now)).toISOString()})`;
+  const why =
+    reason === 'MaxCount'
+      ? `beyond maxCount ${retention.maxCount} succeeded checkpoints of container ${targetContainerKey(checkpoint)}`
+      : `older than maxAge ${retention.maxAge} (made ${new Date(checkpointTime(checkpoint, now)).toISOString()})`;
   return `deleted by the retention sweep of CheckpointPolicy ${policy.metadata.name}: ${why}`;
 }
 
@@ -176,25 +237,50 @@ async function deleteOrphans(backend: ArchiveBackend, orphans: ListedArchive[]):
   return deleted;
 }
 
-function reportOrphans(deps: SweepActionDeps, policy: CheckpointPolicy, backend: ArchiveBackend, orphans: ListedArchive[], deleted: number): void {
-  const named = orphans.slice(0, KEYS_IN_EVENT).map((o) => o.key).join(', ');
+function reportOrphans(
+  deps: SweepActionDeps,
+  policy: CheckpointPolicy,
+  backend: ArchiveBackend,
+  orphans: ListedArchive[],
+  deleted: number,
+): void {
+  const named = orphans
+    .slice(0, KEYS_IN_EVENT)
+    .map((o) => o.key)
+    .join(', ');
   const more = orphans.length > KEYS_IN_EVENT ? ` and ${orphans.length - KEYS_IN_EVENT} more` : '';
-  const what = deleted > 0 ? 'deleted them (retention.deleteOrphans)' : 'left them in place (set retention.deleteOrphans to delete them)';
+  const what =
+    deleted > 0
+      ? 'deleted them (retention.deleteOrphans)'
+      : 'left them in place (set retention.deleteOrphans to delete them)';
   const message = `${orphans.length} archives in ${backend.uri('')} belong to no Checkpoint: ${named}${more}; ${what}`;
   deps.log.warn({ orphans: orphans.length, deleted }, message);
   deps.events.record(policyTarget(policy), 'Warning', 'OrphanArchives', message);
 }
 
 function checkpointTarget(c: Checkpoint): EventTarget {
-  return { apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: c.metadata.namespace!, name: c.metadata.name, uid: c.metadata.uid };
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: CHECKPOINT_KIND,
+    namespace: c.metadata.namespace!,
+    name: c.metadata.name,
+    uid: c.metadata.uid,
+  };
 }
 
 /** A policy is cluster-scoped: no namespace (its Events go to "default"). */
 function policyTarget(p: CheckpointPolicy): EventTarget {
-  return { apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_POLICY_KIND, namespace: '', name: p.metadata.name, uid: p.metadata.uid };
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: CHECKPOINT_POLICY_KIND,
+    namespace: '',
+    name: p.metadata.name,
+    uid: p.metadata.uid,
+  };
 }
 
 function classify(err: unknown): { reason: string; message: string } {
-  if (err instanceof BackendError || err instanceof InvalidRetentionError) return { reason: err.reason, message: err.message };
+  if (err instanceof BackendError || err instanceof InvalidRetentionError)
+    return { reason: err.reason, message: err.message };
   return { reason: 'SweepFailed', message: apiMessage(err) };
 }

@@ -38,7 +38,11 @@ export async function writeSweepOutcome(lean: LeanKubeClient, outcome: SweepOutc
   for (let attempt = 1; ; attempt++) {
     const current = await readPolicy(lean, policy.name);
     if (!current || current.metadata.uid !== policy.uid) return;
-    const conditions = setCondition(current.status?.conditions, { type: SWEEP_CONDITION, ...condition, observedGeneration: policy.generation }, outcome.now);
+    const conditions = setCondition(
+      current.status?.conditions,
+      { type: SWEEP_CONDITION, ...condition, observedGeneration: policy.generation },
+      outcome.now,
+    );
     try {
       await patchPolicyStatus(lean, policy.name, { ...outcome.fields, conditions }, current.metadata.resourceVersion);
       return;

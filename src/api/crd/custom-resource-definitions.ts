@@ -2,7 +2,12 @@ import type { z } from 'zod';
 import { checkpointSpecSchema, checkpointStatusSchema, CHECKPOINT_NAME_MAX } from '../checkpoint.js';
 import { checkpointPolicySpecSchema, checkpointPolicyStatusSchema } from '../checkpoint-policy.js';
 import {
-  API_GROUP, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL, CHECKPOINT_POLICY_KIND, CHECKPOINT_POLICY_PLURAL,
+  API_GROUP,
+  API_VERSION,
+  CHECKPOINT_KIND,
+  CHECKPOINT_PLURAL,
+  CHECKPOINT_POLICY_KIND,
+  CHECKPOINT_POLICY_PLURAL,
 } from '../constants.js';
 import { type SchemaNode, toStructuralSchema } from './structural-schema.js';
 
@@ -45,28 +50,36 @@ function customResourceDefinition(input: CrdInput): SchemaNode {
         categories: ['checkpoint'],
       },
       scope: input.scope,
-      versions: [{
-        name: API_VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: input.columns,
-        schema: {
-          openAPIV3Schema: {
-            description: input.description,
-            type: 'object',
-            required: ['spec'],
-            properties: {
-              apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
-              kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
-              metadata: { type: 'object' },
-              spec: toStructuralSchema(input.spec),
-              status: toStructuralSchema(input.status),
+      versions: [
+        {
+          name: API_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: input.columns,
+          schema: {
+            openAPIV3Schema: {
+              description: input.description,
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: {
+                  type: 'string',
+                  description: 'APIVersion defines the versioned schema of this representation of an object.',
+                },
+                kind: {
+                  type: 'string',
+                  description: 'Kind is a string value representing the REST resource this object represents.',
+                },
+                metadata: { type: 'object' },
+                spec: toStructuralSchema(input.spec),
+                status: toStructuralSchema(input.status),
+              },
+              ...(input.rootValidations ? { 'x-kubernetes-validations': input.rootValidations } : {}),
             },
-            ...(input.rootValidations ? { 'x-kubernetes-validations': input.rootValidations } : {}),
           },
         },
-      }],
+      ],
     },
   };
 }
@@ -77,14 +90,17 @@ export function checkpointCrd(): SchemaNode {
     plural: CHECKPOINT_PLURAL,
     shortName: 'ckpt',
     scope: 'Namespaced',
-    description: 'A checkpoint of one container: taken once by a node-pinned Job, stored, restorable by annotating a pod.',
+    description:
+      'A checkpoint of one container: taken once by a node-pinned Job, stored, restorable by annotating a pod.',
     spec: checkpointSpecSchema,
     status: checkpointStatusSchema,
-    rootValidations: [{
-      rule: `self.metadata.name.size() <= ${CHECKPOINT_NAME_MAX}`,
-      message: `metadata.name must be at most ${CHECKPOINT_NAME_MAX} characters: it labels the Jobs the Checkpoint starts`,
-      reason: 'FieldValueInvalid',
-    }],
+    rootValidations: [
+      {
+        rule: `self.metadata.name.size() <= ${CHECKPOINT_NAME_MAX}`,
+        message: `metadata.name must be at most ${CHECKPOINT_NAME_MAX} characters: it labels the Jobs the Checkpoint starts`,
+        reason: 'FieldValueInvalid',
+      },
+    ],
     columns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Pod', type: 'string', jsonPath: '.spec.target.podName' },
@@ -103,7 +119,8 @@ export function checkpointPolicyCrd(): SchemaNode {
     plural: CHECKPOINT_POLICY_PLURAL,
     shortName: 'ckptpol',
     scope: 'Cluster',
-    description: 'Cluster-wide defaults for Checkpoints: retention, storage, restore delivery and cross-namespace reach.',
+    description:
+      'Cluster-wide defaults for Checkpoints: retention, storage, restore delivery and cross-namespace reach.',
     spec: checkpointPolicySpecSchema,
     status: checkpointPolicyStatusSchema,
     columns: [

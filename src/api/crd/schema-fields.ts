@@ -95,7 +95,8 @@ function range(min: unknown, max: unknown, unit: string): string[] {
 function listKind(node: SchemaNode): string[] {
   if (node['x-kubernetes-list-type'] === 'set') return ['set'];
   const keys = node['x-kubernetes-list-map-keys'];
-  if (node['x-kubernetes-list-type'] === 'map' && Array.isArray(keys)) return [`one per ${keys.map((k) => code(String(k))).join(' + ')}`];
+  if (node['x-kubernetes-list-type'] === 'map' && Array.isArray(keys))
+    return [`one per ${keys.map((k) => code(String(k))).join(' + ')}`];
   return [];
 }
 

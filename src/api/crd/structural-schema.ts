@@ -30,7 +30,10 @@ function clean(node: SchemaNode): SchemaNode {
     } else if (key === 'anyOf' && Array.isArray(value)) {
       if (node['x-kubernetes-int-or-string'] === true) Object.assign(out, intOrString(value as SchemaNode[]));
       else out.anyOf = value.map((v) => clean(v as SchemaNode));
-    } else if ((key === 'minimum' && value === -SAFE_INTEGER_BOUND) || (key === 'maximum' && value === SAFE_INTEGER_BOUND)) {
+    } else if (
+      (key === 'minimum' && value === -SAFE_INTEGER_BOUND) ||
+      (key === 'maximum' && value === SAFE_INTEGER_BOUND)
+    ) {
       // zod's implicit safe-integer range; int64 is what the API server means by integer.
     } else if (key === 'pattern' && node.format === 'date-time') {
       // The API server validates format: date-time itself.

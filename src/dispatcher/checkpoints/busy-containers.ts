@@ -29,7 +29,10 @@ export class BusyContainers {
    *   is not being deleted and has no result
    * @param wake queues a Checkpoint that waited for a container that came free
    */
-  constructor(private readonly isActive: (checkpoint: string) => boolean, private readonly wake: (checkpoint: string) => void) {}
+  constructor(
+    private readonly isActive: (checkpoint: string) => boolean,
+    private readonly wake: (checkpoint: string) => void,
+  ) {}
 
   /** The Checkpoint (`namespace/name`) holding a container, if another one does. */
   heldByOther(container: string, checkpoint: string): string | undefined {
@@ -45,7 +48,8 @@ export class BusyContainers {
   claim(container: string, checkpoint: string): void {
     // A Checkpoint acts on one container; claiming again (its Running status arriving) keeps the waiters.
     const previous = this.held.get(checkpoint);
-    if (previous !== undefined && previous !== container && this.holders.get(previous) === checkpoint) this.holders.delete(previous);
+    if (previous !== undefined && previous !== container && this.holders.get(previous) === checkpoint)
+      this.holders.delete(previous);
     this.holders.set(container, checkpoint);
     this.held.set(checkpoint, container);
   }
@@ -74,11 +78,19 @@ export class BusyContainers {
     const status = checkpoint.status;
     const target = checkpoint.spec?.target;
     if (!deleted && status?.phase === 'Running' && status.containerName && target?.podName) {
-      this.claim(containerKey(target.namespace ?? checkpoint.metadata.namespace!, target.podName, status.containerName), key);
+      this.claim(
+        containerKey(target.namespace ?? checkpoint.metadata.namespace!, target.podName, status.containerName),
+        key,
+      );
       return;
     }
     // Pending: a claim made by the reconciler stands until the Running status arrives.
-    if (!deleted && !checkpoint.metadata.deletionTimestamp && (status?.phase === undefined || status.phase === 'Pending')) return;
+    if (
+      !deleted &&
+      !checkpoint.metadata.deletionTimestamp &&
+      (status?.phase === undefined || status.phase === 'Pending')
+    )
+      return;
     this.release(key);
   }
 }

@@ -1,6 +1,13 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint, CheckpointStatus } from '../../api/checkpoint.js';
-import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
+import {
+  API_GROUP,
+  API_GROUP_VERSION,
+  API_VERSION,
+  ARCHIVE_FINALIZER,
+  CHECKPOINT_KIND,
+  CHECKPOINT_PLURAL,
+} from '../../api/constants.js';
 import type { JobSettings } from '../../actions/shared/action-job.js';
 import { buildCleanupJob, cleanupJobName } from '../../actions/cleanup/job.js';
 import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js';
@@ -49,23 +56,43 @@ export class CheckpointCleanup {
   constructor(private readonly deps: CheckpointCleanupDeps) {}
 
   async reconcile(checkpoint: Checkpoint, log: Logger): Promise<ReconcileOutcome> {
-    const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! };
+    const ref = {
+      namespace: checkpoint.metadata.namespace!,
+      name: checkpoint.metadata.name,
+      uid: checkpoint.metadata.uid!,
+    };
     const ns = this.deps.jobSettings.namespace;
     const cleanupName = cleanupJobName(ref);
     const checkpointJob = checkpoint.status?.jobName ? this.deps.jobs.get(jobName('checkpoint', ref), ns) : undefined;
     const cleanupJob = this.deps.jobs.get(cleanupName, ns);
     const policyRef = checkpoint.spec?.policyRef;
     const policy = typeof policyRef === 'string' ? await this.deps.lookUpPolicy(policyRef) : undefined;
-    const imagesInUse = checkpoint.metadata.deletionTimestamp && !cleanupJob ? await this.imagesInUse(checkpoint) : undefined;
+    const imagesInUse =
+      checkpoint.metadata.deletionTimestamp && !cleanupJob ? await this.imagesInUse(checkpoint) : undefined;
     const decision = decideCleanup({
-      checkpoint, policy, checkpointJob: jobFacts(checkpointJob), cleanupJob: jobFacts(cleanupJob), localStorageRoots: this.deps.localStorageRoots,
-      restoreDefaults: this.deps.restoreDefaults, jobNamespace: ns, ...(imagesInUse ? { imagesInUse } : {}),
+      checkpoint,
+      policy,
+      checkpointJob: jobFacts(checkpointJob),
+      cleanupJob: jobFacts(cleanupJob),
+      localStorageRoots: this.deps.localStorageRoots,
+      restoreDefaults: this.deps.restoreDefaults,
+      jobNamespace: ns,
+      ...(imagesInUse ? { imagesInUse } : {}),
     });
     return this.apply(checkpoint, decision, cleanupName, log);
   }
 
-  private async apply(checkpoint: Checkpoint, decision: CleanupDecision, cleanupName: string, log: Logger): Promise<ReconcileOutcome> {
-    const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! };
+  private async apply(
+    checkpoint: Checkpoint,
+    decision: CleanupDecision,
+    cleanupName: string,
+    log: Logger,
+  ): Promise<ReconcileOutcome> {
+    const ref = {
+      namespace: checkpoint.metadata.namespace!,
+      name: checkpoint.metadata.name,
+      uid: checkpoint.metadata.uid!,
+    };
     const ns = this.deps.jobSettings.namespace;
     switch (decision.kind) {
       case 'nothing':
@@ -81,46 +108,98 @@ export class CheckpointCleanup {
         await this.removeFinalizer(checkpoint);
         log.info({ archive: decision.archive }, `finalizer removed: ${decision.why}`);
         this.deps.onReleased?.(decision.archive);
-        if (decision.archive === 'retained') this.event(checkpoint, 'Normal', 'ArchiveRetained', `${checkpoint.status?.archive?.uri ?? 'the archive'} stays in storage: ${decision.why}`);
+        if (decision.archive === 'retained')
+          this.event(
+            checkpoint,
+            'Normal',
+            'ArchiveRetained',
+            `${checkpoint.status?.archive?.uri ?? 'the archive'} stays in storage: ${decision.why}`,
+          );
         return { kind: 'done' };
       }
       case 'retryJob':
         log.warn(`${decision.message}; starting it again`);
-        await this.deps.lean.delete(`/apis/batch/v1/namespaces/${ns}/jobs/${cleanupName}`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' })
-          .catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+        await this.deps.lean
+          .delete(`/apis/batch/v1/namespaces/${ns}/jobs/${cleanupName}`, {
+            kind: 'DeleteOptions',
+            apiVersion: 'v1',
+            propagationPolicy: 'Background',
+          })
+          .catch((err: unknown) => {
+            if (!isNotFound(err)) throw err;
+          });
         return { kind: 'requeueAfter', ms: RETRY_AFTER_FAILED_JOB_MS };
       case 'startJob': {
         let input = decision.input;
         const data: Record<string, string> = {};
         if (input.storage.backend === 's3') {
-          const content = await readS3SecretContent(this.deps.lean, ns, decision.s3Secrets ?? {}, this.deps.s3DefaultCredentialsSecret);
+          const content = await readS3SecretContent(
+            this.deps.lean,
+            ns,
+            decision.s3Secrets ?? {},
+            this.deps.s3DefaultCredentialsSecret,
+          );
           if (!content.ok) {
             await this.setDeleting(checkpoint, content.reason, content.message);
             this.event(checkpoint, 'Warning', content.reason, `deletion waits: ${content.message}`);
             return { kind: 'requeueAfter', ms: HOLD_RECHECK_MS };
           }
           Object.assign(data, content.data);
-          input = { ...input, storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle } };
+          input = {
+            ...input,
+            storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle },
+          };
         }
         // A registry Secret that is gone never holds the Checkpoint: the Job tries without it and
         // reports the images it could not delete.
-        const registry = decision.registrySecrets ? await readRegistrySecretData(this.deps.lean, decision.registrySecrets) : undefined;
+        const registry = decision.registrySecrets
+          ? await readRegistrySecretData(this.deps.lean, decision.registrySecrets)
+          : undefined;
         if (registry) {
           Object.assign(data, registry.data);
           input = {
             ...input,
             registryCredentials: REGISTRY_SECRET_KEY in registry.data,
-            ...(input.images ? { images: input.images.map((i) => ({ ...i, caBundle: i.caBundle && REGISTRY_CA_SECRET_KEY in registry.data })) } : {}),
+            ...(input.images
+              ? {
+                  images: input.images.map((i) => ({
+                    ...i,
+                    caBundle: i.caBundle && REGISTRY_CA_SECRET_KEY in registry.data,
+                  })),
+                }
+              : {}),
           };
         }
-        const job = buildCleanupJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, Object.keys(data), cleanupName);
-        const { created } = await launchJob(this.deps.lean, { job, secretData: data, secretLabels: ownerLabels('cleanup', ref) });
-        await this.setDeleting(checkpoint, 'DeletingArchive', `Job ${ns}/${cleanupName} is deleting ${checkpoint.status?.archive?.uri ?? 'what the checkpoint Job stored'}`);
+        const job = buildCleanupJob(
+          input,
+          { ...this.deps.jobSettings, ...activeTraceContext() },
+          Object.keys(data),
+          cleanupName,
+        );
+        const { created } = await launchJob(this.deps.lean, {
+          job,
+          secretData: data,
+          secretLabels: ownerLabels('cleanup', ref),
+        });
+        await this.setDeleting(
+          checkpoint,
+          'DeletingArchive',
+          `Job ${ns}/${cleanupName} is deleting ${checkpoint.status?.archive?.uri ?? 'what the checkpoint Job stored'}`,
+        );
         if (created) {
-          log.info({ job: cleanupName, node: decision.nodeName, images: input.images?.length ?? 0 }, 'cleanup Job created');
-          for (const m of registry?.missing ?? []) this.event(checkpoint, 'Warning', m.reason, `checkpoint images may stay in the registry: ${m.message}`);
+          log.info(
+            { job: cleanupName, node: decision.nodeName, images: input.images?.length ?? 0 },
+            'cleanup Job created',
+          );
+          for (const m of registry?.missing ?? [])
+            this.event(checkpoint, 'Warning', m.reason, `checkpoint images may stay in the registry: ${m.message}`);
           for (const kept of decision.keptImages) {
-            this.event(checkpoint, 'Normal', 'CheckpointImageKept', `checkpoint image ${kept.reference} stays in the registry: pod ${kept.pod} runs it; delete it there once the pod no longer does`);
+            this.event(
+              checkpoint,
+              'Normal',
+              'CheckpointImageKept',
+              `checkpoint image ${kept.reference} stays in the registry: pod ${kept.pod} runs it; delete it there once the pod no longer does`,
+            );
           }
         }
         return { kind: 'requeueAfter', ms: HOLD_RECHECK_MS };
@@ -138,28 +217,41 @@ export class CheckpointCleanup {
     for (const r of checkpoint.status?.restores ?? []) {
       if (!r.image || seen.has(`${r.namespace}/${r.podName}/${r.image}`)) continue;
       seen.add(`${r.namespace}/${r.podName}/${r.image}`);
-      const pod = await this.deps.lean.get<V1Pod>(`/api/v1/namespaces/${r.namespace}/pods/${r.podName}`).catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      });
+      const pod = await this.deps.lean
+        .get<V1Pod>(`/api/v1/namespaces/${r.namespace}/pods/${r.podName}`)
+        .catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
       if (!pod || (r.podUid && pod.metadata?.uid !== r.podUid) || pod.metadata?.deletionTimestamp) continue;
-      if ((pod.spec?.containers ?? []).some((c) => c.image === r.image)) inUse.set(r.image, `${r.namespace}/${r.podName}`);
+      if ((pod.spec?.containers ?? []).some((c) => c.image === r.image))
+        inUse.set(r.image, `${r.namespace}/${r.podName}`);
     }
     return inUse;
   }
 
   private async setDeleting(checkpoint: Checkpoint, reason: string, message: string): Promise<void> {
     const status: CheckpointStatus = { phase: 'Deleting', reason, message };
-    await patchCheckpointStatus(this.deps.lean, { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name }, status);
+    await patchCheckpointStatus(
+      this.deps.lean,
+      { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name },
+      status,
+    );
   }
 
   /** A merge patch of the whole list, guarded by resourceVersion: other finalizers are kept. */
   private async removeFinalizer(checkpoint: Checkpoint): Promise<void> {
     const finalizers = (checkpoint.metadata.finalizers ?? []).filter((f) => f !== ARCHIVE_FINALIZER);
     try {
-      await this.deps.lean.mergePatch(`/apis/${API_GROUP}/${API_VERSION}/namespaces/${checkpoint.metadata.namespace}/${CHECKPOINT_PLURAL}/${checkpoint.metadata.name}`, {
-        metadata: { finalizers: finalizers.length > 0 ? finalizers : null, resourceVersion: checkpoint.metadata.resourceVersion },
-      });
+      await this.deps.lean.mergePatch(
+        `/apis/${API_GROUP}/${API_VERSION}/namespaces/${checkpoint.metadata.namespace}/${CHECKPOINT_PLURAL}/${checkpoint.metadata.name}`,
+        {
+          metadata: {
+            finalizers: finalizers.length > 0 ? finalizers : null,
+            resourceVersion: checkpoint.metadata.resourceVersion,
+          },
+        },
+      );
     } catch (err) {
       // A conflict is thrown: the queue retries with the newer object from the cache.
       if (!isNotFound(err)) throw err;
@@ -167,9 +259,17 @@ export class CheckpointCleanup {
   }
 
   private event(checkpoint: Checkpoint, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.deps.events.record({
-      apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: checkpoint.metadata.namespace!,
-      name: checkpoint.metadata.name, uid: checkpoint.metadata.uid,
-    }, type, reason, message);
+    this.deps.events.record(
+      {
+        apiVersion: API_GROUP_VERSION,
+        kind: CHECKPOINT_KIND,
+        namespace: checkpoint.metadata.namespace!,
+        name: checkpoint.metadata.name,
+        uid: checkpoint.metadata.uid,
+      },
+      type,
+      reason,
+      message,
+    );
   }
 }

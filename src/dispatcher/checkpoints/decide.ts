@@ -39,7 +39,8 @@ export type CheckpointDecision =
   | { kind: 'waitForNodeSlot'; node: string; running: number }
   | { kind: 'jobFinishedWithoutResult'; reason: string; message: string };
 
-export const isTerminal = (status: CheckpointStatus | undefined) => status?.phase === 'Succeeded' || status?.phase === 'Failed';
+export const isTerminal = (status: CheckpointStatus | undefined) =>
+  status?.phase === 'Succeeded' || status?.phase === 'Failed';
 
 /**
  * Decides what a non-terminal Checkpoint needs next, from facts only. The order of checks is the
@@ -67,13 +68,21 @@ export function decideCheckpoint(args: {
     // until the Job's deadline. Say so now.
     if (job.outcome === 'running' && args.node === null) {
       const node = checkpoint.status?.nodeName;
-      return { kind: 'jobFinishedWithoutResult', reason: 'NodeLost', message: `node ${node ?? '(unknown)'} was removed from the cluster before Job ${args.expectedJobName} could checkpoint there` };
+      return {
+        kind: 'jobFinishedWithoutResult',
+        reason: 'NodeLost',
+        message: `node ${node ?? '(unknown)'} was removed from the cluster before Job ${args.expectedJobName} could checkpoint there`,
+      };
     }
     return decideFromJob(checkpoint, job, args.expectedJobName);
   }
   // A Checkpoint already Running whose Job vanished cannot finish: its Job is the only writer.
   if (checkpoint.status?.phase === 'Running') {
-    return { kind: 'fail', reason: 'JobLost', message: `Job ${checkpoint.status.jobName ?? args.expectedJobName} disappeared before it reported a result` };
+    return {
+      kind: 'fail',
+      reason: 'JobLost',
+      message: `Job ${checkpoint.status.jobName ?? args.expectedJobName} disappeared before it reported a result`,
+    };
   }
 
   const spec = checkpointSpecSchema.safeParse(checkpoint.spec);
@@ -99,7 +108,10 @@ export function decideCheckpoint(args: {
       };
     }
   }
-  const storage = resolveStorage(spec.data.storage, policyObject ? { name: policyObject.metadata.name, storage: policyObject.spec.storage } : undefined);
+  const storage = resolveStorage(
+    spec.data.storage,
+    policyObject ? { name: policyObject.metadata.name, storage: policyObject.spec.storage } : undefined,
+  );
   if (!storage.ok) return { kind: 'fail', reason: storage.reason, message: storage.message };
   if (storage.storage.backend === 'local' && !isUnderRoots(storage.storage.local.path, settings.localStorageRoots)) {
     return {
@@ -109,8 +121,14 @@ export function decideCheckpoint(args: {
     };
   }
 
-  if (!pod.found) return { kind: 'fail', reason: 'PodNotFound', message: `pod ${target.namespace}/${target.podName} does not exist` };
-  if (pod.deleting) return { kind: 'fail', reason: 'PodTerminating', message: `pod ${target.namespace}/${target.podName} is being deleted` };
+  if (!pod.found)
+    return { kind: 'fail', reason: 'PodNotFound', message: `pod ${target.namespace}/${target.podName} does not exist` };
+  if (pod.deleting)
+    return {
+      kind: 'fail',
+      reason: 'PodTerminating',
+      message: `pod ${target.namespace}/${target.podName} is being deleted`,
+    };
   const container = chooseContainer(target.containerName, pod.containers, target.podName);
   if (!container.ok) return { kind: 'fail', reason: container.reason, message: container.message };
   if (!pod.nodeName || pod.phase !== 'Running' || !pod.runningContainers.includes(container.containerName)) {
@@ -121,7 +139,12 @@ export function decideCheckpoint(args: {
     };
   }
   // Before any Job: a node whose kubelet or runtime cannot checkpoint is refused with the reason.
-  if (args.node === null) return { kind: 'fail', reason: 'NodeNotFound', message: `node ${pod.nodeName}, where pod ${target.namespace}/${target.podName} runs, does not exist` };
+  if (args.node === null)
+    return {
+      kind: 'fail',
+      reason: 'NodeNotFound',
+      message: `node ${pod.nodeName}, where pod ${target.namespace}/${target.podName} runs, does not exist`,
+    };
   if (args.node) {
     const support = checkpointSupport(args.node);
     if (!support.ok) return { kind: 'fail', reason: support.reason, message: support.message };
@@ -145,20 +168,30 @@ export function decideCheckpoint(args: {
         port: settings.kubeletPort,
         ...(spec.data.timeoutSeconds ? { timeoutSeconds: spec.data.timeoutSeconds } : {}),
         insecureSkipTLSVerify: settings.kubeletAccess === 'direct' && settings.kubeletInsecureSkipTLSVerify === true,
-        ...(settings.kubeletAccess === 'direct' && settings.kubeletCABundleSecret ? { caBundleSecret: settings.kubeletCABundleSecret } : {}),
+        ...(settings.kubeletAccess === 'direct' && settings.kubeletCABundleSecret
+          ? { caBundleSecret: settings.kubeletCABundleSecret }
+          : {}),
       },
       storage: jobStorage(storage.storage, pod.nodeName),
     },
   };
 }
 
-function decideFromJob(checkpoint: Checkpoint, job: Exclude<JobFacts, { exists: false }>, jobName: string): CheckpointDecision {
+function decideFromJob(
+  checkpoint: Checkpoint,
+  job: Exclude<JobFacts, { exists: false }>,
+  jobName: string,
+): CheckpointDecision {
   switch (job.outcome) {
     case 'running':
       return checkpoint.status?.phase === 'Running' ? { kind: 'wait' } : { kind: 'markRunning', jobName };
     case 'complete':
       // The Job writes Succeeded before it exits; a complete Job without it broke its contract.
-      return { kind: 'jobFinishedWithoutResult', reason: 'JobResultMissing', message: `Job ${jobName} completed without recording an archive` };
+      return {
+        kind: 'jobFinishedWithoutResult',
+        reason: 'JobResultMissing',
+        message: `Job ${jobName} completed without recording an archive`,
+      };
     case 'failed':
       return {
         kind: 'jobFinishedWithoutResult',
@@ -171,4 +204,3 @@ function decideFromJob(checkpoint: Checkpoint, job: Exclude<JobFacts, { exists: 
 export function isUnderRoots(path: string, roots: string[]): boolean {
   return roots.some((root) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`));
 }
-

@@ -21,7 +21,11 @@ export class NodeSlots {
    * @param isActive whether a Checkpoint (`namespace/name`) may still be checkpointing
    * @param wake queues a Checkpoint that waited for a slot that came free
    */
-  constructor(private readonly limit: number, private readonly isActive: (checkpoint: string) => boolean, private readonly wake: (checkpoint: string) => void) {}
+  constructor(
+    private readonly limit: number,
+    private readonly isActive: (checkpoint: string) => boolean,
+    private readonly wake: (checkpoint: string) => void,
+  ) {}
 
   /** How many Checkpoints other than this one hold the node's slots, when they are all taken. */
   fullFor(node: string, checkpoint: string): number | undefined {
@@ -79,7 +83,12 @@ export class NodeSlots {
       return;
     }
     // Pending: a claim made by the reconciler stands until the Running status arrives.
-    if (!deleted && !checkpoint.metadata.deletionTimestamp && (status?.phase === undefined || status.phase === 'Pending')) return;
+    if (
+      !deleted &&
+      !checkpoint.metadata.deletionTimestamp &&
+      (status?.phase === undefined || status.phase === 'Pending')
+    )
+      return;
     this.forgetWaiter(key);
     this.release(key);
   }

@@ -2,7 +2,14 @@ import type { CustomObjectsApi, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
-import { API_GROUP, API_GROUP_VERSION, API_VERSION, ARCHIVE_FINALIZER, CHECKPOINT_KIND, CHECKPOINT_PLURAL } from '../../api/constants.js';
+import {
+  API_GROUP,
+  API_GROUP_VERSION,
+  API_VERSION,
+  ARCHIVE_FINALIZER,
+  CHECKPOINT_KIND,
+  CHECKPOINT_PLURAL,
+} from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
 import { buildCheckpointJob, type JobSettings } from '../../actions/checkpoint/job.js';
 import { pinnedNode } from '../../actions/shared/action-job.js';
@@ -71,9 +78,15 @@ export class CheckpointReconciler {
 
   constructor(private readonly deps: CheckpointReconcilerDeps) {
     this.cleanup = new CheckpointCleanup({
-      jobs: deps.jobs, lean: deps.lean, events: deps.events, now: () => new Date(deps.clock.now()),
-      jobSettings: { ...deps.jobSettings, serviceAccountName: JOB_SERVICE_ACCOUNTS.cleanup }, s3DefaultCredentialsSecret: deps.s3DefaultCredentialsSecret,
-      localStorageRoots: deps.decideSettings.localStorageRoots, restoreDefaults: deps.restoreDefaults, lookUpPolicy: (name) => this.lookUpPolicy(name),
+      jobs: deps.jobs,
+      lean: deps.lean,
+      events: deps.events,
+      now: () => new Date(deps.clock.now()),
+      jobSettings: { ...deps.jobSettings, serviceAccountName: JOB_SERVICE_ACCOUNTS.cleanup },
+      s3DefaultCredentialsSecret: deps.s3DefaultCredentialsSecret,
+      localStorageRoots: deps.decideSettings.localStorageRoots,
+      restoreDefaults: deps.restoreDefaults,
+      lookUpPolicy: (name) => this.lookUpPolicy(name),
       ...(deps.onCheckpointReleased ? { onReleased: deps.onCheckpointReleased } : {}),
     });
   }
@@ -82,7 +95,8 @@ export class CheckpointReconciler {
     const [namespace, name] = key.split('/') as [string, string];
     const cached = this.deps.checkpoints.get(name, namespace);
     if (!cached) return { kind: 'done' };
-    if (cached.metadata.deletionTimestamp) return this.cleanup.reconcile(cached, this.deps.log.child({ namespace, name, action: 'cleanup' }));
+    if (cached.metadata.deletionTimestamp)
+      return this.cleanup.reconcile(cached, this.deps.log.child({ namespace, name, action: 'cleanup' }));
     // Checkpoints that may have an archive carry the finalizer (older ones get it here too).
     const mayHaveArchive = Boolean(cached.status?.archive || cached.status?.jobName);
     if (isTerminal(cached.status)) {
@@ -96,8 +110,9 @@ export class CheckpointReconciler {
     const expectedJobName = jobName('checkpoint', { namespace, name, uid: cached.metadata.uid! });
     // The Job cache can lag our own create: before a Running Checkpoint's Job counts as lost,
     // ask the API server.
-    const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace)
-      ?? (cached.status?.phase === 'Running' ? await this.readJob(expectedJobName) : undefined);
+    const job =
+      this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace) ??
+      (cached.status?.phase === 'Running' ? await this.readJob(expectedJobName) : undefined);
     const policyRef = (cached.spec as { policyRef?: unknown })?.policyRef;
     // A Checkpoint that may be about to get a Job gets the finalizer first, so whatever its Job
     // stores is cleaned up with it; added while the pod is read, not after (one round trip less
@@ -110,7 +125,12 @@ export class CheckpointReconciler {
     ]);
 
     const decision = decideCheckpoint({
-      checkpoint, policy, pod, job: jobFacts(job), expectedJobName, settings: this.deps.decideSettings,
+      checkpoint,
+      policy,
+      pod,
+      job: jobFacts(job),
+      expectedJobName,
+      settings: this.deps.decideSettings,
       containerHeldBy: (container) => this.deps.busy.heldByOther(container, key),
       nodeFull: (node) => this.deps.nodeSlots.fullFor(node, key),
       node: nodeOf(pod, checkpoint, this.deps.nodes),
@@ -125,7 +145,12 @@ export class CheckpointReconciler {
     return this.apply(checkpoint, decision, expectedJobName, log);
   }
 
-  private async apply(checkpointAsDecided: Checkpoint, decision: CheckpointDecision, expectedJobName: string, log: Logger): Promise<ReconcileOutcome> {
+  private async apply(
+    checkpointAsDecided: Checkpoint,
+    decision: CheckpointDecision,
+    expectedJobName: string,
+    log: Logger,
+  ): Promise<ReconcileOutcome> {
     const now = new Date(this.deps.clock.now());
     let checkpoint = checkpointAsDecided;
     const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name };
@@ -136,7 +161,10 @@ export class CheckpointReconciler {
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
       case 'waitForContainer':
         this.deps.busy.wait(decision.container, `${ref.namespace}/${ref.name}`);
-        log.debug({ container: decision.container, holder: decision.holder }, 'waiting for the container\'s current checkpoint to finish');
+        log.debug(
+          { container: decision.container, holder: decision.holder },
+          "waiting for the container's current checkpoint to finish",
+        );
         return { kind: 'requeueAfter', ms: RESYNC_WAITING_MS };
       case 'waitForNodeSlot':
         this.deps.nodeSlots.wait(decision.node, `${ref.namespace}/${ref.name}`);
@@ -159,34 +187,64 @@ export class CheckpointReconciler {
         let input = decision.input;
         let secretData: Record<string, string> = {};
         if (input.storage.backend === 's3') {
-          const content = await readS3SecretContent(this.deps.lean, this.deps.jobSettings.namespace, decision.s3Secrets ?? {}, this.deps.s3DefaultCredentialsSecret);
+          const content = await readS3SecretContent(
+            this.deps.lean,
+            this.deps.jobSettings.namespace,
+            decision.s3Secrets ?? {},
+            this.deps.s3DefaultCredentialsSecret,
+          );
           if (!content.ok) {
             await this.fail(checkpoint, content.reason, content.message, now, log);
             return { kind: 'done' };
           }
           secretData = content.data;
-          input = { ...input, storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle } };
+          input = {
+            ...input,
+            storage: { ...input.storage, credentials: content.credentials, caBundle: content.caBundle },
+          };
         }
         const job = buildCheckpointJob(input, { ...this.deps.jobSettings, ...activeTraceContext() });
         let created: boolean;
         try {
-          ({ created } = await launchJob(this.deps.lean, { job, secretData, secretLabels: ownerLabels('checkpoint', { ...ref, uid: checkpoint.metadata.uid! }) }));
+          ({ created } = await launchJob(this.deps.lean, {
+            job,
+            secretData,
+            secretLabels: ownerLabels('checkpoint', { ...ref, uid: checkpoint.metadata.uid! }),
+          }));
         } catch (err) {
           this.deps.busy.release(`${ref.namespace}/${ref.name}`);
           this.deps.nodeSlots.release(`${ref.namespace}/${ref.name}`);
           throw err;
         }
-        await patchCheckpointStatus(this.deps.lean, ref,
-          runningStatus(checkpoint, { jobName: expectedJobName, nodeName: decision.nodeName, containerName: decision.containerName }, now),
-          checkpoint.metadata.resourceVersion);
+        await patchCheckpointStatus(
+          this.deps.lean,
+          ref,
+          runningStatus(
+            checkpoint,
+            { jobName: expectedJobName, nodeName: decision.nodeName, containerName: decision.containerName },
+            now,
+          ),
+          checkpoint.metadata.resourceVersion,
+        );
         if (created) {
-          log.info({ job: expectedJobName, node: decision.nodeName, container: decision.containerName }, 'checkpoint Job created');
-          this.event(checkpoint, 'Normal', 'JobCreated',
-            `Job ${this.deps.jobSettings.namespace}/${expectedJobName} checkpoints container ${decision.containerName} on node ${decision.nodeName}`);
+          log.info(
+            { job: expectedJobName, node: decision.nodeName, container: decision.containerName },
+            'checkpoint Job created',
+          );
+          this.event(
+            checkpoint,
+            'Normal',
+            'JobCreated',
+            `Job ${this.deps.jobSettings.namespace}/${expectedJobName} checkpoints container ${decision.containerName} on node ${decision.nodeName}`,
+          );
           // Said on every Checkpoint it applies to, so nobody relies on it without knowing.
           if (input.kubelet.insecureSkipTLSVerify) {
-            this.event(checkpoint, 'Warning', 'KubeletTLSUnverified',
-              `the kubelet on node ${decision.nodeName} is reached without verifying its certificate (KUBELET_INSECURE_SKIP_TLS_VERIFY=true): whoever answers at its address receives the checkpoint request and its token`);
+            this.event(
+              checkpoint,
+              'Warning',
+              'KubeletTLSUnverified',
+              `the kubelet on node ${decision.nodeName} is reached without verifying its certificate (KUBELET_INSECURE_SKIP_TLS_VERIFY=true): whoever answers at its address receives the checkpoint request and its token`,
+            );
           }
         }
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
@@ -194,11 +252,20 @@ export class CheckpointReconciler {
       case 'markRunning': {
         const job = this.deps.jobs.get(expectedJobName, this.deps.jobSettings.namespace);
         const spec = job?.spec?.template.spec;
-        await patchCheckpointStatus(this.deps.lean, ref, runningStatus(checkpoint, {
-          jobName: expectedJobName,
-          nodeName: pinnedNode(spec) ?? checkpoint.status?.nodeName ?? '',
-          containerName: checkpoint.status?.containerName ?? checkpoint.spec.target.containerName ?? '',
-        }, now), checkpoint.metadata.resourceVersion);
+        await patchCheckpointStatus(
+          this.deps.lean,
+          ref,
+          runningStatus(
+            checkpoint,
+            {
+              jobName: expectedJobName,
+              nodeName: pinnedNode(spec) ?? checkpoint.status?.nodeName ?? '',
+              containerName: checkpoint.status?.containerName ?? checkpoint.spec.target.containerName ?? '',
+            },
+            now,
+          ),
+          checkpoint.metadata.resourceVersion,
+        );
         return { kind: 'requeueAfter', ms: RESYNC_RUNNING_MS };
       }
       case 'jobFinishedWithoutResult': {
@@ -222,39 +289,61 @@ export class CheckpointReconciler {
     try {
       return await this.deps.lean.mergePatch<Checkpoint>(
         `/apis/${API_GROUP}/${API_VERSION}/namespaces/${checkpoint.metadata.namespace}/${CHECKPOINT_PLURAL}/${checkpoint.metadata.name}`,
-        { metadata: { finalizers: [...finalizers, ARCHIVE_FINALIZER], resourceVersion: checkpoint.metadata.resourceVersion } },
+        {
+          metadata: {
+            finalizers: [...finalizers, ARCHIVE_FINALIZER],
+            resourceVersion: checkpoint.metadata.resourceVersion,
+          },
+        },
       );
     } catch (err) {
-      if (isConflict(err)) throw new ConflictError(`Checkpoint ${checkpoint.metadata.namespace}/${checkpoint.metadata.name} changed while being updated`);
+      if (isConflict(err))
+        throw new ConflictError(
+          `Checkpoint ${checkpoint.metadata.namespace}/${checkpoint.metadata.name} changed while being updated`,
+        );
       throw err;
     }
   }
 
   private async fail(checkpoint: Checkpoint, reason: string, message: string, now: Date, log: Logger): Promise<void> {
     const ref = { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name };
-    await patchCheckpointStatus(this.deps.lean, ref, failedStatus(checkpoint, reason, message, now), checkpoint.metadata.resourceVersion);
+    await patchCheckpointStatus(
+      this.deps.lean,
+      ref,
+      failedStatus(checkpoint, reason, message, now),
+      checkpoint.metadata.resourceVersion,
+    );
     log.warn({ reason }, `checkpoint failed: ${message}`);
     this.event(checkpoint, 'Warning', reason, message);
   }
 
   private event(checkpoint: Checkpoint, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.deps.events.record({
-      apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: checkpoint.metadata.namespace!,
-      name: checkpoint.metadata.name, uid: checkpoint.metadata.uid,
-    }, type, reason, message);
+    this.deps.events.record(
+      {
+        apiVersion: API_GROUP_VERSION,
+        kind: CHECKPOINT_KIND,
+        namespace: checkpoint.metadata.namespace!,
+        name: checkpoint.metadata.name,
+        uid: checkpoint.metadata.uid,
+      },
+      type,
+      reason,
+      message,
+    );
   }
 
   private lookUpPolicy(name: string): Promise<PolicyLookup> {
     return lookUpPolicy(this.deps.policies, this.deps.custom, name);
   }
 
-
   private async lookUpPod(checkpoint: Checkpoint): Promise<PodFacts> {
     const target = checkpoint.spec?.target;
     if (!target?.podName) return { found: false };
     let pod: V1Pod;
     try {
-      pod = await this.deps.lean.get<V1Pod>(`/api/v1/namespaces/${target.namespace ?? checkpoint.metadata.namespace!}/pods/${target.podName}`);
+      pod = await this.deps.lean.get<V1Pod>(
+        `/api/v1/namespaces/${target.namespace ?? checkpoint.metadata.namespace!}/pods/${target.podName}`,
+      );
     } catch (err) {
       if (isNotFound(err)) return { found: false };
       throw err;
@@ -271,7 +360,9 @@ export class CheckpointReconciler {
 
   private async readJob(name: string): Promise<V1Job | undefined> {
     try {
-      return await this.deps.lean.get<V1Job>(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs/${name}`);
+      return await this.deps.lean.get<V1Job>(
+        `/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs/${name}`,
+      );
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -280,9 +371,13 @@ export class CheckpointReconciler {
 
   private async readCheckpoint(ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
     try {
-      return await this.deps.custom.getNamespacedCustomObject({
-        group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace: ref.namespace, name: ref.name,
-      }) as Checkpoint;
+      return (await this.deps.custom.getNamespacedCustomObject({
+        group: API_GROUP,
+        version: API_VERSION,
+        plural: CHECKPOINT_PLURAL,
+        namespace: ref.namespace,
+        name: ref.name,
+      })) as Checkpoint;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -295,11 +390,20 @@ export class CheckpointReconciler {
    */
   private async ensureClaimFor(checkpoint: Checkpoint, claimName: string): Promise<string | undefined> {
     const policyRef = checkpoint.spec.policyRef;
-    const policy = policyRef ? this.deps.policies.get(policyRef) ?? (await this.lookUpPolicy(policyRef).then((p) => (p.found ? p.policy : undefined))) : undefined;
+    const policy = policyRef
+      ? (this.deps.policies.get(policyRef) ??
+        (await this.lookUpPolicy(policyRef).then((p) => (p.found ? p.policy : undefined))))
+      : undefined;
     const template = policy?.spec.storage?.pvcTemplate;
     if (!template || policy.spec.storage?.pvc?.claimName === claimName) return undefined;
     try {
-      await ensureTemplateClaim(this.deps.lean, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
+      await ensureTemplateClaim(
+        this.deps.lean,
+        this.deps.jobSettings.namespace,
+        claimName,
+        policy.metadata.name,
+        template,
+      );
       return undefined;
     } catch (err) {
       if (!isInvalid(err)) throw err;

@@ -18,13 +18,16 @@ export const checkpointWatches = {
     const namespace = labels[LABELS.ownerNamespace];
     const name = labels[LABELS.ownerName];
     const action = labels[LABELS.action];
-    return namespace && name && (action === 'checkpoint' || action === 'cleanup') ? [{ kind: 'checkpoint', namespace, name }] : [];
+    return namespace && name && (action === 'checkpoint' || action === 'cleanup')
+      ? [{ kind: 'checkpoint', namespace, name }]
+      : [];
   },
   /** A node removed under a Running Checkpoint: its Job can never run there (see decideCheckpoint). */
   nodeDeleted(nodeName: string | undefined, checkpoints: Iterable<Checkpoint>): WorkKey[] {
     const keys: WorkKey[] = [];
     for (const c of checkpoints) {
-      if (c.status?.phase === 'Running' && c.status.nodeName === nodeName) keys.push({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
+      if (c.status?.phase === 'Running' && c.status.nodeName === nodeName)
+        keys.push({ kind: 'checkpoint', namespace: c.metadata.namespace!, name: c.metadata.name });
     }
     return keys;
   },

@@ -27,7 +27,10 @@ export type PolicyDecision =
  */
 export function decidePolicy(policy: CheckpointPolicy, operatorNamespace: string, now: number): PolicyDecision {
   const storage = policy.spec.storage;
-  const templateClaim = storage?.backend === 'pvc' && storage.pvcTemplate && !storage.pvc?.claimName ? policyClaimName(policy.metadata.name) : undefined;
+  const templateClaim =
+    storage?.backend === 'pvc' && storage.pvcTemplate && !storage.pvc?.claimName
+      ? policyClaimName(policy.metadata.name)
+      : undefined;
   const retention = policy.spec.retention;
   if (!retention || (retention.maxCount === undefined && retention.maxAge === undefined)) {
     return { kind: 'noSweep', templateClaim, why: 'the policy sets no retention limit (maxCount or maxAge)' };
@@ -35,22 +38,37 @@ export function decidePolicy(policy: CheckpointPolicy, operatorNamespace: string
   const schedule = retention.schedule ?? DEFAULT_SWEEP_SCHEDULE;
   // The CRD checks the shape; cron-parser, which the operator schedules with, has the last word.
   if (!isValidCronSchedule(schedule)) {
-    return { kind: 'invalid', reason: 'InvalidSchedule', message: `spec.retention.schedule ${JSON.stringify(schedule)} is not a cron expression cron-parser accepts`, templateClaim };
+    return {
+      kind: 'invalid',
+      reason: 'InvalidSchedule',
+      message: `spec.retention.schedule ${JSON.stringify(schedule)} is not a cron expression cron-parser accepts`,
+      templateClaim,
+    };
   }
   if (retention.timeZone !== undefined && !isKnownTimeZone(retention.timeZone)) {
     return {
-      kind: 'invalid', reason: 'InvalidTimeZone', templateClaim,
+      kind: 'invalid',
+      reason: 'InvalidTimeZone',
+      templateClaim,
       message: `spec.retention.timeZone ${JSON.stringify(retention.timeZone)} is not an IANA time zone such as 'Europe/Paris' or 'UTC'`,
     };
   }
   let sweepStorage: JobStorage | undefined;
   let s3Secrets: S3SecretPlan | undefined;
   if (storage?.backend === 'pvc') {
-    const claimName = storage.pvc?.claimName ?? (storage.pvcTemplate ? policyClaimName(policy.metadata.name) : undefined);
+    const claimName =
+      storage.pvc?.claimName ?? (storage.pvcTemplate ? policyClaimName(policy.metadata.name) : undefined);
     if (claimName) sweepStorage = { backend: 'pvc', claimName };
   } else if (storage?.backend === 's3' && storage.s3?.bucket) {
     const { credentialsSecretRef: _c, caBundleSecretRef: _ca, ...s3 } = storage.s3;
-    sweepStorage = { backend: 's3', ...s3, bucket: storage.s3.bucket, prefix: s3.prefix ?? '', credentials: 'ambient', caBundle: false };
+    sweepStorage = {
+      backend: 's3',
+      ...s3,
+      bucket: storage.s3.bucket,
+      prefix: s3.prefix ?? '',
+      credentials: 'ambient',
+      caBundle: false,
+    };
     s3Secrets = s3SecretPlan({ ...storage.s3, bucket: storage.s3.bucket }, operatorNamespace);
   }
   return {

@@ -31,7 +31,13 @@ export interface PolicyReconcilerDeps {
 }
 
 /** What the policy's Ready condition and status say after a reconcile. */
-interface SweepOutcome { ready: boolean; reason: string; message: string; cronJobName?: string; nextSweepTime?: Date }
+interface SweepOutcome {
+  ready: boolean;
+  reason: string;
+  message: string;
+  cronJobName?: string;
+  nextSweepTime?: Date;
+}
 
 /** Set on the CronJob: the hash of what the operator wants, so an unchanged policy writes nothing. */
 const SPEC_HASH_ANNOTATION = 'checkpoint.example.com/spec-hash';
@@ -55,12 +61,16 @@ export class PolicyReconciler {
     const now = this.deps.clock.now();
     const decision = decidePolicy(policy, this.deps.jobSettings.namespace, now);
     const template = policy.spec.storage?.pvcTemplate;
-    const claimRefused = decision.templateClaim && template ? await this.ensureClaim(policy, decision.templateClaim, template) : undefined;
+    const claimRefused =
+      decision.templateClaim && template ? await this.ensureClaim(policy, decision.templateClaim, template) : undefined;
 
-    const outcome = claimRefused ?? await this.applySweep(policy, decision, log);
+    const outcome = claimRefused ?? (await this.applySweep(policy, decision, log));
     await this.writeStatus(policy, outcome, new Date(now));
     if (decision.kind === 'sweep' && decision.nextSweepTime) {
-      return { kind: 'requeueAfter', ms: Math.min(Math.max(decision.nextSweepTime.getTime() - now + 1000, 1000), MAX_RECHECK_MS) };
+      return {
+        kind: 'requeueAfter',
+        ms: Math.min(Math.max(decision.nextSweepTime.getTime() - now + 1000, 1000), MAX_RECHECK_MS),
+      };
     }
     return outcome.ready ? { kind: 'done' } : { kind: 'requeueAfter', ms: 60_000 };
   }
@@ -69,9 +79,19 @@ export class PolicyReconciler {
    * Creates the claim the policy's pvcTemplate describes. A template the API server refuses (a
    * size of 0 or below, say) is reported on the policy rather than retried for ever.
    */
-  private async ensureClaim(policy: CheckpointPolicy, claimName: string, template: Parameters<typeof ensureTemplateClaim>[4]): Promise<SweepOutcome | undefined> {
+  private async ensureClaim(
+    policy: CheckpointPolicy,
+    claimName: string,
+    template: Parameters<typeof ensureTemplateClaim>[4],
+  ): Promise<SweepOutcome | undefined> {
     try {
-      await ensureTemplateClaim(this.deps.lean, this.deps.jobSettings.namespace, claimName, policy.metadata.name, template);
+      await ensureTemplateClaim(
+        this.deps.lean,
+        this.deps.jobSettings.namespace,
+        claimName,
+        policy.metadata.name,
+        template,
+      );
       return undefined;
     } catch (err) {
       if (!isInvalid(err)) throw err;
@@ -98,19 +118,37 @@ export class PolicyReconciler {
     let storage = decision.storage;
     let secretKeys: string[] = [];
     if (storage?.backend === 's3') {
-      const content = await readS3SecretContent(this.deps.lean, ns, decision.s3Secrets ?? {}, this.deps.s3DefaultCredentialsSecret);
+      const content = await readS3SecretContent(
+        this.deps.lean,
+        ns,
+        decision.s3Secrets ?? {},
+        this.deps.s3DefaultCredentialsSecret,
+      );
       if (!content.ok) {
         this.event(policy, 'Warning', content.reason, content.message);
-        return { ready: false, reason: content.reason, message: `the sweep cannot list the policy's storage: ${content.message}` };
+        return {
+          ready: false,
+          reason: content.reason,
+          message: `the sweep cannot list the policy's storage: ${content.message}`,
+        };
       }
       secretKeys = Object.keys(content.data).sort();
       if (secretKeys.length > 0) await this.upsertSecret(cronJobName, content.data, policy);
       storage = { ...storage, credentials: content.credentials, caBundle: content.caBundle };
     }
-    const input: SweepJobInput = { policy: { name: policy.metadata.name, uid: policy.metadata.uid! }, ...(storage ? { storage } : {}) };
+    const input: SweepJobInput = {
+      policy: { name: policy.metadata.name, uid: policy.metadata.uid! },
+      ...(storage ? { storage } : {}),
+    };
     const desired = buildSweepCronJob({
-      policy, schedule: decision.schedule, timeZone: decision.timeZone, suspend: decision.suspend, input,
-      settings: this.deps.jobSettings, serviceAccountName: this.deps.sweepServiceAccount, secretKeys,
+      policy,
+      schedule: decision.schedule,
+      timeZone: decision.timeZone,
+      suspend: decision.suspend,
+      input,
+      settings: this.deps.jobSettings,
+      serviceAccountName: this.deps.sweepServiceAccount,
+      secretKeys,
       secretName: secretKeys.length > 0 ? cronJobName : undefined,
       claimName: storage?.backend === 'pvc' ? storage.claimName : undefined,
     });
@@ -127,12 +165,19 @@ export class PolicyReconciler {
     }
     if (created) {
       log.info({ cronJob: cronJobName, schedule: decision.schedule }, 'sweep CronJob created');
-      this.event(policy, 'Normal', 'SweepScheduled', `CronJob ${ns}/${cronJobName} sweeps on schedule ${decision.schedule}`);
+      this.event(
+        policy,
+        'Normal',
+        'SweepScheduled',
+        `CronJob ${ns}/${cronJobName} sweeps on schedule ${decision.schedule}`,
+      );
     }
     return {
       ready: true,
       reason: decision.suspend ? 'SweepSuspended' : 'SweepScheduled',
-      message: decision.suspend ? `CronJob ${ns}/${cronJobName} is suspended` : `CronJob ${ns}/${cronJobName} sweeps on schedule ${decision.schedule}`,
+      message: decision.suspend
+        ? `CronJob ${ns}/${cronJobName} is suspended`
+        : `CronJob ${ns}/${cronJobName} sweeps on schedule ${decision.schedule}`,
       cronJobName,
       ...(decision.nextSweepTime ? { nextSweepTime: decision.nextSweepTime } : {}),
     };
@@ -168,10 +213,23 @@ export class PolicyReconciler {
   private async upsertSecret(name: string, data: Record<string, string>, policy: CheckpointPolicy): Promise<void> {
     const ns = this.deps.jobSettings.namespace;
     const body = {
-      apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
       metadata: {
-        name, namespace: ns, labels: sweepLabels({ name: policy.metadata.name, uid: policy.metadata.uid! }),
-        ownerReferences: [{ apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_POLICY_KIND, name: policy.metadata.name, uid: policy.metadata.uid!, controller: true, blockOwnerDeletion: false }],
+        name,
+        namespace: ns,
+        labels: sweepLabels({ name: policy.metadata.name, uid: policy.metadata.uid! }),
+        ownerReferences: [
+          {
+            apiVersion: API_GROUP_VERSION,
+            kind: CHECKPOINT_POLICY_KIND,
+            name: policy.metadata.name,
+            uid: policy.metadata.uid!,
+            controller: true,
+            blockOwnerDeletion: false,
+          },
+        ],
       },
       data,
     };
@@ -184,8 +242,11 @@ export class PolicyReconciler {
   }
 
   private async deleteIfPresent(path: string): Promise<void> {
-    await this.deps.lean.delete(path, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' })
-      .catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+    await this.deps.lean
+      .delete(path, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' })
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
   }
 
   /** Writes only what changed, so the policy's own watch event does not start another write. */
@@ -199,14 +260,34 @@ export class PolicyReconciler {
     if (current.nextSweepTime !== next) patch.nextSweepTime = next ?? null;
     if (current.observedGeneration !== generation && generation !== undefined) patch.observedGeneration = generation;
     const status = outcome.ready ? 'True' : 'False';
-    if (ready?.status !== status || ready.reason !== outcome.reason || ready.message !== outcome.message || ready.observedGeneration !== generation) {
-      patch.conditions = setCondition(current.conditions, { type: READY, status, reason: outcome.reason, message: outcome.message, observedGeneration: generation }, now);
+    if (
+      ready?.status !== status ||
+      ready.reason !== outcome.reason ||
+      ready.message !== outcome.message ||
+      ready.observedGeneration !== generation
+    ) {
+      patch.conditions = setCondition(
+        current.conditions,
+        { type: READY, status, reason: outcome.reason, message: outcome.message, observedGeneration: generation },
+        now,
+      );
     }
     if (Object.keys(patch).length === 0) return;
     await patchPolicyStatus(this.deps.lean, policy.metadata.name, patch, policy.metadata.resourceVersion);
   }
 
   private event(policy: CheckpointPolicy, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.deps.events.record({ apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_POLICY_KIND, namespace: '', name: policy.metadata.name, uid: policy.metadata.uid }, type, reason, message);
+    this.deps.events.record(
+      {
+        apiVersion: API_GROUP_VERSION,
+        kind: CHECKPOINT_POLICY_KIND,
+        namespace: '',
+        name: policy.metadata.name,
+        uid: policy.metadata.uid,
+      },
+      type,
+      reason,
+      message,
+    );
   }
 }

@@ -24,10 +24,14 @@ export interface RestorePodFacts {
   imagePullSecrets: string[];
   containers: { name: string; image: string }[];
   statuses: {
-    name: string; imageID: string | undefined; containerID?: string | undefined; running: boolean;
+    name: string;
+    imageID: string | undefined;
+    containerID?: string | undefined;
+    running: boolean;
     /** When the current container started running (state.running.startedAt), in ms. */
     runningSince?: number | undefined;
-    waitingReason: string | undefined; waitingMessage: string | undefined;
+    waitingReason: string | undefined;
+    waitingMessage: string | undefined;
     /** The current container ended (state.terminated): its exit code and reason. */
     terminated?: { exitCode: number; reason: string | undefined } | undefined;
   }[];
@@ -40,7 +44,14 @@ export type RestoreDecision =
   /** The request annotation is gone: forget which value was handled, so it can be asked again. */
   | { kind: 'forget' }
   /** A new request that cannot be carried out: report it, touch nothing else. */
-  | { kind: 'refuse'; request: string; reason: string; message: string; jobName: string | undefined; containerName: string | undefined }
+  | {
+      kind: 'refuse';
+      request: string;
+      reason: string;
+      message: string;
+      jobName: string | undefined;
+      containerName: string | undefined;
+    }
   | {
       kind: 'startJob';
       request: string;
@@ -53,11 +64,36 @@ export type RestoreDecision =
     }
   | { kind: 'markRunning'; request: string; jobName: string }
   /** The image is pushed: point the container at it by digest; the kubelet recreates it. */
-  | { kind: 'pointContainer'; request: string; jobName: string; containerName: string; image: string; replacedContainerID: string | undefined; originalImage: string }
+  | {
+      kind: 'pointContainer';
+      request: string;
+      jobName: string;
+      containerName: string;
+      image: string;
+      replacedContainerID: string | undefined;
+      originalImage: string;
+    }
   /** The node cannot run the checkpoint image: put the original image back (recorded first) and wait until it runs. */
-  | { kind: 'rollBack'; request: string; jobName: string; containerName: string; originalImage: string; reason: string; message: string; failedContainerID: string | undefined; recorded: boolean }
+  | {
+      kind: 'rollBack';
+      request: string;
+      jobName: string;
+      containerName: string;
+      originalImage: string;
+      reason: string;
+      message: string;
+      failedContainerID: string | undefined;
+      recorded: boolean;
+    }
   | { kind: 'succeed'; request: string; jobName: string; containerName: string; image: string }
-  | { kind: 'fail'; request: string; jobName: string; containerName: string | undefined; reason: string; message: string }
+  | {
+      kind: 'fail';
+      request: string;
+      jobName: string;
+      containerName: string | undefined;
+      reason: string;
+      message: string;
+    }
   | { kind: 'wait'; ms: number };
 
 /** A restore that has not finished by then is failed: nothing stays Pending or Running for ever. */
@@ -90,7 +126,16 @@ const HANDLED_AS_IS_MAX = 253;
 export function handledMarker(request: string): string {
   return request.length <= HANDLED_AS_IS_MAX ? request : `sha256:${createHash('sha256').update(request).digest('hex')}`;
 }
-const NODE_REJECTIONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerError', 'CreateContainerConfigError', 'ErrImageNeverPull', 'RunContainerError', 'StartError']);
+const NODE_REJECTIONS = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerError',
+  'CreateContainerConfigError',
+  'ErrImageNeverPull',
+  'RunContainerError',
+  'StartError',
+]);
 
 /**
  * Decides the next step of a pod's restore request, from facts only. Each value of the
@@ -119,86 +164,194 @@ export function decideRestore(args: {
   // In flight. The Checkpoint's record of this attempt holds what the Job found.
   const containerName = checkpoint ? restoredContainer(checkpoint) : undefined;
   if (!checkpoint) {
-    return { kind: 'fail', request, jobName: '', containerName, reason: 'CheckpointDeleted', message: `Checkpoint ${pod.namespace}/${request} was deleted during the restore` };
+    return {
+      kind: 'fail',
+      request,
+      jobName: '',
+      containerName,
+      reason: 'CheckpointDeleted',
+      message: `Checkpoint ${pod.namespace}/${request} was deleted during the restore`,
+    };
   }
   const record = currentAttempt(checkpoint, pod, request);
   if (!record?.jobName) {
-    return { kind: 'fail', request, jobName: '', containerName, reason: 'RecordLost', message: `Checkpoint ${pod.namespace}/${request} no longer records this restore attempt` };
+    return {
+      kind: 'fail',
+      request,
+      jobName: '',
+      containerName,
+      reason: 'RecordLost',
+      message: `Checkpoint ${pod.namespace}/${request} no longer records this restore attempt`,
+    };
   }
   const jobName = record.jobName;
-  const failed = (reason: string, message: string): RestoreDecision => ({ kind: 'fail', request, jobName, containerName, reason, message });
-  if (record.result === 'Failed') return failed(record.reason ?? 'RestoreFailed', record.message ?? 'the restore Job reported a failure');
+  const failed = (reason: string, message: string): RestoreDecision => ({
+    kind: 'fail',
+    request,
+    jobName,
+    containerName,
+    reason,
+    message,
+  });
+  if (record.result === 'Failed')
+    return failed(record.reason ?? 'RestoreFailed', record.message ?? 'the restore Job reported a failure');
   const started = Date.parse(record.startTime ?? '');
   if (!Number.isNaN(started) && args.now - started > RESTORE_TIMEOUT_MS) {
     return failed('RestoreTimedOut', `the restore did not finish within ${RESTORE_TIMEOUT_MS / 60_000} minutes`);
   }
   if (!record.image) {
-    if (!args.job.exists) return failed('JobLost', `restore Job ${jobName} disappeared before it pushed the checkpoint image`);
+    if (!args.job.exists)
+      return failed('JobLost', `restore Job ${jobName} disappeared before it pushed the checkpoint image`);
     switch (args.job.outcome) {
       case 'running':
-        return status === 'Pending' ? { kind: 'markRunning', request, jobName } : { kind: 'wait', ms: RESTORE_POLL_MS * 15 };
+        return status === 'Pending'
+          ? { kind: 'markRunning', request, jobName }
+          : { kind: 'wait', ms: RESTORE_POLL_MS * 15 };
       case 'complete':
         return failed('JobResultMissing', `restore Job ${jobName} completed without recording a checkpoint image`);
       case 'failed':
-        return failed(args.job.reason === 'DeadlineExceeded' ? 'JobDeadlineExceeded' : 'JobFailed',
-          `restore Job ${jobName} failed${args.job.reason ? ` (${args.job.reason})` : ''}${args.job.message ? `: ${args.job.message}` : ''}`);
+        return failed(
+          args.job.reason === 'DeadlineExceeded' ? 'JobDeadlineExceeded' : 'JobFailed',
+          `restore Job ${jobName} failed${args.job.reason ? ` (${args.job.reason})` : ''}${args.job.message ? `: ${args.job.message}` : ''}`,
+        );
     }
   }
   return decideOnNode(pod, record, request, jobName, containerName ?? '', args.now);
 }
 
 /** After the push: point the container at the image, then watch the kubelet recreate it; roll back if it cannot. */
-function decideOnNode(pod: RestorePodFacts, record: RestoreRecord, request: string, jobName: string, containerName: string, now: number): RestoreDecision {
+function decideOnNode(
+  pod: RestorePodFacts,
+  record: RestoreRecord,
+  request: string,
+  jobName: string,
+  containerName: string,
+  now: number,
+): RestoreDecision {
   const image = record.image!;
-  const failed = (reason: string, message: string): RestoreDecision => ({ kind: 'fail', request, jobName, containerName, reason, message });
+  const failed = (reason: string, message: string): RestoreDecision => ({
+    kind: 'fail',
+    request,
+    jobName,
+    containerName,
+    reason,
+    message,
+  });
   if (pod.deleting) return failed('PodTerminating', `pod ${pod.namespace}/${pod.name} is being deleted`);
   const spec = pod.containers.find((c) => c.name === containerName);
   if (!spec) return failed('ContainerNotInPod', `pod ${pod.namespace}/${pod.name} has no container ${containerName}`);
   const state = pod.statuses.find((s) => s.name === containerName);
-  if (record.rollbackReason) return decideRollback(pod, record, spec.image, state, request, jobName, containerName, now);
+  if (record.rollbackReason)
+    return decideRollback(pod, record, spec.image, state, request, jobName, containerName, now);
 
-  const view = { image: spec.image, imageID: state?.imageID, containerID: state?.containerID, running: Boolean(state?.running) };
+  const view = {
+    image: spec.image,
+    imageID: state?.imageID,
+    containerID: state?.containerID,
+    running: Boolean(state?.running),
+  };
   const strategy = RESTORE_STRATEGY[record.strategy ?? 'CheckpointImage'];
   const change = strategy.podChange(view, image);
   if (change) {
-    return { kind: 'pointContainer', request, jobName, containerName, image: change.image, replacedContainerID: state?.containerID || undefined, originalImage: spec.image };
+    return {
+      kind: 'pointContainer',
+      request,
+      jobName,
+      containerName,
+      image: change.image,
+      replacedContainerID: state?.containerID || undefined,
+      originalImage: spec.image,
+    };
   }
-  const rollBack = (reason: string, message: string): RestoreDecision => (record.originalImage
-    ? { kind: 'rollBack', request, jobName, containerName, originalImage: record.originalImage, reason, message, failedContainerID: state?.containerID || undefined, recorded: false }
-    // Attempts recorded before original images were: nothing to put back.
-    : failed(reason, message));
+  const rollBack = (reason: string, message: string): RestoreDecision =>
+    record.originalImage
+      ? {
+          kind: 'rollBack',
+          request,
+          jobName,
+          containerName,
+          originalImage: record.originalImage,
+          reason,
+          message,
+          failedContainerID: state?.containerID || undefined,
+          recorded: false,
+        }
+      : // Attempts recorded before original images were: nothing to put back.
+        failed(reason, message);
   if (strategy.restored(view, image, record.replacedContainerID)) {
     // Running from the image; counted once it has stayed up a moment (a process that exits at once is not restored).
-    if (state?.runningSince === undefined || now - state.runningSince >= RESTORE_SETTLE_MS) return { kind: 'succeed', request, jobName, containerName, image };
+    if (state?.runningSince === undefined || now - state.runningSince >= RESTORE_SETTLE_MS)
+      return { kind: 'succeed', request, jobName, containerName, image };
     return { kind: 'wait', ms: RESTORE_SETTLE_MS };
   }
   if (state?.waitingReason && NODE_REJECTIONS.has(state.waitingReason)) {
-    return rollBack('NodeRejectedImage', `the node could not restore container ${containerName} from ${image}: ${state.waitingReason}${state.waitingMessage ? `: ${state.waitingMessage}` : ''}`);
+    return rollBack(
+      'NodeRejectedImage',
+      `the node could not restore container ${containerName} from ${image}: ${state.waitingReason}${state.waitingMessage ? `: ${state.waitingMessage}` : ''}`,
+    );
   }
   const newContainer = state?.containerID && state.containerID !== record.replacedContainerID;
   if (newContainer && (state.terminated || state.waitingReason === 'CrashLoopBackOff')) {
-    const how = state.terminated ? `exited (code ${state.terminated.exitCode}${state.terminated.reason ? `, ${state.terminated.reason}` : ''})` : 'keeps exiting (CrashLoopBackOff)';
-    return rollBack('RestoredProcessExited', `container ${containerName} restored from ${image} ${how}${state.waitingMessage ? `: ${state.waitingMessage}` : ''}`);
+    const how = state.terminated
+      ? `exited (code ${state.terminated.exitCode}${state.terminated.reason ? `, ${state.terminated.reason}` : ''})`
+      : 'keeps exiting (CrashLoopBackOff)';
+    return rollBack(
+      'RestoredProcessExited',
+      `container ${containerName} restored from ${image} ${how}${state.waitingMessage ? `: ${state.waitingMessage}` : ''}`,
+    );
   }
   return { kind: 'wait', ms: RESTORE_POLL_MS };
 }
 
 /** Rolling back: the original image goes back, and the restore fails once it runs again (or does not in time). */
-function decideRollback(pod: RestorePodFacts, record: RestoreRecord, specImage: string, state: RestorePodFacts['statuses'][number] | undefined,
-  request: string, jobName: string, containerName: string, now: number): RestoreDecision {
+function decideRollback(
+  pod: RestorePodFacts,
+  record: RestoreRecord,
+  specImage: string,
+  state: RestorePodFacts['statuses'][number] | undefined,
+  request: string,
+  jobName: string,
+  containerName: string,
+  now: number,
+): RestoreDecision {
   const original = record.originalImage!;
   const cause = `${record.rollbackMessage ?? record.rollbackReason}`;
   if (specImage !== original) {
-    return { kind: 'rollBack', request, jobName, containerName, originalImage: original, reason: record.rollbackReason!, message: cause, failedContainerID: record.rollbackFromContainerID, recorded: true };
+    return {
+      kind: 'rollBack',
+      request,
+      jobName,
+      containerName,
+      originalImage: original,
+      reason: record.rollbackReason!,
+      message: cause,
+      failedContainerID: record.rollbackFromContainerID,
+      recorded: true,
+    };
   }
-  const runsAgain = state?.running && state.containerID && state.containerID !== record.rollbackFromContainerID && state.containerID !== record.replacedContainerID;
+  const runsAgain =
+    state?.running &&
+    state.containerID &&
+    state.containerID !== record.rollbackFromContainerID &&
+    state.containerID !== record.replacedContainerID;
   if (runsAgain) {
-    return { kind: 'fail', request, jobName, containerName, reason: record.rollbackReason!, message: `${cause}; rolled back: container ${containerName} runs its original image ${original} again` };
+    return {
+      kind: 'fail',
+      request,
+      jobName,
+      containerName,
+      reason: record.rollbackReason!,
+      message: `${cause}; rolled back: container ${containerName} runs its original image ${original} again`,
+    };
   }
   const since = Date.parse(record.rollbackTime ?? '');
   if (!Number.isNaN(since) && now - since > ROLLBACK_TIMEOUT_MS) {
     return {
-      kind: 'fail', request, jobName, containerName, reason: 'RollbackFailed',
+      kind: 'fail',
+      request,
+      jobName,
+      containerName,
+      reason: 'RollbackFailed',
       message: `${cause}; the original image ${original} was put back but container ${containerName} does not run after ${ROLLBACK_TIMEOUT_MS / 60_000} minutes${state?.waitingReason ? ` (${state.waitingReason}${state.waitingMessage ? `: ${state.waitingMessage}` : ''})` : ''}`,
     };
   }
@@ -207,26 +360,52 @@ function decideRollback(pod: RestorePodFacts, record: RestoreRecord, specImage: 
 
 function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: string): RestoreDecision {
   const { pod, checkpoint, policy } = args;
-  const refuse = (reason: string, message: string, jobName?: string, containerName?: string): RestoreDecision =>
-    ({ kind: 'refuse', request, reason, message, jobName, containerName });
-  if (!isCheckpointName(request)) return refuse('InvalidRequest', `restore-from must name a Checkpoint in namespace ${pod.namespace} (got ${JSON.stringify(request.slice(0, 80))})`);
+  const refuse = (reason: string, message: string, jobName?: string, containerName?: string): RestoreDecision => ({
+    kind: 'refuse',
+    request,
+    reason,
+    message,
+    jobName,
+    containerName,
+  });
+  if (!isCheckpointName(request))
+    return refuse(
+      'InvalidRequest',
+      `restore-from must name a Checkpoint in namespace ${pod.namespace} (got ${JSON.stringify(request.slice(0, 80))})`,
+    );
   if (!checkpoint) return refuse('CheckpointNotFound', `Checkpoint ${pod.namespace}/${request} does not exist`);
   const attempts = attemptsOf(checkpoint, pod, request);
-  const jobName = restoreJobName(pod, request, checkpoint.metadata.uid!, attempts.filter((r) => r.result === 'Succeeded' || r.result === 'Failed').length);
+  const jobName = restoreJobName(
+    pod,
+    request,
+    checkpoint.metadata.uid!,
+    attempts.filter((r) => r.result === 'Succeeded' || r.result === 'Failed').length,
+  );
   const containerName = restoredContainer(checkpoint);
   const refuseFor = (reason: string, message: string) => refuse(reason, message, jobName, containerName);
-  if (checkpoint.metadata.deletionTimestamp) return refuseFor('CheckpointDeleting', `Checkpoint ${pod.namespace}/${request} is being deleted`);
+  if (checkpoint.metadata.deletionTimestamp)
+    return refuseFor('CheckpointDeleting', `Checkpoint ${pod.namespace}/${request} is being deleted`);
   const archive = checkpoint.status?.archive;
   if (checkpoint.status?.phase !== 'Succeeded' || !archive) {
-    return refuseFor('CheckpointNotReady', `Checkpoint ${pod.namespace}/${request} is ${checkpoint.status?.phase ?? 'Pending'}: only a Succeeded Checkpoint can be restored`);
+    return refuseFor(
+      'CheckpointNotReady',
+      `Checkpoint ${pod.namespace}/${request} is ${checkpoint.status?.phase ?? 'Pending'}: only a Succeeded Checkpoint can be restored`,
+    );
   }
   if (!containerName || !pod.containers.some((c) => c.name === containerName)) {
-    return refuseFor('ContainerNotInPod', `pod ${pod.namespace}/${pod.name} has no container ${containerName ?? '(unknown)'}, the container Checkpoint ${request} holds`);
+    return refuseFor(
+      'ContainerNotInPod',
+      `pod ${pod.namespace}/${pod.name} has no container ${containerName ?? '(unknown)'}, the container Checkpoint ${request} holds`,
+    );
   }
   if (pod.deleting) return refuseFor('PodTerminating', `pod ${pod.namespace}/${pod.name} is being deleted`);
   if (!pod.nodeName) return refuseFor('PodNotScheduled', `pod ${pod.namespace}/${pod.name} is not on a node yet`);
   // Before anything is pushed or the pod touched: can the pod's node restore at all?
-  if (args.node === null) return refuseFor('NodeNotFound', `node ${pod.nodeName}, where pod ${pod.namespace}/${pod.name} runs, does not exist`);
+  if (args.node === null)
+    return refuseFor(
+      'NodeNotFound',
+      `node ${pod.nodeName}, where pod ${pod.namespace}/${pod.name} runs, does not exist`,
+    );
   if (args.node) {
     const support = restoreSupport(args.node);
     if (!support.ok) return refuseFor(support.reason, support.message);
@@ -238,19 +417,31 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
   const registry = registryPlan(settings, args.defaults, args.jobNamespace);
   const repository = registry.repository;
   if (!repository) {
-    return refuseFor('RestoreNotConfigured',
-      `no image repository for checkpoint images: set spec.restore.imageRepository on ${policyObject ? `CheckpointPolicy ${policyObject.metadata.name}` : 'a CheckpointPolicy the Checkpoint cites'} or the operator's RESTORE_IMAGE_REPOSITORY`);
+    return refuseFor(
+      'RestoreNotConfigured',
+      `no image repository for checkpoint images: set spec.restore.imageRepository on ${policyObject ? `CheckpointPolicy ${policyObject.metadata.name}` : 'a CheckpointPolicy the Checkpoint cites'} or the operator's RESTORE_IMAGE_REPOSITORY`,
+    );
   }
   if (settings?.pullSecretName && !pod.imagePullSecrets.includes(settings.pullSecretName)) {
     // Pull Secrets cannot be added to a running pod: say so before anything is pushed.
-    return refuseFor('PullSecretNotInPod', `pod ${pod.namespace}/${pod.name} does not list image pull Secret ${settings.pullSecretName}, which nodes need to pull checkpoint images from ${repository}`);
+    return refuseFor(
+      'PullSecretNotInPod',
+      `pod ${pod.namespace}/${pod.name} does not list image pull Secret ${settings.pullSecretName}, which nodes need to pull checkpoint images from ${repository}`,
+    );
   }
-  const storage = resolveStorage(checkpoint.spec.storage, policyObject ? { name: policyObject.metadata.name, storage: policyObject.spec.storage } : undefined);
+  const storage = resolveStorage(
+    checkpoint.spec.storage,
+    policyObject ? { name: policyObject.metadata.name, storage: policyObject.spec.storage } : undefined,
+  );
   if (!storage.ok || storage.storage.backend !== archive.backend) {
-    return refuseFor('ArchiveLocationUnknown', `the storage settings of Checkpoint ${request} no longer lead to its ${archive.backend} archive at ${archive.uri}`);
+    return refuseFor(
+      'ArchiveLocationUnknown',
+      `the storage settings of Checkpoint ${request} no longer lead to its ${archive.backend} archive at ${archive.uri}`,
+    );
   }
   const archiveNode = archive.backend === 'local' ? archive.nodeName : pod.nodeName;
-  if (!archiveNode) return refuseFor('ArchiveLocationUnknown', `the node holding archive ${archive.uri} is not recorded`);
+  if (!archiveNode)
+    return refuseFor('ArchiveLocationUnknown', `the node holding archive ${archive.uri} is not recorded`);
   const key = archive.key ?? keyFromUri(archive.uri, storage.storage.backend);
   if (!key) return refuseFor('ArchiveLocationUnknown', `cannot tell the archive's key from ${archive.uri}`);
 
@@ -271,7 +462,13 @@ function decideNewRequest(args: Parameters<typeof decideRestore>[0], request: st
       checkpoint: { namespace: ns, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid! },
       pod: { namespace: pod.namespace, name: pod.name, uid: pod.uid },
       containerName,
-      archive: { key, uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256, createdAt: archive.createdAt },
+      archive: {
+        key,
+        uri: archive.uri,
+        sizeBytes: archive.sizeBytes,
+        sha256: archive.sha256,
+        createdAt: archive.createdAt,
+      },
       storage: jobStorage(storage.storage, archiveNode),
       registry: {
         repository,
@@ -290,7 +487,11 @@ function attemptsOf(checkpoint: Checkpoint, pod: RestorePodFacts, request: strin
 }
 
 /** The attempt a pod's in-flight request is on: the newest the Checkpoint records. */
-export function currentAttempt(checkpoint: Checkpoint, pod: RestorePodFacts, request: string): RestoreRecord | undefined {
+export function currentAttempt(
+  checkpoint: Checkpoint,
+  pod: RestorePodFacts,
+  request: string,
+): RestoreRecord | undefined {
   return attemptsOf(checkpoint, pod, request).at(-1);
 }
 

@@ -1,10 +1,25 @@
-import { type CoreV1Api, type CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import {
+  type CoreV1Api,
+  type CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import type { NodeLister } from '../runtime-support.js';
 import type { Checkpoint, RestoreRecord } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import {
-  API_GROUP, API_GROUP_VERSION, API_VERSION, CHECKPOINT_KIND, CHECKPOINT_PLURAL,
-  RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_MESSAGE_ANNOTATION, RESTORE_STATUS_ANNOTATION, RESTORED_FROM_ANNOTATION,
+  API_GROUP,
+  API_GROUP_VERSION,
+  API_VERSION,
+  CHECKPOINT_KIND,
+  CHECKPOINT_PLURAL,
+  RESTORE_FROM_ANNOTATION,
+  RESTORE_HANDLED_ANNOTATION,
+  RESTORE_MESSAGE_ANNOTATION,
+  RESTORE_STATUS_ANNOTATION,
+  RESTORED_FROM_ANNOTATION,
 } from '../../api/constants.js';
 import type { Clock } from '../../clock/clock.js';
 import type { JobSettings } from '../../actions/shared/action-job.js';
@@ -23,7 +38,15 @@ import { jobFacts } from '../shared/job-facts.js';
 import { jobSecretContent, readSecretData } from '../shared/job-secrets.js';
 import { launchJob } from '../shared/launch-job.js';
 import { readRegistrySecretData } from '../shared/registry-job-secret.js';
-import { currentAttempt, decideRestore, handledMarker, isCheckpointName, type RestoreDecision, type RestoreDefaults, type RestorePodFacts } from './decide.js';
+import {
+  currentAttempt,
+  decideRestore,
+  handledMarker,
+  isCheckpointName,
+  type RestoreDecision,
+  type RestoreDefaults,
+  type RestorePodFacts,
+} from './decide.js';
 
 export interface RestoreReconcilerDeps {
   checkpoints: Lister<Checkpoint>;
@@ -66,17 +89,27 @@ export class RestoreReconciler {
     const inFlight = request !== undefined && facts.annotations[RESTORE_HANDLED_ANNOTATION] === handledMarker(request);
     // In flight, the Job writes the Checkpoint's record: read it live rather than trust a lagging cache.
     // A value that is no Checkpoint name is refused without any read.
-    const checkpoint = request === undefined || !isCheckpointName(request) ? undefined
-      : inFlight ? await this.readCheckpoint(namespace, request)
-      : this.deps.checkpoints.get(request, namespace) ?? await this.readCheckpoint(namespace, request);
+    const checkpoint =
+      request === undefined || !isCheckpointName(request)
+        ? undefined
+        : inFlight
+          ? await this.readCheckpoint(namespace, request)
+          : (this.deps.checkpoints.get(request, namespace) ?? (await this.readCheckpoint(namespace, request)));
     const policyRef = checkpoint?.spec?.policyRef;
     const policy: PolicyLookup | undefined = !inFlight && policyRef ? await this.lookUpPolicy(policyRef) : undefined;
     const jobName = inFlight && checkpoint ? currentAttempt(checkpoint, facts, request)?.jobName : undefined;
-    const job = jobName ? this.deps.jobs.get(jobName, this.deps.jobSettings.namespace) ?? await this.readJob(jobName) : undefined;
+    const job = jobName
+      ? (this.deps.jobs.get(jobName, this.deps.jobSettings.namespace) ?? (await this.readJob(jobName)))
+      : undefined;
 
     const decision = decideRestore({
-      pod: facts, checkpoint, policy, job: jobFacts(job), defaults: this.deps.defaults,
-      jobNamespace: this.deps.jobSettings.namespace, now: this.deps.clock.now(),
+      pod: facts,
+      checkpoint,
+      policy,
+      job: jobFacts(job),
+      defaults: this.deps.defaults,
+      jobNamespace: this.deps.jobSettings.namespace,
+      now: this.deps.clock.now(),
       node: facts.nodeName ? this.deps.nodes.node(facts.nodeName) : undefined,
     });
     const log = this.deps.log.child({ namespace, name, action: 'restore' });
@@ -84,7 +117,12 @@ export class RestoreReconciler {
     return this.apply(facts, checkpoint, decision, log);
   }
 
-  private async apply(pod: RestorePodFacts, checkpoint: Checkpoint | undefined, decision: RestoreDecision, log: Logger): Promise<ReconcileOutcome> {
+  private async apply(
+    pod: RestorePodFacts,
+    checkpoint: Checkpoint | undefined,
+    decision: RestoreDecision,
+    log: Logger,
+  ): Promise<ReconcileOutcome> {
     const now = new Date(this.deps.clock.now()).toISOString();
     switch (decision.kind) {
       case 'nothing':
@@ -99,23 +137,39 @@ export class RestoreReconciler {
         // The record first, the pod last: the pod's restore-status is what users wait on.
         if (checkpoint && decision.jobName) {
           await this.record(checkpoint, decision.jobName, (r) => ({
-            ...base(pod, decision.request, decision.containerName, r, now), result: 'Failed', reason: decision.reason, message: decision.message, completionTime: now,
+            ...base(pod, decision.request, decision.containerName, r, now),
+            result: 'Failed',
+            reason: decision.reason,
+            message: decision.message,
+            completionTime: now,
           }));
-          this.checkpointEvent(checkpoint, 'Warning', decision.reason, `restore of pod ${pod.namespace}/${pod.name} failed: ${decision.message}`);
+          this.checkpointEvent(
+            checkpoint,
+            'Warning',
+            decision.reason,
+            `restore of pod ${pod.namespace}/${pod.name} failed: ${decision.message}`,
+          );
         }
         await this.annotate(pod, {
-          [RESTORE_HANDLED_ANNOTATION]: handledMarker(decision.request), [RESTORE_STATUS_ANNOTATION]: 'Failed',
+          [RESTORE_HANDLED_ANNOTATION]: handledMarker(decision.request),
+          [RESTORE_STATUS_ANNOTATION]: 'Failed',
           [RESTORE_MESSAGE_ANNOTATION]: `${decision.reason}: ${decision.message}`.slice(0, 1024),
         });
         this.podEvent(pod, 'Warning', decision.reason, decision.message);
-        log.warn({ reason: decision.reason, checkpoint: decision.request.slice(0, 253) }, `restore failed: ${decision.message}`);
+        log.warn(
+          { reason: decision.reason, checkpoint: decision.request.slice(0, 253) },
+          `restore failed: ${decision.message}`,
+        );
         this.deps.onResult?.('failed');
         return { kind: 'done' };
       }
       case 'startJob':
         return this.startJob(pod, checkpoint!, decision, now, log);
       case 'markRunning':
-        await this.annotate(pod, { [RESTORE_STATUS_ANNOTATION]: 'Running', [RESTORE_MESSAGE_ANNOTATION]: `JobRunning: restore Job ${decision.jobName} is preparing the checkpoint image` });
+        await this.annotate(pod, {
+          [RESTORE_STATUS_ANNOTATION]: 'Running',
+          [RESTORE_MESSAGE_ANNOTATION]: `JobRunning: restore Job ${decision.jobName} is preparing the checkpoint image`,
+        });
         return { kind: 'requeueAfter', ms: RESYNC_MS };
       case 'pointContainer': {
         // Recorded before the pod changes: the container the kubelet replaces must be known
@@ -127,18 +181,33 @@ export class RestoreReconciler {
             originalImage: decision.originalImage,
           }));
         }
-        await this.deps.core.patchNamespacedPod({
-          name: pod.name, namespace: pod.namespace,
-          body: {
-            metadata: {
-              resourceVersion: pod.resourceVersion,
-              annotations: { [RESTORE_STATUS_ANNOTATION]: 'Running', [RESTORE_MESSAGE_ANNOTATION]: `ImagePushed: container ${decision.containerName} is being recreated from ${decision.image}` },
+        await this.deps.core.patchNamespacedPod(
+          {
+            name: pod.name,
+            namespace: pod.namespace,
+            body: {
+              metadata: {
+                resourceVersion: pod.resourceVersion,
+                annotations: {
+                  [RESTORE_STATUS_ANNOTATION]: 'Running',
+                  [RESTORE_MESSAGE_ANNOTATION]: `ImagePushed: container ${decision.containerName} is being recreated from ${decision.image}`,
+                },
+              },
+              spec: { containers: [{ name: decision.containerName, image: decision.image }] },
             },
-            spec: { containers: [{ name: decision.containerName, image: decision.image }] },
           },
-        }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
-        this.podEvent(pod, 'Normal', 'Restoring', `container ${decision.containerName} now runs checkpoint image ${decision.image}`);
-        log.info({ image: decision.image, container: decision.containerName }, 'container pointed at the checkpoint image');
+          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        );
+        this.podEvent(
+          pod,
+          'Normal',
+          'Restoring',
+          `container ${decision.containerName} now runs checkpoint image ${decision.image}`,
+        );
+        log.info(
+          { image: decision.image, container: decision.containerName },
+          'container pointed at the checkpoint image',
+        );
         return { kind: 'requeueAfter', ms: 2_000 };
       }
       case 'rollBack': {
@@ -146,38 +215,79 @@ export class RestoreReconciler {
         if (checkpoint && !decision.recorded) {
           await this.record(checkpoint, decision.jobName, (r) => ({
             ...base(pod, decision.request, decision.containerName, r, now),
-            rollbackReason: decision.reason, rollbackMessage: decision.message, rollbackTime: now,
+            rollbackReason: decision.reason,
+            rollbackMessage: decision.message,
+            rollbackTime: now,
             ...(decision.failedContainerID ? { rollbackFromContainerID: decision.failedContainerID } : {}),
           }));
-          this.checkpointEvent(checkpoint, 'Warning', 'RollingBack', `restore of pod ${pod.namespace}/${pod.name} failed on its node; putting image ${decision.originalImage} back: ${decision.message}`);
+          this.checkpointEvent(
+            checkpoint,
+            'Warning',
+            'RollingBack',
+            `restore of pod ${pod.namespace}/${pod.name} failed on its node; putting image ${decision.originalImage} back: ${decision.message}`,
+          );
         }
-        await this.deps.core.patchNamespacedPod({
-          name: pod.name, namespace: pod.namespace,
-          body: {
-            metadata: {
-              resourceVersion: pod.resourceVersion,
-              annotations: { [RESTORE_MESSAGE_ANNOTATION]: `RollingBack: ${decision.reason}: ${decision.message}; putting ${decision.originalImage} back`.slice(0, 1024) },
+        await this.deps.core.patchNamespacedPod(
+          {
+            name: pod.name,
+            namespace: pod.namespace,
+            body: {
+              metadata: {
+                resourceVersion: pod.resourceVersion,
+                annotations: {
+                  [RESTORE_MESSAGE_ANNOTATION]:
+                    `RollingBack: ${decision.reason}: ${decision.message}; putting ${decision.originalImage} back`.slice(
+                      0,
+                      1024,
+                    ),
+                },
+              },
+              spec: { containers: [{ name: decision.containerName, image: decision.originalImage }] },
             },
-            spec: { containers: [{ name: decision.containerName, image: decision.originalImage }] },
           },
-        }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
-        if (!decision.recorded) this.podEvent(pod, 'Warning', 'RollingBack', `${decision.message}; container ${decision.containerName} goes back to ${decision.originalImage}`);
-        log.warn({ reason: decision.reason, container: decision.containerName, image: decision.originalImage }, `the node cannot run the checkpoint image; rolling back: ${decision.message}`);
+          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        );
+        if (!decision.recorded)
+          this.podEvent(
+            pod,
+            'Warning',
+            'RollingBack',
+            `${decision.message}; container ${decision.containerName} goes back to ${decision.originalImage}`,
+          );
+        log.warn(
+          { reason: decision.reason, container: decision.containerName, image: decision.originalImage },
+          `the node cannot run the checkpoint image; rolling back: ${decision.message}`,
+        );
         return { kind: 'requeueAfter', ms: 2_000 };
       }
       case 'succeed': {
         if (checkpoint) {
           await this.record(checkpoint, decision.jobName, (r) => ({
-            ...base(pod, decision.request, decision.containerName, r, now), result: 'Succeeded', image: decision.image, reason: 'Restored',
-            message: `container ${decision.containerName} restored from ${decision.image}`, completionTime: now,
+            ...base(pod, decision.request, decision.containerName, r, now),
+            result: 'Succeeded',
+            image: decision.image,
+            reason: 'Restored',
+            message: `container ${decision.containerName} restored from ${decision.image}`,
+            completionTime: now,
           }));
-          this.checkpointEvent(checkpoint, 'Normal', 'Restored', `pod ${pod.namespace}/${pod.name} container ${decision.containerName} restored from ${decision.image}`);
+          this.checkpointEvent(
+            checkpoint,
+            'Normal',
+            'Restored',
+            `pod ${pod.namespace}/${pod.name} container ${decision.containerName} restored from ${decision.image}`,
+          );
         }
         await this.annotate(pod, {
-          [RESTORE_STATUS_ANNOTATION]: 'Succeeded', [RESTORED_FROM_ANNOTATION]: decision.request,
+          [RESTORE_STATUS_ANNOTATION]: 'Succeeded',
+          [RESTORED_FROM_ANNOTATION]: decision.request,
           [RESTORE_MESSAGE_ANNOTATION]: `Restored: container ${decision.containerName} runs from ${decision.image}`,
         });
-        this.podEvent(pod, 'Normal', 'Restored', `container ${decision.containerName} restored from Checkpoint ${decision.request} (${decision.image})`);
+        this.podEvent(
+          pod,
+          'Normal',
+          'Restored',
+          `container ${decision.containerName} restored from Checkpoint ${decision.request} (${decision.image})`,
+        );
         log.info({ checkpoint: decision.request, image: decision.image }, 'restore succeeded');
         this.deps.onResult?.('success');
         return { kind: 'done' };
@@ -185,25 +295,61 @@ export class RestoreReconciler {
     }
   }
 
-  private async startJob(pod: RestorePodFacts, checkpoint: Checkpoint, decision: Extract<RestoreDecision, { kind: 'startJob' }>, now: string, log: Logger): Promise<ReconcileOutcome> {
+  private async startJob(
+    pod: RestorePodFacts,
+    checkpoint: Checkpoint,
+    decision: Extract<RestoreDecision, { kind: 'startJob' }>,
+    now: string,
+    log: Logger,
+  ): Promise<ReconcileOutcome> {
     const { input } = decision;
     const secret = await this.jobSecret(decision);
     if (!secret.ok) {
-      return this.apply(pod, checkpoint, {
-        kind: 'refuse', request: decision.request, reason: secret.reason, message: secret.message, jobName: input.jobName, containerName: input.containerName,
-      }, log);
+      return this.apply(
+        pod,
+        checkpoint,
+        {
+          kind: 'refuse',
+          request: decision.request,
+          reason: secret.reason,
+          message: secret.message,
+          jobName: input.jobName,
+          containerName: input.containerName,
+        },
+        log,
+      );
     }
-    if (input.storage.backend === 's3') input.storage = { ...input.storage, credentials: secret.s3Credentials, caBundle: secret.caBundle };
+    if (input.storage.backend === 's3')
+      input.storage = { ...input.storage, credentials: secret.s3Credentials, caBundle: secret.caBundle };
     const ns = this.deps.jobSettings.namespace;
-    const job = buildRestoreJob(input, { ...this.deps.jobSettings, ...activeTraceContext() }, Object.keys(secret.data), decision.nodeName);
+    const job = buildRestoreJob(
+      input,
+      { ...this.deps.jobSettings, ...activeTraceContext() },
+      Object.keys(secret.data),
+      decision.nodeName,
+    );
     const { created } = await launchJob(this.deps.lean, {
-      job, secretData: secret.data, secretLabels: ownerLabels('restore', input.pod),
+      job,
+      secretData: secret.data,
+      secretLabels: ownerLabels('restore', input.pod),
       // The record comes first, and never over one the Job has already written: a fast Job can
       // record its result before this reconcile gets here again.
-      beforeJob: () => this.record(checkpoint, input.jobName, (r) => r ?? { ...base(pod, decision.request, input.containerName, r, now), strategy: decision.strategy, result: 'Pending', reason: 'JobCreated' }),
+      beforeJob: () =>
+        this.record(
+          checkpoint,
+          input.jobName,
+          (r) =>
+            r ?? {
+              ...base(pod, decision.request, input.containerName, r, now),
+              strategy: decision.strategy,
+              result: 'Pending',
+              reason: 'JobCreated',
+            },
+        ),
     });
     await this.annotate(pod, {
-      [RESTORE_HANDLED_ANNOTATION]: handledMarker(decision.request), [RESTORE_STATUS_ANNOTATION]: 'Pending',
+      [RESTORE_HANDLED_ANNOTATION]: handledMarker(decision.request),
+      [RESTORE_STATUS_ANNOTATION]: 'Pending',
       [RESTORE_MESSAGE_ANNOTATION]: `JobCreated: restore Job ${input.jobName} fetches and verifies archive ${input.archive.uri}`,
     });
     if (created) {
@@ -216,9 +362,12 @@ export class RestoreReconciler {
   }
 
   /** The per-Job Secret: S3 credentials as for a checkpoint Job, plus the registry's push credentials. */
-  private async jobSecret(decision: Extract<RestoreDecision, { kind: 'startJob' }>): Promise<
+  private async jobSecret(
+    decision: Extract<RestoreDecision, { kind: 'startJob' }>,
+  ): Promise<
     | { ok: true; data: Record<string, string>; s3Credentials: 'secret' | 'ambient'; caBundle: boolean }
-    | { ok: false; reason: string; message: string }> {
+    | { ok: false; reason: string; message: string }
+  > {
     const data: Record<string, string> = {};
     let s3Credentials: 'secret' | 'ambient' = 'ambient';
     let caBundle = false;
@@ -227,15 +376,27 @@ export class RestoreReconciler {
       const [credentials, ca, operatorDefault] = await Promise.all([
         plan.credentials ? readSecretData(this.deps.lean, plan.credentials) : undefined,
         plan.caBundle ? readSecretData(this.deps.lean, plan.caBundle) : undefined,
-        plan.credentials ? undefined : readSecretData(this.deps.lean, { namespace: this.deps.jobSettings.namespace, name: this.deps.s3DefaultCredentialsSecret }),
+        plan.credentials
+          ? undefined
+          : readSecretData(this.deps.lean, {
+              namespace: this.deps.jobSettings.namespace,
+              name: this.deps.s3DefaultCredentialsSecret,
+            }),
       ]);
-      const content = jobSecretContent(plan, { credentials, caBundle: ca, operatorDefault }, this.deps.s3DefaultCredentialsSecret);
+      const content = jobSecretContent(
+        plan,
+        { credentials, caBundle: ca, operatorDefault },
+        this.deps.s3DefaultCredentialsSecret,
+      );
       if (!content.ok) return content;
       Object.assign(data, content.data);
       s3Credentials = content.credentials;
       caBundle = content.caBundle;
     }
-    const registry = await readRegistrySecretData(this.deps.lean, { credentials: decision.registrySecret, caBundle: decision.registryCaBundle });
+    const registry = await readRegistrySecretData(this.deps.lean, {
+      credentials: decision.registrySecret,
+      caBundle: decision.registryCaBundle,
+    });
     if (registry.missing.length > 0) return { ok: false, ...registry.missing[0]! };
     Object.assign(data, registry.data);
     return { ok: true, data, s3Credentials, caBundle };
@@ -247,18 +408,41 @@ export class RestoreReconciler {
     });
   }
 
-  private async record(checkpoint: Checkpoint, jobName: string, update: (existing: RestoreRecord | undefined) => RestoreRecord): Promise<void> {
-    await upsertRestoreRecord(this.deps.lean, { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name }, jobName, update);
+  private async record(
+    checkpoint: Checkpoint,
+    jobName: string,
+    update: (existing: RestoreRecord | undefined) => RestoreRecord,
+  ): Promise<void> {
+    await upsertRestoreRecord(
+      this.deps.lean,
+      { namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name },
+      jobName,
+      update,
+    );
   }
 
   private podEvent(pod: RestorePodFacts, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.deps.events.record({ apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid }, type, reason, message);
+    this.deps.events.record(
+      { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid },
+      type,
+      reason,
+      message,
+    );
   }
 
   private checkpointEvent(checkpoint: Checkpoint, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.deps.events.record({
-      apiVersion: API_GROUP_VERSION, kind: CHECKPOINT_KIND, namespace: checkpoint.metadata.namespace!, name: checkpoint.metadata.name, uid: checkpoint.metadata.uid,
-    }, type, reason, message);
+    this.deps.events.record(
+      {
+        apiVersion: API_GROUP_VERSION,
+        kind: CHECKPOINT_KIND,
+        namespace: checkpoint.metadata.namespace!,
+        name: checkpoint.metadata.name,
+        uid: checkpoint.metadata.uid,
+      },
+      type,
+      reason,
+      message,
+    );
   }
 
   private async readPod(namespace: string, name: string): Promise<V1Pod | undefined> {
@@ -269,27 +453,41 @@ export class RestoreReconciler {
   }
 
   private async readCheckpoint(namespace: string, name: string): Promise<Checkpoint | undefined> {
-    return (this.deps.custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace, name }) as Promise<Checkpoint>)
+    return (
+      this.deps.custom.getNamespacedCustomObject({
+        group: API_GROUP,
+        version: API_VERSION,
+        plural: CHECKPOINT_PLURAL,
+        namespace,
+        name,
+      }) as Promise<Checkpoint>
+    ).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+  }
+
+  private async readJob(name: string): Promise<V1Job | undefined> {
+    return this.deps.lean
+      .get<V1Job>(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs/${name}`)
       .catch((err: unknown) => {
         if (isNotFound(err)) return undefined;
         throw err;
       });
   }
 
-  private async readJob(name: string): Promise<V1Job | undefined> {
-    return this.deps.lean.get<V1Job>(`/apis/batch/v1/namespaces/${this.deps.jobSettings.namespace}/jobs/${name}`).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-  }
-
   private lookUpPolicy(name: string): Promise<PolicyLookup> {
     return lookUpPolicy(this.deps.policies, this.deps.custom, name);
   }
-
 }
 
-function base(pod: RestorePodFacts, request: string, containerName: string | undefined, existing: RestoreRecord | undefined, now: string): RestoreRecord {
+function base(
+  pod: RestorePodFacts,
+  request: string,
+  containerName: string | undefined,
+  existing: RestoreRecord | undefined,
+  now: string,
+): RestoreRecord {
   return {
     ...existing,
     podName: pod.name,
@@ -314,10 +512,16 @@ export function podFacts(pod: V1Pod): RestorePodFacts {
     imagePullSecrets: (pod.spec?.imagePullSecrets ?? []).map((s) => s.name ?? ''),
     containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? '' })),
     statuses: (pod.status?.containerStatuses ?? []).map((s) => ({
-      name: s.name, imageID: s.imageID, containerID: s.containerID, running: Boolean(s.state?.running),
+      name: s.name,
+      imageID: s.imageID,
+      containerID: s.containerID,
+      running: Boolean(s.state?.running),
       runningSince: s.state?.running?.startedAt ? new Date(s.state.running.startedAt).getTime() : undefined,
-      waitingReason: s.state?.waiting?.reason, waitingMessage: s.state?.waiting?.message,
-      terminated: s.state?.terminated ? { exitCode: s.state.terminated.exitCode, reason: s.state.terminated.reason } : undefined,
+      waitingReason: s.state?.waiting?.reason,
+      waitingMessage: s.state?.waiting?.message,
+      terminated: s.state?.terminated
+        ? { exitCode: s.state.terminated.exitCode, reason: s.state.terminated.reason }
+        : undefined,
     })),
   };
 }

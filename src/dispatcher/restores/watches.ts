@@ -12,12 +12,18 @@ export const restoreWatches = {
    * has a restore annotation, so a new leader queues it again); `keys` whether it needs a
    * decision now: a pod whose request already has its result changes often (status) and needs none.
    */
-  pod(meta: { namespace: string; name: string; annotations?: Record<string, string> | undefined }): { tracked: boolean; keys: WorkKey[] } {
+  pod(meta: { namespace: string; name: string; annotations?: Record<string, string> | undefined }): {
+    tracked: boolean;
+    keys: WorkKey[];
+  } {
     const annotations = meta.annotations ?? {};
     const request = annotations[RESTORE_FROM_ANNOTATION];
-    if (request === undefined && annotations[RESTORE_HANDLED_ANNOTATION] === undefined) return { tracked: false, keys: [] };
-    const done = request !== undefined && handledMarker(request) === annotations[RESTORE_HANDLED_ANNOTATION]
-      && (annotations[RESTORE_STATUS_ANNOTATION] === 'Succeeded' || annotations[RESTORE_STATUS_ANNOTATION] === 'Failed');
+    if (request === undefined && annotations[RESTORE_HANDLED_ANNOTATION] === undefined)
+      return { tracked: false, keys: [] };
+    const done =
+      request !== undefined &&
+      handledMarker(request) === annotations[RESTORE_HANDLED_ANNOTATION] &&
+      (annotations[RESTORE_STATUS_ANNOTATION] === 'Succeeded' || annotations[RESTORE_STATUS_ANNOTATION] === 'Failed');
     return { tracked: true, keys: done ? [] : [{ kind: 'restore', namespace: meta.namespace, name: meta.name }] };
   },
   /** A restore Job reports through the Checkpoint's record: look at the pods in flight again. */

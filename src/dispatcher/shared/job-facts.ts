@@ -13,6 +13,7 @@ export function jobFacts(job: V1Job | undefined): JobFacts {
   const conditions = job.status?.conditions ?? [];
   const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
   if (failed) return { exists: true, outcome: 'failed', reason: failed.reason, message: failed.message };
-  if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return { exists: true, outcome: 'complete' };
+  if (conditions.some((c) => c.type === 'Complete' && c.status === 'True'))
+    return { exists: true, outcome: 'complete' };
   return { exists: true, outcome: 'running' };
 }

@@ -24,10 +24,16 @@ export function jobSecretContent(
   let credentials: 'secret' | 'ambient' = 'ambient';
   const creds = plan.credentials ? sources.credentials : sources.operatorDefault;
   if (plan.credentials && !creds) {
-    return { ok: false, reason: 'CredentialsNotFound', message: `Secret ${plan.credentials.namespace}/${plan.credentials.name} with the S3 credentials does not exist` };
+    return {
+      ok: false,
+      reason: 'CredentialsNotFound',
+      message: `Secret ${plan.credentials.namespace}/${plan.credentials.name} with the S3 credentials does not exist`,
+    };
   }
   if (creds) {
-    const where = plan.credentials ? `${plan.credentials.namespace}/${plan.credentials.name}` : `${defaultSecretName} (the operator's default)`;
+    const where = plan.credentials
+      ? `${plan.credentials.namespace}/${plan.credentials.name}`
+      : `${defaultSecretName} (the operator's default)`;
     const missing = [S3_SECRET_KEYS.accessKeyId, S3_SECRET_KEYS.secretAccessKey].filter((k) => !creds[k]);
     if (missing.length > 0) {
       return { ok: false, reason: 'CredentialsIncomplete', message: `Secret ${where} lacks ${missing.join(' and ')}` };
@@ -42,7 +48,8 @@ export function jobSecretContent(
     const ca = sources.caBundle?.[plan.caBundle.key];
     if (!ca) {
       return {
-        ok: false, reason: 'CABundleNotFound',
+        ok: false,
+        reason: 'CABundleNotFound',
         message: sources.caBundle
           ? `Secret ${plan.caBundle.namespace}/${plan.caBundle.name} has no key ${plan.caBundle.key}`
           : `Secret ${plan.caBundle.namespace}/${plan.caBundle.name} with the CA bundle does not exist`,
@@ -53,7 +60,10 @@ export function jobSecretContent(
   return { ok: true, data, credentials, caBundle: plan.caBundle !== undefined };
 }
 
-export async function readSecretData(lean: LeanKubeClient, ref: { namespace: string; name: string }): Promise<SecretData> {
+export async function readSecretData(
+  lean: LeanKubeClient,
+  ref: { namespace: string; name: string },
+): Promise<SecretData> {
   try {
     const secret = await lean.get<V1Secret>(`/api/v1/namespaces/${ref.namespace}/secrets/${ref.name}`);
     return secret.data ?? {};
@@ -67,7 +77,12 @@ export async function readSecretData(lean: LeanKubeClient, ref: { namespace: str
  * Reads the Secrets a plan names (the operator's default from the Jobs' namespace when the plan
  * names no credentials) and decides what a Job's copy holds.
  */
-export async function readS3SecretContent(lean: LeanKubeClient, jobsNamespace: string, plan: S3SecretPlan, defaultSecretName: string): Promise<JobSecretContent> {
+export async function readS3SecretContent(
+  lean: LeanKubeClient,
+  jobsNamespace: string,
+  plan: S3SecretPlan,
+  defaultSecretName: string,
+): Promise<JobSecretContent> {
   const [credentials, caBundle, operatorDefault] = await Promise.all([
     plan.credentials ? readSecretData(lean, plan.credentials) : undefined,
     plan.caBundle ? readSecretData(lean, plan.caBundle) : undefined,
@@ -77,10 +92,16 @@ export async function readS3SecretContent(lean: LeanKubeClient, jobsNamespace: s
 }
 
 /** Creates an immutable per-Job Secret; one a retried reconcile already created is kept as it is. */
-export async function createJobSecret(lean: LeanKubeClient, args: { namespace: string; name: string; labels: Record<string, string>; data: Record<string, string> }): Promise<void> {
+export async function createJobSecret(
+  lean: LeanKubeClient,
+  args: { namespace: string; name: string; labels: Record<string, string>; data: Record<string, string> },
+): Promise<void> {
   try {
     await lean.post(`/api/v1/namespaces/${args.namespace}/secrets`, {
-      apiVersion: 'v1', kind: 'Secret', type: 'Opaque', immutable: true,
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      immutable: true,
       metadata: { name: args.name, namespace: args.namespace, labels: args.labels },
       data: args.data,
     });
@@ -90,10 +111,23 @@ export async function createJobSecret(lean: LeanKubeClient, args: { namespace: s
 }
 
 /** The Job owns its Secret, so the garbage collector removes both together. */
-export async function adoptJobSecret(lean: LeanKubeClient, namespace: string, name: string, jobUid: string | undefined): Promise<void> {
+export async function adoptJobSecret(
+  lean: LeanKubeClient,
+  namespace: string,
+  name: string,
+  jobUid: string | undefined,
+): Promise<void> {
   const uid = jobUid ?? (await lean.get<V1Job>(`/apis/batch/v1/namespaces/${namespace}/jobs/${name}`)).metadata?.uid;
   if (!uid) return;
-  await lean.mergePatch(`/api/v1/namespaces/${namespace}/secrets/${name}`, {
-    metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: false }] },
-  }).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+  await lean
+    .mergePatch(`/api/v1/namespaces/${namespace}/secrets/${name}`, {
+      metadata: {
+        ownerReferences: [
+          { apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: false },
+        ],
+      },
+    })
+    .catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
 }

@@ -16,7 +16,10 @@ export function jobStorage(storage: ResolvedStorage, nodeName: string): JobStora
     case 'local':
       return { backend: 'local', nodeName, path: storage.local.path };
     case 'pvc':
-      return { backend: 'pvc', claimName: 'claimName' in storage.pvc ? storage.pvc.claimName : policyClaimName(storage.pvc.policyName) };
+      return {
+        backend: 'pvc',
+        claimName: 'claimName' in storage.pvc ? storage.pvc.claimName : policyClaimName(storage.pvc.policyName),
+      };
     case 's3': {
       const { credentialsSecretRef: _c, caBundleSecretRef: _ca, ...s3 } = storage.s3;
       // The executor sets credentials and caBundle once it knows which Secrets it mounted.
@@ -26,10 +29,16 @@ export function jobStorage(storage: ResolvedStorage, nodeName: string): JobStora
 }
 
 /** A Checkpoint's references name Secrets in its own namespace; a policy's say where. */
-export function s3SecretPlan(s3: Extract<ResolvedStorage, { backend: 's3' }>['s3'], checkpointNamespace: string): S3SecretPlan {
+export function s3SecretPlan(
+  s3: Extract<ResolvedStorage, { backend: 's3' }>['s3'],
+  checkpointNamespace: string,
+): S3SecretPlan {
   const plan: S3SecretPlan = {};
   if (s3.credentialsSecretRef) {
-    plan.credentials = { namespace: s3.credentialsSecretRef.namespace ?? checkpointNamespace, name: s3.credentialsSecretRef.name };
+    plan.credentials = {
+      namespace: s3.credentialsSecretRef.namespace ?? checkpointNamespace,
+      name: s3.credentialsSecretRef.name,
+    };
   }
   if (s3.caBundleSecretRef) {
     const ref = s3.caBundleSecretRef as { namespace?: string; name: string; key?: string };

@@ -18,12 +18,15 @@ export interface LaunchedJob {
  * `beforeJob` runs between the two: a restore records its attempt there, before a fast Job can
  * write its result.
  */
-export async function launchJob(lean: LeanKubeClient, args: {
-  job: V1Job;
-  secretData: Record<string, string>;
-  secretLabels: Record<string, string>;
-  beforeJob?: () => Promise<void>;
-}): Promise<LaunchedJob> {
+export async function launchJob(
+  lean: LeanKubeClient,
+  args: {
+    job: V1Job;
+    secretData: Record<string, string>;
+    secretLabels: Record<string, string>;
+    beforeJob?: () => Promise<void>;
+  },
+): Promise<LaunchedJob> {
   const namespace = args.job.metadata!.namespace!;
   const name = args.job.metadata!.name!;
   const withSecret = Object.keys(args.secretData).length > 0;
@@ -31,7 +34,10 @@ export async function launchJob(lean: LeanKubeClient, args: {
   await args.beforeJob?.();
   let launched: LaunchedJob;
   try {
-    launched = { created: true, uid: (await lean.post<V1Job>(`/apis/batch/v1/namespaces/${namespace}/jobs`, args.job)).metadata?.uid };
+    launched = {
+      created: true,
+      uid: (await lean.post<V1Job>(`/apis/batch/v1/namespaces/${namespace}/jobs`, args.job)).metadata?.uid,
+    };
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
     launched = { created: false, uid: undefined };

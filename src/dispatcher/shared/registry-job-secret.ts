@@ -11,10 +11,25 @@ export interface RegistrySecretData {
 }
 
 /** Reads the registry Secrets a plan names into the keys a restore or cleanup Job reads them from. */
-export async function readRegistrySecretData(lean: LeanKubeClient, refs: { credentials?: RegistrySecretRef | undefined; caBundle?: RegistrySecretRef | undefined }): Promise<RegistrySecretData> {
+export async function readRegistrySecretData(
+  lean: LeanKubeClient,
+  refs: { credentials?: RegistrySecretRef | undefined; caBundle?: RegistrySecretRef | undefined },
+): Promise<RegistrySecretData> {
   const wanted = [
-    { ref: refs.credentials, into: REGISTRY_SECRET_KEY, reason: 'RegistryCredentialsNotFound' as const, what: 'the registry credentials', hint: ' (it must be of type kubernetes.io/dockerconfigjson)' },
-    { ref: refs.caBundle, into: REGISTRY_CA_SECRET_KEY, reason: 'CABundleNotFound' as const, what: "the registry's CA bundle", hint: '' },
+    {
+      ref: refs.credentials,
+      into: REGISTRY_SECRET_KEY,
+      reason: 'RegistryCredentialsNotFound' as const,
+      what: 'the registry credentials',
+      hint: ' (it must be of type kubernetes.io/dockerconfigjson)',
+    },
+    {
+      ref: refs.caBundle,
+      into: REGISTRY_CA_SECRET_KEY,
+      reason: 'CABundleNotFound' as const,
+      what: "the registry's CA bundle",
+      hint: '',
+    },
   ];
   const result: RegistrySecretData = { data: {}, missing: [] };
   for (const { ref, into, reason, what, hint } of wanted) {
@@ -27,7 +42,9 @@ export async function readRegistrySecretData(lean: LeanKubeClient, refs: { crede
     }
     result.missing.push({
       reason,
-      message: secret ? `Secret ${ref.namespace}/${ref.name} has no key ${ref.key} with ${what}${hint}` : `Secret ${ref.namespace}/${ref.name} with ${what} does not exist`,
+      message: secret
+        ? `Secret ${ref.namespace}/${ref.name} has no key ${ref.key} with ${what}${hint}`
+        : `Secret ${ref.namespace}/${ref.name} with ${what} does not exist`,
     });
   }
   return result;

@@ -12,7 +12,11 @@ export interface RestoreDefaults {
 }
 
 /** A Secret key a Job needs for the registry: push credentials, or the registry's CA bundle. */
-export interface RegistrySecretRef { namespace: string; name: string; key: string }
+export interface RegistrySecretRef {
+  namespace: string;
+  name: string;
+  key: string;
+}
 
 /** Where checkpoint images go and what reaches that registry. */
 export interface RegistryPlan {
@@ -26,20 +30,34 @@ export interface RegistryPlan {
  * The registry a Checkpoint's images go to: its policy's spec.restore, taken whole, or the
  * operator's defaults for Checkpoints whose policy has none. Pure.
  */
-export function registryPlan(settings: CheckpointPolicySpec['restore'], defaults: RestoreDefaults, jobNamespace: string): RegistryPlan {
+export function registryPlan(
+  settings: CheckpointPolicySpec['restore'],
+  defaults: RestoreDefaults,
+  jobNamespace: string,
+): RegistryPlan {
   if (!settings) {
     return {
       repository: defaults.imageRepository,
       insecure: defaults.insecureRegistry,
-      credentials: defaults.pushSecret ? { namespace: jobNamespace, name: defaults.pushSecret, key: REGISTRY_SECRET_KEY } : undefined,
-      caBundle: defaults.caBundleSecret ? { namespace: jobNamespace, name: defaults.caBundleSecret, key: 'ca.crt' } : undefined,
+      credentials: defaults.pushSecret
+        ? { namespace: jobNamespace, name: defaults.pushSecret, key: REGISTRY_SECRET_KEY }
+        : undefined,
+      caBundle: defaults.caBundleSecret
+        ? { namespace: jobNamespace, name: defaults.caBundleSecret, key: 'ca.crt' }
+        : undefined,
     };
   }
   const ca = settings.caBundleSecretRef as { namespace?: string; name: string; key?: string } | undefined;
   return {
     repository: settings.imageRepository,
     insecure: settings.insecureRegistry ?? false,
-    credentials: settings.pushSecretRef ? { namespace: settings.pushSecretRef.namespace ?? jobNamespace, name: settings.pushSecretRef.name, key: REGISTRY_SECRET_KEY } : undefined,
+    credentials: settings.pushSecretRef
+      ? {
+          namespace: settings.pushSecretRef.namespace ?? jobNamespace,
+          name: settings.pushSecretRef.name,
+          key: REGISTRY_SECRET_KEY,
+        }
+      : undefined,
     caBundle: ca ? { namespace: ca.namespace ?? jobNamespace, name: ca.name, key: ca.key ?? 'ca.crt' } : undefined,
   };
 }

@@ -8,7 +8,11 @@ const run = promisify(execFile);
 export const MiB = 2 ** 20;
 
 /** What a data-path worker prints as its last line. */
-export interface WorkerResult { ms: number; bytes: number; peakRssBytes: number }
+export interface WorkerResult {
+  ms: number;
+  bytes: number;
+  peakRssBytes: number;
+}
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -16,8 +20,15 @@ export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor
 export async function bundle(entry: string, outdir: string): Promise<string> {
   const outfile = join(outdir, `${entry}.mjs`);
   await build({
-    entryPoints: [join(import.meta.dirname, `${entry}.ts`)], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node22',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    entryPoints: [join(import.meta.dirname, `${entry}.ts`)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
     logLevel: 'error',
   });
   return outfile;
@@ -30,9 +41,16 @@ export async function bundle(entry: string, outdir: string): Promise<string> {
  */
 export async function bundleManager(outdir: string): Promise<string> {
   await build({
-    entryPoints: { manager: join(import.meta.dirname, '../../../src/dispatcher/main.ts') }, outdir, bundle: true, splitting: true,
-    platform: 'node', format: 'esm', target: 'node22',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    entryPoints: { manager: join(import.meta.dirname, '../../../src/dispatcher/main.ts') },
+    outdir,
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
     logLevel: 'error',
   });
   return join(outdir, 'manager.js');
@@ -40,6 +58,9 @@ export async function bundleManager(outdir: string): Promise<string> {
 
 /** Peak RSS of a bare `node` start-up: the floor every worker's figure is compared with. */
 export async function bareNodePeakRss(): Promise<number> {
-  const { stdout } = await run(process.execPath, ['-e', "process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8'))"]);
+  const { stdout } = await run(process.execPath, [
+    '-e',
+    "process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8'))",
+  ]);
   return Number(/VmHWM:\s+(\d+) kB/.exec(stdout)?.[1]) * 1024;
 }

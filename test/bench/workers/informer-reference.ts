@@ -1,4 +1,12 @@
-import { BatchV1Api, CustomObjectsApi, KubeConfig, type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, CHECKPOINT_PLURAL } from '../../../src/api/constants.js';
 import { LABELS, MANAGED_BY } from '../../../src/kube/names.js';
 
@@ -15,10 +23,22 @@ kc.loadFromFile(a.kubeconfig);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const batch = kc.makeApiClient(BatchV1Api);
 const selector = `${LABELS.managedBy}=${MANAGED_BY}`;
-const checkpoints = new ListWatch<KubernetesObject>(`/apis/${API_GROUP}/${API_VERSION}/${CHECKPOINT_PLURAL}`, new Watch(kc),
-  () => custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL }) as Promise<KubernetesListObject<KubernetesObject>>, false);
-const jobs = new ListWatch<KubernetesObject>(`/apis/batch/v1/namespaces/${a.jobNamespace}/jobs`, new Watch(kc),
-  () => batch.listNamespacedJob({ namespace: a.jobNamespace, labelSelector: selector }), false, selector);
+const checkpoints = new ListWatch<KubernetesObject>(
+  `/apis/${API_GROUP}/${API_VERSION}/${CHECKPOINT_PLURAL}`,
+  new Watch(kc),
+  () =>
+    custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL }) as Promise<
+      KubernetesListObject<KubernetesObject>
+    >,
+  false,
+);
+const jobs = new ListWatch<KubernetesObject>(
+  `/apis/batch/v1/namespaces/${a.jobNamespace}/jobs`,
+  new Watch(kc),
+  () => batch.listNamespacedJob({ namespace: a.jobNamespace, labelSelector: selector }),
+  false,
+  selector,
+);
 await Promise.all([checkpoints.start(), jobs.start()]);
 process.stdout.write(`${JSON.stringify({ checkpoints: checkpoints.list().length, jobs: jobs.list().length })}\n`);
 setInterval(() => undefined, 1 << 30);

@@ -11,7 +11,12 @@ import { reportAndExit } from './worker-args.js';
  * and sha256 match, then config, manifest and index pushed.
  */
 const a = restoreArgs();
-const backend = new S3Backend({ endpoint: a.s3.endpoint, bucket: a.s3.bucket, forcePathStyle: true, credentials: a.s3.credentials });
+const backend = new S3Backend({
+  endpoint: a.s3.endpoint,
+  bucket: a.s3.bucket,
+  forcePathStyle: true,
+  credentials: a.s3.credentials,
+});
 const client = new RegistryClient({ repository: a.repository });
 const started = performance.now();
 const pushed = await pushCheckpointImage({

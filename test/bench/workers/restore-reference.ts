@@ -16,11 +16,27 @@ const a = restoreArgs();
 const uploads = `${a.registryUrl}/v2/${a.repository.slice(a.repository.indexOf('/') + 1)}/blobs/uploads/`;
 const source = `${a.s3.endpoint}/${a.s3.bucket}/${a.s3.key}`;
 const started = performance.now();
-const { stdout: location } = await run('curl', ['-sS', '--fail', '-X', 'POST', '-o', '/dev/null', '-w', '%header{location}', uploads]);
+const { stdout: location } = await run('curl', [
+  '-sS',
+  '--fail',
+  '-X',
+  'POST',
+  '-o',
+  '/dev/null',
+  '-w',
+  '%header{location}',
+  uploads,
+]);
 const target = new URL(location.trim(), a.registryUrl);
 target.searchParams.set('digest', `sha256:${a.archive.sha256}`);
-const { stdout: uploaded } = await run('bash', ['-c',
+const { stdout: uploaded } = await run('bash', [
+  '-c',
   'set -o pipefail; curl -sS --fail --aws-sigv4 aws:amz:us-east-1:s3 -K "$1" "$2" | curl -sS --fail -T - -H "transfer-encoding:" -H "content-length: $4" -H "content-type: application/octet-stream" -o /dev/null -w "%{size_upload}" "$3"',
-  'copy', a.curlConfig, source, target.href, String(a.archive.sizeBytes)]);
+  'copy',
+  a.curlConfig,
+  source,
+  target.href,
+  String(a.archive.sizeBytes),
+]);
 const ms = performance.now() - started;
 reportAndExit(ms, Number(uploaded.trim()));

@@ -7,7 +7,12 @@ import { reportAndExit, workerArgs } from './worker-args.js';
  * SHA-256 of the archive and of each part, bucket check, multipart upload, HEAD check.
  */
 const a = workerArgs();
-const backend = new S3Backend({ endpoint: a.endpoint, bucket: a.bucket, forcePathStyle: true, credentials: a.credentials });
+const backend = new S3Backend({
+  endpoint: a.endpoint,
+  bucket: a.bucket,
+  forcePathStyle: true,
+  credentials: a.credentials,
+});
 const started = performance.now();
 const { stored } = await storeArchive(a.file, backend, a.key);
 reportAndExit(performance.now() - started, stored.sizeBytes);

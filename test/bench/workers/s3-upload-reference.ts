@@ -1,5 +1,10 @@
 import { open } from 'node:fs/promises';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { S3_CONCURRENCY, S3_PART_SIZE } from '../../../src/storage/s3.js';
 import { reportAndExit, workerArgs } from './worker-args.js';
 
@@ -10,7 +15,12 @@ import { reportAndExit, workerArgs } from './worker-args.js';
 const PART = S3_PART_SIZE;
 const CONCURRENCY = S3_CONCURRENCY;
 const a = workerArgs();
-const client = new S3Client({ endpoint: a.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: a.credentials });
+const client = new S3Client({
+  endpoint: a.endpoint,
+  region: 'us-east-1',
+  forcePathStyle: true,
+  credentials: a.credentials,
+});
 const started = performance.now();
 const file = await open(a.file);
 const size = (await file.stat()).size;
@@ -24,12 +34,16 @@ async function lane(): Promise<void> {
     if (offset >= size) return;
     const body = Buffer.allocUnsafe(Math.min(PART, size - offset));
     await file.read(body, 0, body.length, offset);
-    const out = await client.send(new UploadPartCommand({ Bucket: a.bucket, Key: a.key, UploadId, PartNumber: index + 1, Body: body }));
+    const out = await client.send(
+      new UploadPartCommand({ Bucket: a.bucket, Key: a.key, UploadId, PartNumber: index + 1, Body: body }),
+    );
     parts.push({ PartNumber: index + 1, ETag: out.ETag! });
   }
 }
 await Promise.all(Array.from({ length: CONCURRENCY }, lane));
 parts.sort((x, y) => x.PartNumber - y.PartNumber);
-await client.send(new CompleteMultipartUploadCommand({ Bucket: a.bucket, Key: a.key, UploadId, MultipartUpload: { Parts: parts } }));
+await client.send(
+  new CompleteMultipartUploadCommand({ Bucket: a.bucket, Key: a.key, UploadId, MultipartUpload: { Parts: parts } }),
+);
 await file.close();
 reportAndExit(performance.now() - started, size);

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 
 /** Benchmark workers take one JSON argument and print one JSON line: time, bytes, peak RSS. */
-export function workerArgs(): { endpoint: string; bucket: string; key: string; file: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
+export function workerArgs(): {
+  endpoint: string;
+  bucket: string;
+  key: string;
+  file: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+} {
   return JSON.parse(process.argv[2]!);
 }
 

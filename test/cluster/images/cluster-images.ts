@@ -45,30 +45,48 @@ export function repositoryOf(image: string): { path: string; tag: string } {
  * programs this machine has or built (busybox-static, pause, the counter, local-path-provisioner).
  * Returns the operator image's manifest digest.
  */
-export async function pushClusterImages(opts: { registryHost: string; binaries: Binaries; distDir: string; workDir: string }): Promise<{ operatorDigest: string }> {
+export async function pushClusterImages(opts: {
+  registryHost: string;
+  binaries: Binaries;
+  distDir: string;
+  workDir: string;
+}): Promise<{ operatorDigest: string }> {
   const layers = join(cacheDir(), 'images');
   await mkdir(layers, { recursive: true });
   await mkdir(opts.workDir, { recursive: true });
-  const client = (image: string) => new RegistryClient({ repository: `${opts.registryHost}/${repositoryOf(image).path}`, insecure: true });
+  const client = (image: string) =>
+    new RegistryClient({ repository: `${opts.registryHost}/${repositoryOf(image).path}`, insecure: true });
   const push = async (image: string, parts: BuiltLayer[], runConfig: RunConfig) => {
     const target = client(image);
     try {
-      await tagManifest(target, repositoryOf(image).tag, await pushImage(target, { platform: PLATFORM, layers: parts, run: runConfig }));
+      await tagManifest(
+        target,
+        repositoryOf(image).tag,
+        await pushImage(target, { platform: PLATFORM, layers: parts, run: runConfig }),
+      );
     } finally {
       target.close();
     }
   };
 
   const busybox = await cachedLayer(layers, 'busybox', await busyboxEntries());
-  const pause = await cachedLayer(layers, 'pause', [{ type: 'file', path: '/pause', mode: 0o755, source: opts.binaries.pause }]);
-  const counter = await cachedLayer(layers, 'counter', [{ type: 'file', path: '/usr/local/bin/counter', mode: 0o755, source: await counterBinary() }]);
-  const provisioner = await cachedLayer(layers, 'local-path-provisioner',
-    [{ type: 'file', path: '/usr/bin/local-path-provisioner', mode: 0o755, source: opts.binaries.localPathProvisioner }]);
+  const pause = await cachedLayer(layers, 'pause', [
+    { type: 'file', path: '/pause', mode: 0o755, source: opts.binaries.pause },
+  ]);
+  const counter = await cachedLayer(layers, 'counter', [
+    { type: 'file', path: '/usr/local/bin/counter', mode: 0o755, source: await counterBinary() },
+  ]);
+  const provisioner = await cachedLayer(layers, 'local-path-provisioner', [
+    { type: 'file', path: '/usr/bin/local-path-provisioner', mode: 0o755, source: opts.binaries.localPathProvisioner },
+  ]);
   const path = 'PATH=/usr/local/bin:/usr/bin:/bin';
   await push(CLUSTER_IMAGES.pause, [pause], { Entrypoint: ['/pause'], User: '65535:65535' });
   await push(CLUSTER_IMAGES.busybox, [busybox], { Cmd: ['sh'], Env: [path] });
   await push(CLUSTER_IMAGES.sampleApp, [busybox, counter], { Cmd: ['/usr/local/bin/counter'], Env: [path] });
-  await push(CLUSTER_IMAGES.localPathProvisioner, [busybox, provisioner], { Entrypoint: ['local-path-provisioner'], Env: [path] });
+  await push(CLUSTER_IMAGES.localPathProvisioner, [busybox, provisioner], {
+    Entrypoint: ['local-path-provisioner'],
+    Env: [path],
+  });
 
   // The operator: first its base, in the same registry, then the operator on that base, as a
   // release build on any other Node.js base does.
@@ -76,9 +94,21 @@ export async function pushClusterImages(opts: { registryHost: string; binaries: 
   const baseClient = new RegistryClient({ repository: baseRef.replace(/:node$/, ''), insecure: true });
   const target = client(CLUSTER_IMAGES.operator);
   try {
-    await pushNodeBase({ target: baseClient, nodeBinary: PROJECT_NODE, cacheDir: layers, tag: 'node', platform: PLATFORM });
+    await pushNodeBase({
+      target: baseClient,
+      nodeBinary: PROJECT_NODE,
+      cacheDir: layers,
+      tag: 'node',
+      platform: PLATFORM,
+    });
     const base = await fetchBaseImage(baseClient, 'node', PLATFORM);
-    const pushed = await pushOperatorImage({ target, base, distDir: opts.distDir, workDir: opts.workDir, tag: repositoryOf(CLUSTER_IMAGES.operator).tag });
+    const pushed = await pushOperatorImage({
+      target,
+      base,
+      distDir: opts.distDir,
+      workDir: opts.workDir,
+      tag: repositoryOf(CLUSTER_IMAGES.operator).tag,
+    });
     return { operatorDigest: pushed.digest };
   } finally {
     baseClient.close();
@@ -90,13 +120,21 @@ export async function pushClusterImages(opts: { registryHost: string; binaries: 
 async function busyboxEntries(): Promise<LayerEntry[]> {
   const busybox = '/bin/busybox';
   const { stdout } = await run(busybox, ['--list']);
-  const applets = stdout.split('\n').map((a) => a.trim()).filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
+  const applets = stdout
+    .split('\n')
+    .map((a) => a.trim())
+    .filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
   return [
     { type: 'file', path: '/bin/busybox', mode: 0o755, source: busybox },
     ...applets.map((a): LayerEntry => ({ type: 'symlink', path: `/bin/${a}`, target: 'busybox' })),
     { type: 'dir', path: '/tmp', mode: 0o1777 },
     { type: 'dir', path: '/root', mode: 0o700 },
-    { type: 'file', path: '/etc/passwd', mode: 0o644, content: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' },
+    {
+      type: 'file',
+      path: '/etc/passwd',
+      mode: 0o644,
+      content: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+    },
     { type: 'file', path: '/etc/group', mode: 0o644, content: 'root:x:0:\nnobody:x:65534:\n' },
   ];
 }
@@ -104,7 +142,10 @@ async function busyboxEntries(): Promise<LayerEntry[]> {
 /** The counter (counter.c), compiled static once per source version. */
 async function counterBinary(): Promise<string> {
   const source = join(here, 'counter.c');
-  const hash = createHash('sha256').update(await readFile(source)).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(await readFile(source))
+    .digest('hex')
+    .slice(0, 12);
   const out = join(cacheDir(), 'bin', `counter-${hash}`, 'counter');
   if (await stat(out).catch(() => undefined)) return out;
   await mkdir(join(out, '..'), { recursive: true });
@@ -117,15 +158,23 @@ async function counterBinary(): Promise<string> {
 async function cachedLayer(dir: string, name: string, entries: LayerEntry[]): Promise<BuiltLayer> {
   const key = createHash('sha256');
   for (const e of entries) {
-    key.update(JSON.stringify({ ...e, content: 'content' in e ? createHash('sha256').update(e.content).digest('hex') : undefined }));
+    key.update(
+      JSON.stringify({
+        ...e,
+        content: 'content' in e ? createHash('sha256').update(e.content).digest('hex') : undefined,
+      }),
+    );
     if (e.type === 'file' && 'source' in e) {
       const s = await stat(e.source);
       key.update(`${s.size}:${s.mtimeMs}`);
     }
   }
   const file = join(dir, `${name}-${key.digest('hex').slice(0, 16)}.tar.gz`);
-  const meta = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t) as BuiltLayer, () => undefined);
-  if (meta && await stat(file).catch(() => undefined)) return meta;
+  const meta = await readFile(`${file}.json`, 'utf8').then(
+    (t) => JSON.parse(t) as BuiltLayer,
+    () => undefined,
+  );
+  if (meta && (await stat(file).catch(() => undefined))) return meta;
   const partial = `${file}.${process.pid}.tmp`;
   try {
     const built = await buildLayer(entries, partial);

@@ -89,7 +89,20 @@ export async function createClusterNetwork(): Promise<ClusterNetwork> {
       await run('ip', ['netns', 'add', nodeNs]);
       live.add(nodeNs);
       try {
-        await run('ip', ['-n', nodeNs, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `node${index}`, 'netns', netns]);
+        await run('ip', [
+          '-n',
+          nodeNs,
+          'link',
+          'add',
+          'eth0',
+          'type',
+          'veth',
+          'peer',
+          'name',
+          `node${index}`,
+          'netns',
+          netns,
+        ]);
         await inNs('link', 'set', `node${index}`, 'master', 'br0', 'up');
         await run('ip', ['-n', nodeNs, 'addr', 'add', `${nodeIP}/24`, 'dev', 'eth0']);
         await run('ip', ['-n', nodeNs, 'link', 'set', 'eth0', 'up']);

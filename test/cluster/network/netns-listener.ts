@@ -19,12 +19,18 @@ export function listenInNetns(netns: string, ip: string, port: number): Promise<
     const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', CHILD, ip, String(port)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no socket from netns ${netns} within 10s`)); }, 10_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no socket from netns ${netns} within 10s`));
+    }, 10_000);
     child.once('message', (msg: unknown, handle: unknown) => {
       clearTimeout(timer);
       if (msg === 'listening' && handle) resolve(handle as Server);
       else reject(new Error(`could not listen on ${ip}:${port} in ${netns}: ${JSON.stringify(msg)}`));
     });
-    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }

@@ -90,22 +90,32 @@ export function registryHosts(registryHost: string): Record<string, string> {
 
 /** hosts.toml for one more registry: plain HTTP, or HTTPS verified against a CA file. */
 export function registryHostToml(host: string, how: { plainHttp: true } | { caFile: string }): string {
-  return 'plainHttp' in how ? `server = "http://${host}"\n` : `server = "https://${host}"\n\n[host."https://${host}"]\n  ca = "${how.caFile}"\n`;
+  return 'plainHttp' in how
+    ? `server = "http://${host}"\n`
+    : `server = "https://${host}"\n\n[host."https://${host}"]\n  ca = "${how.caFile}"\n`;
 }
 
 /** A bridge in the node's namespace; pods get addresses from its /24 and route through the node. */
 export function cniConfig(s: NodeSettings): string {
-  return JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'local-cluster',
-    plugins: [
-      {
-        type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: s.podCIDR }]], routes: [{ dst: '0.0.0.0/0' }] },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }, null, 2);
+  return JSON.stringify(
+    {
+      cniVersion: '1.0.0',
+      name: 'local-cluster',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'cni0',
+          isGateway: true,
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: s.podCIDR }]], routes: [{ dst: '0.0.0.0/0' }] },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
 }
 
 export function kubeletConfig(s: NodeSettings): string {
@@ -137,7 +147,12 @@ export function kubeletConfig(s: NodeSettings): string {
     maxPods: 250,
     serializeImagePulls: false,
     // A test machine's disk is shared with everything else on it: evict nothing, collect no images.
-    evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '0%', 'imagefs.available': '0%', 'nodefs.inodesFree': '0%' },
+    evictionHard: {
+      'memory.available': '1Mi',
+      'nodefs.available': '0%',
+      'imagefs.available': '0%',
+      'nodefs.inodesFree': '0%',
+    },
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
     containerLogMaxSize: '10Mi',

@@ -8,7 +8,15 @@ import { writeKubeconfig } from '../kubeconfig.js';
 import type { NodeAttachment } from '../network/cluster-network.js';
 import { issueClientCert } from '../pki.js';
 import { type ManagedProcess, startProcess } from '../processes.js';
-import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, type NodeSettings, registryHosts, registryHostToml } from './node-config.js';
+import {
+  cniConfig,
+  containerdConfig,
+  kubeletConfig,
+  kubeProxyConfig,
+  type NodeSettings,
+  registryHosts,
+  registryHostToml,
+} from './node-config.js';
 
 const run = promisify(execFile);
 
@@ -78,22 +86,52 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   const cp = o.controlPlane;
   const root = join(cp.dir, 'nodes', o.name);
   const logs = join(root, 'logs');
-  for (const d of ['var/lib/kubelet', 'var/lib/containerd', 'var/log', 'sysctl', 'cgroup-bind', 'etc/cni/net.d', 'etc/containerd/certs.d', 'etc/kubernetes']) {
+  for (const d of [
+    'var/lib/kubelet',
+    'var/lib/containerd',
+    'var/log',
+    'sysctl',
+    'cgroup-bind',
+    'etc/cni/net.d',
+    'etc/containerd/certs.d',
+    'etc/kubernetes',
+  ]) {
     await mkdir(join(root, d), { recursive: true, mode: 0o755 });
   }
   await mkdir(logs, { recursive: true, mode: 0o700 });
   await symlink('/run', join(root, 'var/run')).catch(() => undefined);
   await symlink('/run/lock', join(root, 'var/lock')).catch(() => undefined);
 
-  const identity = await issueClientCert(cp.pki, `kubelet-${o.name}`, { cn: `system:node:${o.name}`, groups: ['system:nodes'] });
+  const identity = await issueClientCert(cp.pki, `kubelet-${o.name}`, {
+    cn: `system:node:${o.name}`,
+    groups: ['system:nodes'],
+  });
   const proxyIdentity = await issueClientCert(cp.pki, `kube-proxy-${o.name}`, { cn: 'system:kube-proxy' });
   const settings: NodeSettings = {
-    name: o.name, ip: o.attachment.nodeIP, podCIDR: o.podCIDR, clusterCIDR: o.clusterCIDR, root,
-    runc: o.binaries.runc, restoreViaCreate: o.restoreViaCreate,
+    name: o.name,
+    ip: o.attachment.nodeIP,
+    podCIDR: o.podCIDR,
+    clusterCIDR: o.clusterCIDR,
+    root,
+    runc: o.binaries.runc,
+    restoreViaCreate: o.restoreViaCreate,
     cgroupRoot: `/checkpoint-cluster-${process.pid}-${o.name}`,
-    servingCertificate: o.servingCertificate, caFile: cp.pki.caCert,
-    kubeletKubeconfig: await writeKubeconfig(join(root, 'etc/kubernetes/kubelet.kubeconfig'), cp.server, cp.pki.caCert, identity, `system:node:${o.name}`),
-    kubeProxyKubeconfig: await writeKubeconfig(join(root, 'etc/kubernetes/kube-proxy.kubeconfig'), cp.server, cp.pki.caCert, proxyIdentity, 'system:kube-proxy'),
+    servingCertificate: o.servingCertificate,
+    caFile: cp.pki.caCert,
+    kubeletKubeconfig: await writeKubeconfig(
+      join(root, 'etc/kubernetes/kubelet.kubeconfig'),
+      cp.server,
+      cp.pki.caCert,
+      identity,
+      `system:node:${o.name}`,
+    ),
+    kubeProxyKubeconfig: await writeKubeconfig(
+      join(root, 'etc/kubernetes/kube-proxy.kubeconfig'),
+      cp.server,
+      cp.pki.caCert,
+      proxyIdentity,
+      'system:kube-proxy',
+    ),
     sandboxImage: o.sandboxImage,
   };
   const files = {
@@ -111,24 +149,67 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   await writeFile(join(root, 'etc/cni/net.d/10-local-cluster.conflist'), cniConfig(settings));
   await writeFile(files.kubelet, kubeletConfig(settings));
   await writeFile(files.kubeProxy, kubeProxyConfig(settings));
-  for (const [key, value] of Object.entries(KUBELET_SYSCTLS)) await writeFile(join(root, 'sysctl', key.replace(/\//g, '.')), `${value}\n`);
+  for (const [key, value] of Object.entries(KUBELET_SYSCTLS))
+    await writeFile(join(root, 'sysctl', key.replace(/\//g, '.')), `${value}\n`);
 
-  const holder = startProcess(logs, 'mount-namespace', 'nsenter', [`--net=/run/netns/${o.attachment.netns}`, '--',
-    'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', mountScript(root), 'node-mounts']);
+  const holder = startProcess(logs, 'mount-namespace', 'nsenter', [
+    `--net=/run/netns/${o.attachment.netns}`,
+    '--',
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    '/bin/sh',
+    '-c',
+    mountScript(root),
+    'node-mounts',
+  ]);
   await waitForMounts(holder, root);
   const mountNamespace = await readlink(`/proc/${holder.pid}/ns/mnt`);
   // Every program of the node: in its network and mount namespaces, with the node's tools first on the PATH.
-  const path = [dirname(o.binaries.containerd), dirname(o.binaries.runc), dirname(o.binaries.criu), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+  const path = [
+    dirname(o.binaries.containerd),
+    dirname(o.binaries.runc),
+    dirname(o.binaries.criu),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ].join(':');
   const env = { PATH: path, HOME: '/root', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}) };
-  const inNode = (name: string, argv: string[]) => startProcess(logs, name, 'nsenter', [`--target=${holder.pid}`, '--mount', '--net', '--', ...argv], env);
+  const inNode = (name: string, argv: string[]) =>
+    startProcess(logs, name, 'nsenter', [`--target=${holder.pid}`, '--mount', '--net', '--', ...argv], env);
 
-  const startContainerd = () => inNode('containerd', [o.binaries.containerd, '--config', files.containerd, '--log-level', 'info']);
-  const startKubelet = () => inNode('kubelet', [o.binaries.kubelet, '--config', files.kubelet, '--kubeconfig', settings.kubeletKubeconfig,
-    '--node-ip', settings.ip, '--hostname-override', o.name, '--v', '1']);
+  const startContainerd = () =>
+    inNode('containerd', [o.binaries.containerd, '--config', files.containerd, '--log-level', 'info']);
+  const startKubelet = () =>
+    inNode('kubelet', [
+      o.binaries.kubelet,
+      '--config',
+      files.kubelet,
+      '--kubeconfig',
+      settings.kubeletKubeconfig,
+      '--node-ip',
+      settings.ip,
+      '--hostname-override',
+      o.name,
+      '--v',
+      '1',
+    ]);
   const startKubeProxy = () => inNode('kube-proxy', [o.binaries.kubeProxy, '--config', files.kubeProxy, '--v', '1']);
-  const procs = { containerd: startContainerd(), kubelet: undefined as ManagedProcess | undefined, kubeProxy: undefined as ManagedProcess | undefined };
+  const procs = {
+    containerd: startContainerd(),
+    kubelet: undefined as ManagedProcess | undefined,
+    kubeProxy: undefined as ManagedProcess | undefined,
+  };
   const exec = async (argv: string[], opts: { input?: string } = {}) => {
-    const child = run('nsenter', [`--target=${holder.pid}`, '--mount', '--net', '--', ...argv], { env, maxBuffer: 64 * 1024 * 1024 });
+    const child = run('nsenter', [`--target=${holder.pid}`, '--mount', '--net', '--', ...argv], {
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     if (opts.input !== undefined) child.child.stdin!.end(opts.input);
     return await child;
   };
@@ -147,7 +228,9 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     for (const cgroup of [settings.cgroupRoot, ...containerCgroups]) await removeCgroups(cgroup);
   };
   try {
-    await waitForSocket(procs.containerd, () => exec(['ctr', '--address', '/run/containerd/containerd.sock', 'version']));
+    await waitForSocket(procs.containerd, () =>
+      exec(['ctr', '--address', '/run/containerd/containerd.sock', 'version']),
+    );
     procs.kubelet = startKubelet();
     procs.kubeProxy = startKubeProxy();
   } catch (err) {
@@ -155,7 +238,12 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     throw err;
   }
   return {
-    name: o.name, ip: settings.ip, root, netns: o.attachment.netns, restoreViaCreate: o.restoreViaCreate, servingCertificate: o.servingCertificate,
+    name: o.name,
+    ip: settings.ip,
+    root,
+    netns: o.attachment.netns,
+    restoreViaCreate: o.restoreViaCreate,
+    servingCertificate: o.servingCertificate,
     containerd: () => procs.containerd,
     kubelet: () => procs.kubelet!,
     kubeProxy: () => procs.kubeProxy!,
@@ -168,7 +256,9 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
       await procs.containerd.stop();
       await new Promise((r) => setTimeout(r, downMs));
       procs.containerd = startContainerd();
-      await waitForSocket(procs.containerd, () => exec(['ctr', '--address', '/run/containerd/containerd.sock', 'version']));
+      await waitForSocket(procs.containerd, () =>
+        exec(['ctr', '--address', '/run/containerd/containerd.sock', 'version']),
+      );
     },
     async trustRegistry(host, how) {
       if ('plainHttp' in how) return trustRegistry(host, registryHostToml(host, how));
@@ -178,8 +268,19 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
       await trustRegistry(host, registryHostToml(host, { caFile }));
     },
     async containerPid(containerId) {
-      const { stdout } = await exec(['ctr', '--address', '/run/containerd/containerd.sock', '-n', 'k8s.io', 'tasks', 'ls']).catch(() => ({ stdout: '' }));
-      const row = stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === containerId && cols[2] === 'RUNNING');
+      const { stdout } = await exec([
+        'ctr',
+        '--address',
+        '/run/containerd/containerd.sock',
+        '-n',
+        'k8s.io',
+        'tasks',
+        'ls',
+      ]).catch(() => ({ stdout: '' }));
+      const row = stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .find((cols) => cols[0] === containerId && cols[2] === 'RUNNING');
       return row ? Number(row[1]) : undefined;
     },
     exec,
@@ -194,7 +295,9 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
  */
 function mountScript(root: string): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const sysctls = Object.keys(KUBELET_SYSCTLS).map((key) => `mount --bind ${q(join(root, 'sysctl', key.replace(/\//g, '.')))} /proc/sys/${key}`);
+  const sysctls = Object.keys(KUBELET_SYSCTLS).map(
+    (key) => `mount --bind ${q(join(root, 'sysctl', key.replace(/\//g, '.')))} /proc/sys/${key}`,
+  );
   return [
     'set -e',
     `mount --rbind /sys/fs/cgroup ${q(join(root, 'cgroup-bind'))}`,
@@ -213,9 +316,17 @@ function mountScript(root: string): string {
 async function waitForMounts(holder: ManagedProcess, root: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (await readFile(join(root, 'mounts-ready')).then(() => true, () => false)) return;
-    if (holder.hasExited()) throw new Error(`the node's mount namespace could not be set up:\n${await holder.logTail()}`);
-    if (Date.now() > deadline) throw new Error(`the node's mount namespace was not ready within 10 s:\n${await holder.logTail()}`);
+    if (
+      await readFile(join(root, 'mounts-ready')).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    if (holder.hasExited())
+      throw new Error(`the node's mount namespace could not be set up:\n${await holder.logTail()}`);
+    if (Date.now() > deadline)
+      throw new Error(`the node's mount namespace was not ready within 10 s:\n${await holder.logTail()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -224,16 +335,29 @@ async function waitForSocket(proc: ManagedProcess, check: () => Promise<unknown>
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.hasExited()) throw new Error(`${proc.name} exited (${await proc.exited}):\n${await proc.logTail()}`);
-    if (await check().then(() => true, () => false)) return;
+    if (
+      await check().then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`${proc.name} did not answer within 30 s:\n${await proc.logTail()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 /** Every process in the node's cgroups (its containers) and its mount namespace (containerd's shims), killed. */
-async function killNodeProcesses(cgroupRoot: string, mountNamespace: string | undefined, except: number[]): Promise<void> {
+async function killNodeProcesses(
+  cgroupRoot: string,
+  mountNamespace: string | undefined,
+  except: number[],
+): Promise<void> {
   const pids = new Set<number>();
-  const { stdout } = await run('sh', ['-c', `find /sys/fs/cgroup/*${cgroupRoot} -name cgroup.procs -exec cat {} + 2>/dev/null; true`]).catch(() => ({ stdout: '' }));
+  const { stdout } = await run('sh', [
+    '-c',
+    `find /sys/fs/cgroup/*${cgroupRoot} -name cgroup.procs -exec cat {} + 2>/dev/null; true`,
+  ]).catch(() => ({ stdout: '' }));
   for (const p of stdout.split('\n')) if (/^\d+$/.test(p.trim())) pids.add(Number(p));
   if (mountNamespace) {
     for (const entry of await readdir('/proc').catch(() => [] as string[])) {
@@ -243,7 +367,11 @@ async function killNodeProcesses(cgroupRoot: string, mountNamespace: string | un
   }
   for (const pid of pids) {
     if (except.includes(pid)) continue;
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -255,7 +383,10 @@ async function nodeTaskIds(holderPid: number): Promise<string[]> {
 
 /** Removes the node's (now empty) cgroups from every hierarchy, deepest first. */
 async function removeCgroups(cgroupRoot: string): Promise<void> {
-  await run('sh', ['-c', `for h in /sys/fs/cgroup/*; do [ -d "$h${cgroupRoot}" ] && find "$h${cgroupRoot}" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`]).catch(() => undefined);
+  await run('sh', [
+    '-c',
+    `for h in /sys/fs/cgroup/*; do [ -d "$h${cgroupRoot}" ] && find "$h${cgroupRoot}" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`,
+  ]).catch(() => undefined);
 }
 
 const STALE_CGROUP = /^checkpoint-cluster-(\d+)-/;
@@ -264,11 +395,19 @@ const STALE_CGROUP = /^checkpoint-cluster-(\d+)-/;
 export async function reapStaleNodeCgroups(): Promise<void> {
   const names = new Set<string>();
   for (const h of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-    for (const d of await readdir(join('/sys/fs/cgroup', h)).catch(() => [] as string[])) if (STALE_CGROUP.test(d)) names.add(d);
+    for (const d of await readdir(join('/sys/fs/cgroup', h)).catch(() => [] as string[]))
+      if (STALE_CGROUP.test(d)) names.add(d);
   }
   for (const name of names) {
     const pid = Number(STALE_CGROUP.exec(name)![1]);
-    if (pid === process.pid || await readlink(`/proc/${pid}/exe`).then(() => true, () => false)) continue;
+    if (
+      pid === process.pid ||
+      (await readlink(`/proc/${pid}/exe`).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
     await killNodeProcesses(`/${name}`, undefined, []);
     await new Promise((r) => setTimeout(r, 200));
     await removeCgroups(`/${name}`);
@@ -288,7 +427,10 @@ async function removeAbandonedContainerCgroups(): Promise<void> {
     for (const id of await readdir(parent).catch(() => [] as string[])) {
       if (!/^[0-9a-f]{64}$/.test(id)) continue;
       const dir = join(parent, id);
-      const modified = await stat(dir).then((s) => s.mtimeMs, () => Date.now());
+      const modified = await stat(dir).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      );
       if (modified < olderThan) await rmdir(dir).catch(() => undefined);
     }
   }

@@ -26,7 +26,11 @@ export interface RealNodes {
   stop(): Promise<void>;
 }
 
-export async function startRealNodes(cp: ControlPlane, network: ClusterNetwork, opts: { count?: number; registryHost: string; log?: (line: string) => void }): Promise<RealNodes> {
+export async function startRealNodes(
+  cp: ControlPlane,
+  network: ClusterNetwork,
+  opts: { count?: number; registryHost: string; log?: (line: string) => void },
+): Promise<RealNodes> {
   const log = opts.log ?? (() => undefined);
   await reapStaleNodeCgroups();
   const nodes: RealNode[] = [];
@@ -42,17 +46,30 @@ export async function startRealNodes(cp: ControlPlane, network: ClusterNetwork, 
       const name = i < NODE_PROFILES.length ? profile.name : `node-${String.fromCharCode(97 + i)}`;
       const podCIDR = `10.244.${i}.0/24`;
       const attachment = await network.attachNode(i, podCIDR);
-      nodes.push(await startRealNode({
-        name, controlPlane: cp, attachment, binaries: cp.binaries, registryHost: opts.registryHost, podCIDR, clusterCIDR: CLUSTER_CIDR,
-        restoreViaCreate: profile.restoreViaCreate, servingCertificate: profile.servingCertificate, sandboxImage: CLUSTER_IMAGES.pause,
-      }));
-      log(`node ${name} at ${attachment.nodeIP}: kubelet ${profile.servingCertificate === 'cluster-ca' ? 'with a CA-signed' : 'with a self-signed'} serving certificate, restore through CreateContainer ${profile.restoreViaCreate ? 'on' : 'off'}`);
+      nodes.push(
+        await startRealNode({
+          name,
+          controlPlane: cp,
+          attachment,
+          binaries: cp.binaries,
+          registryHost: opts.registryHost,
+          podCIDR,
+          clusterCIDR: CLUSTER_CIDR,
+          restoreViaCreate: profile.restoreViaCreate,
+          servingCertificate: profile.servingCertificate,
+          sandboxImage: CLUSTER_IMAGES.pause,
+        }),
+      );
+      log(
+        `node ${name} at ${attachment.nodeIP}: kubelet ${profile.servingCertificate === 'cluster-ca' ? 'with a CA-signed' : 'with a self-signed'} serving certificate, restore through CreateContainer ${profile.restoreViaCreate ? 'on' : 'off'}`,
+      );
     }
     await waitReady(cp, nodes);
     // As the administrator who turned containerd's restore through CreateContainer on says so:
     // the node reports its containerd version, not that setting (see runtime-support.ts).
     for (const [i, n] of nodes.entries()) {
-      if (NODE_PROFILES[i % NODE_PROFILES.length]!.restoreViaCreate) await cp.kubectl(['label', 'node', n.name, `${RESTORE_NODE_LABEL}=enabled`, '--overwrite']);
+      if (NODE_PROFILES[i % NODE_PROFILES.length]!.restoreViaCreate)
+        await cp.kubectl(['label', 'node', n.name, `${RESTORE_NODE_LABEL}=enabled`, '--overwrite']);
     }
   } catch (err) {
     await stop();
@@ -73,8 +90,19 @@ async function waitReady(cp: ControlPlane, nodes: RealNode[]): Promise<void> {
   const deadline = Date.now() + 180_000;
   for (;;) {
     const out = await cp.kubectl(['get', 'nodes', '-o', 'json'], { allowFailure: true });
-    const items = out.code === 0 ? (JSON.parse(out.stdout) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }).items : [];
-    const ready = new Set(items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name));
+    const items =
+      out.code === 0
+        ? (
+            JSON.parse(out.stdout) as {
+              items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+            }
+          ).items
+        : [];
+    const ready = new Set(
+      items
+        .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+        .map((n) => n.metadata.name),
+    );
     if (nodes.every((n) => ready.has(n.name))) return;
     for (const n of nodes) {
       for (const p of [n.containerd(), n.kubelet(), n.kubeProxy()]) {
@@ -83,7 +111,9 @@ async function waitReady(cp: ControlPlane, nodes: RealNode[]): Promise<void> {
     }
     if (Date.now() > deadline) {
       const waiting = nodes.filter((n) => !ready.has(n.name));
-      throw new Error(`nodes not Ready within 180 s: ${waiting.map((n) => n.name).join(', ')}\n${(await Promise.all(waiting.map((n) => n.kubelet().logTail(40)))).join('\n')}`);
+      throw new Error(
+        `nodes not Ready within 180 s: ${waiting.map((n) => n.name).join(', ')}\n${(await Promise.all(waiting.map((n) => n.kubelet().logTail(40)))).join('\n')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -101,9 +131,22 @@ function approveServingCsrs(cp: ControlPlane): { stop(): void } {
     while (!stopped) {
       const out = await cp.kubectl(['get', 'csr', '-o', 'json'], { allowFailure: true });
       if (out.code === 0) {
-        const csrs = (JSON.parse(out.stdout) as { items: { metadata: { name: string }; spec: { signerName: string; username: string }; status?: { conditions?: unknown[] } }[] }).items;
+        const csrs = (
+          JSON.parse(out.stdout) as {
+            items: {
+              metadata: { name: string };
+              spec: { signerName: string; username: string };
+              status?: { conditions?: unknown[] };
+            }[];
+          }
+        ).items;
         for (const csr of csrs) {
-          if (csr.spec.signerName !== 'kubernetes.io/kubelet-serving' || !csr.spec.username.startsWith('system:node:') || (csr.status?.conditions ?? []).length > 0) continue;
+          if (
+            csr.spec.signerName !== 'kubernetes.io/kubelet-serving' ||
+            !csr.spec.username.startsWith('system:node:') ||
+            (csr.status?.conditions ?? []).length > 0
+          )
+            continue;
           await cp.kubectl(['certificate', 'approve', csr.metadata.name], { allowFailure: true });
         }
       }
@@ -111,5 +154,9 @@ function approveServingCsrs(cp: ControlPlane): { stop(): void } {
     }
   };
   void loop();
-  return { stop: () => { stopped = true; } };
+  return {
+    stop: () => {
+      stopped = true;
+    },
+  };
 }

@@ -22,17 +22,35 @@ export const LOCAL_PATH_ROOT = '/var/local-path-provisioner';
  */
 export async function installLocalPathStorage(cp: ControlPlane): Promise<void> {
   const version = (await pinnedVersions()).localPathProvisioner;
-  const { stdout } = await run('go', ['mod', 'download', '-json', `${MODULE}@${version}`], { env: { ...process.env, GOFLAGS: '-mod=mod', PATH: `/usr/local/go/bin:${process.env.PATH}` } });
+  const { stdout } = await run('go', ['mod', 'download', '-json', `${MODULE}@${version}`], {
+    env: { ...process.env, GOFLAGS: '-mod=mod', PATH: `/usr/local/go/bin:${process.env.PATH}` },
+  });
   const dir = (JSON.parse(stdout) as { Dir: string }).Dir;
   const docs = parseAllDocuments(await readFile(join(dir, 'deploy/local-path-storage.yaml'), 'utf8'));
   for (const doc of docs) {
     const kind = doc.getIn(['kind']);
-    if (kind === 'Deployment') doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'image'], CLUSTER_IMAGES.localPathProvisioner);
-    if (kind === 'StorageClass') doc.setIn(['metadata', 'annotations'], { 'storageclass.kubernetes.io/is-default-class': 'true' });
+    if (kind === 'Deployment')
+      doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'image'], CLUSTER_IMAGES.localPathProvisioner);
+    if (kind === 'StorageClass')
+      doc.setIn(['metadata', 'annotations'], { 'storageclass.kubernetes.io/is-default-class': 'true' });
     if (kind === 'ConfigMap') {
-      doc.setIn(['data', 'config.json'], JSON.stringify({ nodePathMap: [{ node: 'DEFAULT_PATH_FOR_NON_LISTED_NODES', paths: [LOCAL_PATH_ROOT] }] }, null, 2));
+      doc.setIn(
+        ['data', 'config.json'],
+        JSON.stringify(
+          { nodePathMap: [{ node: 'DEFAULT_PATH_FOR_NON_LISTED_NODES', paths: [LOCAL_PATH_ROOT] }] },
+          null,
+          2,
+        ),
+      );
     }
   }
   await cp.kubectl(['apply', '-f', '-'], { input: docs.map((d) => d.toString()).join('---\n') });
-  await cp.kubectl(['rollout', 'status', '-n', 'local-path-storage', 'deployment/local-path-provisioner', '--timeout=120s']);
+  await cp.kubectl([
+    'rollout',
+    'status',
+    '-n',
+    'local-path-storage',
+    'deployment/local-path-provisioner',
+    '--timeout=120s',
+  ]);
 }

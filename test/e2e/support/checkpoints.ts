@@ -6,7 +6,13 @@ import { customObjects, kubectl } from './kube.js';
 import { CHECKPOINT_NODE } from './nodes.js';
 
 export async function getCheckpoint(namespace: string, name: string): Promise<Checkpoint> {
-  return await customObjects().getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace, name }) as Checkpoint;
+  return (await customObjects().getNamespacedCustomObject({
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: CHECKPOINT_PLURAL,
+    namespace,
+    name,
+  })) as Checkpoint;
 }
 
 /** Polls until the Checkpoint is Succeeded or Failed (a test asserts which). */
@@ -15,17 +21,26 @@ export async function waitForTerminal(namespace: string, name: string, timeoutMs
   for (;;) {
     const c = await getCheckpoint(namespace, name).catch(() => undefined);
     if (c?.status?.phase === 'Succeeded' || c?.status?.phase === 'Failed') return c;
-    if (Date.now() > deadline) throw new Error(`Checkpoint ${namespace}/${name} not terminal after ${timeoutMs / 1000}s: ${JSON.stringify(c?.status)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `Checkpoint ${namespace}/${name} not terminal after ${timeoutMs / 1000}s: ${JSON.stringify(c?.status)}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
-export async function waitForPhase(namespace: string, name: string, phase: string, timeoutMs = 60_000): Promise<Checkpoint> {
+export async function waitForPhase(
+  namespace: string,
+  name: string,
+  phase: string,
+  timeoutMs = 60_000,
+): Promise<Checkpoint> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const c = await getCheckpoint(namespace, name).catch(() => undefined);
     if (c?.status?.phase === phase) return c;
-    if (Date.now() > deadline) throw new Error(`Checkpoint ${namespace}/${name} never reached ${phase}: ${JSON.stringify(c?.status)}`);
+    if (Date.now() > deadline)
+      throw new Error(`Checkpoint ${namespace}/${name} never reached ${phase}: ${JSON.stringify(c?.status)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -37,9 +52,18 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Events recorded on an object, as `kubectl describe` lists them. */
-export async function eventsFor(namespace: string, name: string): Promise<{ type: string; reason: string; message: string }[]> {
-  const out = JSON.parse(await kubectl(['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`, '-o', 'json']));
-  return out.items.map((e: { type: string; reason: string; message: string }) => ({ type: e.type, reason: e.reason, message: e.message }));
+export async function eventsFor(
+  namespace: string,
+  name: string,
+): Promise<{ type: string; reason: string; message: string }[]> {
+  const out = JSON.parse(
+    await kubectl(['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`, '-o', 'json']),
+  );
+  return out.items.map((e: { type: string; reason: string; message: string }) => ({
+    type: e.type,
+    reason: e.reason,
+    message: e.message,
+  }));
 }
 
 export interface WorkloadOptions {
@@ -66,15 +90,19 @@ export const counterPort = (index = 0) => 8080 + index;
  * container runs the counter, whose count and identity live only in its memory.
  */
 export function workloadPod(namespace: string, name: string, opts: WorkloadOptions = {}): string {
-  const containers = (opts.containers ?? ['main']).map((c, i) => {
-    const env = [
-      `{ name: PORT, value: "${counterPort(i)}" }`,
-      ...(opts.memoryMiB ? [`{ name: ALLOC_MIB, value: "${opts.memoryMiB}" }`] : []),
-      ...(opts.program === 'undumpable' ? ['{ name: HOLD_IO_URING, value: "1" }'] : []),
-    ];
-    return `  - { name: ${c}, image: registry.example.com/sample-app:1.0, env: [${env.join(', ')}] }`;
-  }).join('\n');
-  const annotations = Object.entries(opts.annotations ?? {}).map(([k, v]) => `    ${k}: "${v}"`).join('\n');
+  const containers = (opts.containers ?? ['main'])
+    .map((c, i) => {
+      const env = [
+        `{ name: PORT, value: "${counterPort(i)}" }`,
+        ...(opts.memoryMiB ? [`{ name: ALLOC_MIB, value: "${opts.memoryMiB}" }`] : []),
+        ...(opts.program === 'undumpable' ? ['{ name: HOLD_IO_URING, value: "1" }'] : []),
+      ];
+      return `  - { name: ${c}, image: registry.example.com/sample-app:1.0, env: [${env.join(', ')}] }`;
+    })
+    .join('\n');
+  const annotations = Object.entries(opts.annotations ?? {})
+    .map(([k, v]) => `    ${k}: "${v}"`)
+    .join('\n');
   return `apiVersion: v1
 kind: Pod
 metadata:

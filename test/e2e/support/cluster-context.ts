@@ -38,8 +38,19 @@ export interface S3Access {
 }
 
 export interface ClusterContext {
-  kubeconfig: string; kubectl: string; clusterDir: string; imageDir: string; s3: S3Access; clusterHost: ClusterHostAddress; sparePodPorts: number[]; pushgatewayUrl: string;
-  registryHost: string; otlpEndpoint: string; otlpQueryUrl: string; pushgatewayPid: number; otlpPid: number;
+  kubeconfig: string;
+  kubectl: string;
+  clusterDir: string;
+  imageDir: string;
+  s3: S3Access;
+  clusterHost: ClusterHostAddress;
+  sparePodPorts: number[];
+  pushgatewayUrl: string;
+  registryHost: string;
+  otlpEndpoint: string;
+  otlpQueryUrl: string;
+  pushgatewayPid: number;
+  otlpPid: number;
 }
 
 let own: ClusterContext | undefined;
@@ -53,10 +64,19 @@ export function useOwnCluster(context: ClusterContext): void {
 export function clusterContext(): ClusterContext {
   if (own) return own;
   return {
-    kubeconfig: inject('kubeconfig'), kubectl: inject('kubectl'), clusterDir: inject('clusterDir'), imageDir: inject('imageDir'),
-    s3: inject('s3'), clusterHost: inject('clusterHost'), sparePodPorts: inject('sparePodPorts'), pushgatewayUrl: inject('pushgatewayUrl'),
-    registryHost: inject('registryHost'), otlpEndpoint: inject('otlpEndpoint'), otlpQueryUrl: inject('otlpQueryUrl'),
-    pushgatewayPid: inject('pushgatewayPid'), otlpPid: inject('otlpPid'),
+    kubeconfig: inject('kubeconfig'),
+    kubectl: inject('kubectl'),
+    clusterDir: inject('clusterDir'),
+    imageDir: inject('imageDir'),
+    s3: inject('s3'),
+    clusterHost: inject('clusterHost'),
+    sparePodPorts: inject('sparePodPorts'),
+    pushgatewayUrl: inject('pushgatewayUrl'),
+    registryHost: inject('registryHost'),
+    otlpEndpoint: inject('otlpEndpoint'),
+    otlpQueryUrl: inject('otlpQueryUrl'),
+    pushgatewayPid: inject('pushgatewayPid'),
+    otlpPid: inject('otlpPid'),
   };
 }
 

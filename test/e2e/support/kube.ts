@@ -41,21 +41,32 @@ export async function refusal(request: Promise<unknown>): Promise<{ code: number
 }
 
 /** GETs an API path as a meta.k8s.io Table, the way kubectl asks for printer columns. */
-export async function getTable(path: string): Promise<{ kind: string; columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }> {
+export async function getTable(
+  path: string,
+): Promise<{ kind: string; columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }> {
   const kc = kubeConfig();
   const url = new URL(path, kc.getCurrentCluster()!.server);
   const opts: https.RequestOptions = {
-    method: 'GET', hostname: url.hostname, port: url.port, path: url.pathname,
+    method: 'GET',
+    hostname: url.hostname,
+    port: url.port,
+    path: url.pathname,
     headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
   };
   await kc.applyToHTTPSOptions(opts);
   return new Promise((resolve, reject) => {
-    https.request(opts, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`GET ${path}: ${res.statusCode} ${body}`));
-        else resolve(JSON.parse(body));
-      });
-    }).on('error', reject).end();
+    https
+      .request(opts, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => {
+            if (res.statusCode !== 200) reject(new Error(`GET ${path}: ${res.statusCode} ${body}`));
+            else resolve(JSON.parse(body));
+          });
+      })
+      .on('error', reject)
+      .end();
   });
 }

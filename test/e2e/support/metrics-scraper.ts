@@ -31,23 +31,52 @@ http.createServer((req, res) => {
 }).listen(9090);
 `;
 
-export interface Scrape { status: number; body?: string; error?: string; certificate?: string }
+export interface Scrape {
+  status: number;
+  body?: string;
+  error?: string;
+  certificate?: string;
+}
 
 export class MetricsScraper {
-  private constructor(readonly namespace: string, readonly name: string) {}
+  private constructor(
+    readonly namespace: string,
+    readonly name: string,
+  ) {}
 
   /** A scraper pod running as ServiceAccount `serviceAccount` of `namespace` (created here). */
   static async start(namespace: string, name: string, serviceAccount: string): Promise<MetricsScraper> {
-    const image = (await kubectl(['get', 'deployment', 'checkpoint-operator', '-n', OPERATOR_NS, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).trim();
+    const image = (
+      await kubectl([
+        'get',
+        'deployment',
+        'checkpoint-operator',
+        '-n',
+        OPERATOR_NS,
+        '-o',
+        'jsonpath={.spec.template.spec.containers[0].image}',
+      ])
+    ).trim();
     await kubectl(['create', 'serviceaccount', serviceAccount, '-n', namespace]).catch(() => undefined);
-    await kubectl(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1', kind: 'Pod',
-      metadata: { name, namespace },
-      spec: {
-        serviceAccountName: serviceAccount,
-        containers: [{ name: 'scraper', image, command: ['/usr/local/bin/node', '-e', SCRIPT], ports: [{ containerPort: 9090 }] }],
-      },
-    }));
+    await kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace },
+        spec: {
+          serviceAccountName: serviceAccount,
+          containers: [
+            {
+              name: 'scraper',
+              image,
+              command: ['/usr/local/bin/node', '-e', SCRIPT],
+              ports: [{ containerPort: 9090 }],
+            },
+          ],
+        },
+      }),
+    );
     await kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', namespace, '--timeout=120s']);
     return new MetricsScraper(namespace, name);
   }
@@ -57,7 +86,13 @@ export class MetricsScraper {
     const query = new URLSearchParams({ target, auth }).toString();
     for (let attempt = 0; ; attempt++) {
       try {
-        return JSON.parse(await kubectl(['get', '--raw', `/api/v1/namespaces/${this.namespace}/pods/${this.name}:9090/proxy/?${query}`])) as Scrape;
+        return JSON.parse(
+          await kubectl([
+            'get',
+            '--raw',
+            `/api/v1/namespaces/${this.namespace}/pods/${this.name}:9090/proxy/?${query}`,
+          ]),
+        ) as Scrape;
       } catch (err) {
         // The pod is Ready before its server listens, for a moment.
         if (attempt >= 10) throw err;
@@ -69,7 +104,8 @@ export class MetricsScraper {
 
 /** Every operator replica's pod IP. */
 export async function operatorPodIPs(): Promise<string[]> {
-  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json'])) as
-    { items: { status: { podIP?: string; phase: string } }[] };
+  const pods = JSON.parse(
+    await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']),
+  ) as { items: { status: { podIP?: string; phase: string } }[] };
   return pods.items.filter((p) => p.status.phase === 'Running' && p.status.podIP).map((p) => p.status.podIP!);
 }

@@ -27,16 +27,24 @@ export const OTHER_CHECKPOINT_NODE = 'node-c';
  * certs.d/<host>/hosts.toml (containerd reads it on every pull), plain HTTP or HTTPS verified
  * against a CA. Returns the undo.
  */
-export async function trustRegistryOnNodes(host: string, how: { plainHttp: true } | { ca: string }): Promise<() => Promise<void>> {
+export async function trustRegistryOnNodes(
+  host: string,
+  how: { plainHttp: true } | { ca: string },
+): Promise<() => Promise<void>> {
   // Every node the cluster started (the e2e cluster has one more than NODE_PROFILES names).
   const nodesDir = join(clusterContext().clusterDir, 'nodes');
   const dirs = (await readdir(nodesDir)).map((node) => join(nodesDir, node, 'etc/containerd/certs.d', host));
   for (const dir of dirs) {
     await mkdir(dir, { recursive: true });
     if ('ca' in how) await writeFile(join(dir, 'ca.crt'), how.ca);
-    await writeFile(join(dir, 'hosts.toml'), registryHostToml(host, 'ca' in how ? { caFile: join(dir, 'ca.crt') } : how));
+    await writeFile(
+      join(dir, 'hosts.toml'),
+      registryHostToml(host, 'ca' in how ? { caFile: join(dir, 'ca.crt') } : how),
+    );
   }
-  return async () => { for (const dir of dirs) await rm(dir, { recursive: true, force: true }); };
+  return async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  };
 }
 
 /** Where a node's file system is on this machine: each node's / is its own directory. */
@@ -66,7 +74,10 @@ export async function runtimeShimOf(namespace: string, pod: string, container?: 
     status?: { containerStatuses?: { name: string; containerID?: string }[] };
   };
   const statuses = view.status?.containerStatuses ?? [];
-  const id = (container ? statuses.find((c) => c.name === container) : statuses[0])?.containerID?.replace(/^\w+:\/\//, '');
+  const id = (container ? statuses.find((c) => c.name === container) : statuses[0])?.containerID?.replace(
+    /^\w+:\/\//,
+    '',
+  );
   if (!id) throw new Error(`pod ${namespace}/${pod} has no running container${container ? ` ${container}` : ''}`);
   const members: { pid: number; ppid: number }[] = [];
   for (const entry of await readdir('/proc')) {

@@ -1,4 +1,11 @@
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { S3Access } from './cluster-context.js';
@@ -6,7 +13,9 @@ import type { S3Access } from './cluster-context.js';
 /** An admin client for the test's S3 server, to set up buckets and inspect what Jobs stored. */
 export function adminS3(access: S3Access): S3Client {
   return new S3Client({
-    endpoint: access.endpoint, region: 'us-east-1', forcePathStyle: true,
+    endpoint: access.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: access.accessKeyId, secretAccessKey: access.secretAccessKey },
   });
 }
@@ -28,7 +37,11 @@ export async function pendingUploads(client: S3Client, bucket: string): Promise<
 }
 
 /** Size and sha256 of an object, computed from its bytes as S3 returns them. */
-export async function objectDigest(client: S3Client, bucket: string, key: string): Promise<{ size: number; sha256: string }> {
+export async function objectDigest(
+  client: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ size: number; sha256: string }> {
   const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const hash = createHash('sha256');

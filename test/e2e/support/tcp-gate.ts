@@ -11,10 +11,17 @@ export class TcpGate {
   private open = false;
   private readonly held: Socket[] = [];
   private readonly sockets = new Set<Socket>();
-  private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly target: { host: string; port: number },
+  ) {}
 
   /** port: where to listen on host (a spare port of the cluster host, for a gate in front of something pods use); 0 picks one on loopback. */
-  static async start(target: { host: string; port: number }, port = 0, host: ServerHost = loopbackHost): Promise<TcpGate> {
+  static async start(
+    target: { host: string; port: number },
+    port = 0,
+    host: ServerHost = loopbackHost,
+  ): Promise<TcpGate> {
     const server = createServer();
     const gate = new TcpGate(server, target);
     server.on('connection', (socket) => gate.accept(socket));
@@ -57,7 +64,10 @@ export class TcpGate {
   private forward(socket: Socket): void {
     const upstream = createConnection(this.target);
     this.sockets.add(upstream);
-    upstream.on('close', () => { this.sockets.delete(upstream); socket.destroy(); });
+    upstream.on('close', () => {
+      this.sockets.delete(upstream);
+      socket.destroy();
+    });
     upstream.on('error', () => socket.destroy());
     socket.on('close', () => upstream.destroy());
     socket.pipe(upstream).pipe(socket);

@@ -8,9 +8,16 @@ import { OPERATOR_NS } from './fleet.js';
  * as the OOM killer or a crash would, SIGSTOP/SIGCONT to freeze and thaw it. Returns false when
  * the container is not running.
  */
-export async function signalContainer(nodes: RealNodes, namespace: string, pod: string, container: string, signal: NodeJS.Signals): Promise<boolean> {
+export async function signalContainer(
+  nodes: RealNodes,
+  namespace: string,
+  pod: string,
+  container: string,
+  signal: NodeJS.Signals,
+): Promise<boolean> {
   const view = JSON.parse(await kubectl(['get', 'pod', pod, '-n', namespace, '-o', 'json']).catch(() => '{}')) as {
-    spec?: { nodeName?: string }; status?: { containerStatuses?: { name: string; containerID?: string; state?: { running?: unknown } }[] };
+    spec?: { nodeName?: string };
+    status?: { containerStatuses?: { name: string; containerID?: string; state?: { running?: unknown } }[] };
   };
   const status = view.status?.containerStatuses?.find((c) => c.name === container);
   const id = status?.containerID?.replace(/^containerd:\/\//, '');
@@ -34,17 +41,41 @@ export interface LeaseView {
 
 export async function leaderLease(): Promise<LeaseView> {
   const l = JSON.parse(await kubectl(['get', 'lease', 'checkpoint-operator-leader', '-n', OPERATOR_NS, '-o', 'json']));
-  return { holder: l.spec.holderIdentity ?? '', transitions: l.spec.leaseTransitions ?? 0, renewTime: l.spec.renewTime, acquireTime: l.spec.acquireTime };
+  return {
+    holder: l.spec.holderIdentity ?? '',
+    transitions: l.spec.leaseTransitions ?? 0,
+    renewTime: l.spec.renewTime,
+    acquireTime: l.spec.acquireTime,
+  };
 }
 
 export async function operatorPods(): Promise<string[]> {
-  const out = await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'jsonpath={.items[*].metadata.name}']);
+  const out = await kubectl([
+    'get',
+    'pods',
+    '-n',
+    OPERATOR_NS,
+    '-l',
+    'control-plane=controller-manager',
+    '-o',
+    'jsonpath={.items[*].metadata.name}',
+  ]);
   return out.split(/\s+/).filter(Boolean);
 }
 
 /** Running checkpoint Job pods working for Checkpoints of one namespace. */
 export async function runningJobPods(namespace: string): Promise<string[]> {
-  const out = await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', `checkpoint.example.com/owner-namespace=${namespace},checkpoint.example.com/action=checkpoint`,
-    '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[*].metadata.name}']);
+  const out = await kubectl([
+    'get',
+    'pods',
+    '-n',
+    OPERATOR_NS,
+    '-l',
+    `checkpoint.example.com/owner-namespace=${namespace},checkpoint.example.com/action=checkpoint`,
+    '--field-selector',
+    'status.phase=Running',
+    '-o',
+    'jsonpath={.items[*].metadata.name}',
+  ]);
   return out.split(/\s+/).filter(Boolean);
 }

@@ -14,9 +14,15 @@ export const OPERATOR_NS = 'checkpoint-operator-system';
 
 export const LOCAL_STORAGE = { backend: 'local', local: { path: '/var/lib/checkpoint-operator/archives' } };
 
-export function checkpointObject(namespace: string, name: string, target: { pod: string; container: string }, storage: object = LOCAL_STORAGE): object {
+export function checkpointObject(
+  namespace: string,
+  name: string,
+  target: { pod: string; container: string },
+  storage: object = LOCAL_STORAGE,
+): object {
   return {
-    apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Checkpoint',
+    apiVersion: `${API_GROUP}/${API_VERSION}`,
+    kind: 'Checkpoint',
     metadata: { name, namespace },
     spec: { target: { podName: target.pod, containerName: target.container }, storage },
   };
@@ -32,20 +38,36 @@ export async function applyAll(objects: object[]): Promise<void> {
  * target, since the operator checkpoints one container at a time), on CHECKPOINT_NODE unless
  * told otherwise. Ready before it returns.
  */
-export async function runWorkloads(namespace: string, pods: number, containersPerPod: number, opts: { nodeName?: string; memoryBytes?: number; prefix?: string } = {}): Promise<{ pod: string; container: string }[]> {
+export async function runWorkloads(
+  namespace: string,
+  pods: number,
+  containersPerPod: number,
+  opts: { nodeName?: string; memoryBytes?: number; prefix?: string } = {},
+): Promise<{ pod: string; container: string }[]> {
   await kubectl(['create', 'namespace', namespace]).catch(() => undefined);
   const prefix = opts.prefix ?? 'work';
   const containers = Array.from({ length: containersPerPod }, (_, c) => `c${c}`);
-  const docs = Array.from({ length: pods }, (_, p) => workloadPod(namespace, `${prefix}-${p}`, {
-    containers, ...(opts.nodeName ? { nodeName: opts.nodeName } : {}), ...(opts.memoryBytes ? { memoryMiB: Math.round(opts.memoryBytes / 2 ** 20) } : {}),
-  }));
+  const docs = Array.from({ length: pods }, (_, p) =>
+    workloadPod(namespace, `${prefix}-${p}`, {
+      containers,
+      ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
+      ...(opts.memoryBytes ? { memoryMiB: Math.round(opts.memoryBytes / 2 ** 20) } : {}),
+    }),
+  );
   await kubectl(['apply', '-f', '-'], docs.join('---\n'));
   await kubectl(['wait', '--for=condition=Ready', 'pod', '--all', '-n', namespace, '--timeout=300s']);
-  return Array.from({ length: pods }, (_, p) => containers.map((container) => ({ pod: `${prefix}-${p}`, container }))).flat();
+  return Array.from({ length: pods }, (_, p) =>
+    containers.map((container) => ({ pod: `${prefix}-${p}`, container })),
+  ).flat();
 }
 
 export async function listCheckpoints(namespace: string): Promise<Checkpoint[]> {
-  const out = await customObjects().listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace }) as { items: Checkpoint[] };
+  const out = (await customObjects().listNamespacedCustomObject({
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: CHECKPOINT_PLURAL,
+    namespace,
+  })) as { items: Checkpoint[] };
   return out.items;
 }
 
@@ -58,10 +80,18 @@ export async function waitAllTerminal(namespace: string, names: string[], timeou
     const items = await listCheckpoints(namespace).catch(() => undefined);
     if (items) {
       const byName = new Map(items.map((c) => [c.metadata.name, c]));
-      const open = names.filter((n) => { const c = byName.get(n); return !c || !terminal(c); });
+      const open = names.filter((n) => {
+        const c = byName.get(n);
+        return !c || !terminal(c);
+      });
       if (open.length === 0) return Date.now();
       if (Date.now() > deadline) {
-        throw new Error(`${open.length} Checkpoints not terminal after ${timeoutMs / 1000}s: ${open.slice(0, 5).map((n) => `${n}=${JSON.stringify(byName.get(n)?.status?.phase)}`).join(', ')}`);
+        throw new Error(
+          `${open.length} Checkpoints not terminal after ${timeoutMs / 1000}s: ${open
+            .slice(0, 5)
+            .map((n) => `${n}=${JSON.stringify(byName.get(n)?.status?.phase)}`)
+            .join(', ')}`,
+        );
       }
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -89,21 +119,35 @@ export function decisionProbe(namespace: string, name = 'decision-probe'): objec
 export async function waitActedOn(namespace: string, name: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const c = await customObjects().getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace, name }).catch(() => undefined) as Checkpoint | undefined;
+    const c = (await customObjects()
+      .getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace, name })
+      .catch(() => undefined)) as Checkpoint | undefined;
     const phase = c?.status?.phase;
     if (phase && phase !== 'Pending') {
       const observedAt = Date.now();
       const recordedAt = Date.parse(c?.status?.startTime ?? c?.status?.completionTime ?? '');
       return Number.isFinite(recordedAt) ? Math.min(recordedAt, observedAt) : observedAt;
     }
-    if (Date.now() > deadline) throw new Error(`Checkpoint ${namespace}/${name} not acted on within ${timeoutMs / 1000}s (phase ${phase})`);
+    if (Date.now() > deadline)
+      throw new Error(`Checkpoint ${namespace}/${name} not acted on within ${timeoutMs / 1000}s (phase ${phase})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** How many Checkpoints have a Job (by their owner labels) and how many of those have more than one. */
 export async function jobsPerCheckpoint(namespace: string): Promise<{ withJob: number; duplicates: number }> {
-  const jobs = JSON.parse(await kubectl(['get', 'jobs', '-n', OPERATOR_NS, '-l', `${LABELS.ownerNamespace}=${namespace},${LABELS.action}=checkpoint`, '-o', 'json'])) as { items: { metadata: { labels: Record<string, string> } }[] };
+  const jobs = JSON.parse(
+    await kubectl([
+      'get',
+      'jobs',
+      '-n',
+      OPERATOR_NS,
+      '-l',
+      `${LABELS.ownerNamespace}=${namespace},${LABELS.action}=checkpoint`,
+      '-o',
+      'json',
+    ]),
+  ) as { items: { metadata: { labels: Record<string, string> } }[] };
   const counts = new Map<string, number>();
   for (const j of jobs.items) {
     const uid = j.metadata.labels[LABELS.ownerUid]!;
@@ -129,7 +173,15 @@ export interface Audit {
  */
 export async function audit(namespace: string, names: string[], s3?: S3Client): Promise<Audit> {
   const byName = new Map((await listCheckpoints(namespace)).map((c) => [c.metadata.name, c]));
-  const result: Audit = { checkpoints: names.length, terminal: 0, succeeded: 0, failedReasons: {}, duplicateJobs: (await jobsPerCheckpoint(namespace)).duplicates, archivesLostOrWrong: 0, problems: [] };
+  const result: Audit = {
+    checkpoints: names.length,
+    terminal: 0,
+    succeeded: 0,
+    failedReasons: {},
+    duplicateJobs: (await jobsPerCheckpoint(namespace)).duplicates,
+    archivesLostOrWrong: 0,
+    problems: [],
+  };
   for (const name of names) {
     const c = byName.get(name);
     if (!c || !terminal(c)) {
@@ -151,7 +203,9 @@ export async function audit(namespace: string, names: string[], s3?: S3Client): 
     const found = await archiveDigest(archive.uri, s3).catch((err: Error) => ({ error: err.message }));
     if ('error' in found || found.size !== archive.sizeBytes || found.sha256 !== archive.sha256) {
       result.archivesLostOrWrong++;
-      result.problems.push(`${name}: archive ${archive.uri} ${'error' in found ? found.error : `holds ${found.size} bytes sha256 ${found.sha256}`}, recorded ${archive.sizeBytes} bytes sha256 ${archive.sha256}`);
+      result.problems.push(
+        `${name}: archive ${archive.uri} ${'error' in found ? found.error : `holds ${found.size} bytes sha256 ${found.sha256}`}, recorded ${archive.sizeBytes} bytes sha256 ${archive.sha256}`,
+      );
     }
   }
   return result;

@@ -27,7 +27,13 @@ export interface DispatcherRestart {
 interface PodView {
   metadata: { name: string; uid: string };
   spec: { nodeName?: string };
-  status: { containerStatuses?: { name: string; restartCount: number; lastState?: { terminated?: { exitCode?: number; signal?: number; reason?: string } } }[] };
+  status: {
+    containerStatuses?: {
+      name: string;
+      restartCount: number;
+      lastState?: { terminated?: { exitCode?: number; signal?: number; reason?: string } };
+    }[];
+  };
 }
 
 /**
@@ -64,7 +70,11 @@ export class RestartWatcher {
   }
 
   private async poll(baseline: boolean): Promise<void> {
-    const pods = (JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json'])) as { items: PodView[] }).items;
+    const pods = (
+      JSON.parse(
+        await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', 'control-plane=controller-manager', '-o', 'json']),
+      ) as { items: PodView[] }
+    ).items;
     for (const pod of pods) {
       const status = (pod.status.containerStatuses ?? []).find((c) => c.name === 'manager');
       if (!status) continue;
@@ -72,7 +82,12 @@ export class RestartWatcher {
       this.seen.set(pod.metadata.name, status.restartCount);
       if (baseline || status.restartCount <= (before ?? 0)) continue;
       const previousLog = await previousContainerLog(pod, status.restartCount - 1);
-      this.restarts.push({ pod: pod.metadata.name, at: Date.now(), count: status.restartCount - (before ?? 0), ...classify(status.lastState?.terminated, previousLog) });
+      this.restarts.push({
+        pod: pod.metadata.name,
+        at: Date.now(),
+        count: status.restartCount - (before ?? 0),
+        ...classify(status.lastState?.terminated, previousLog),
+      });
     }
   }
 }
@@ -83,19 +98,47 @@ export class RestartWatcher {
  * <cluster>/nodes/<node>/var), else through kubectl logs --previous.
  */
 async function previousContainerLog(pod: PodView, restart: number): Promise<string> {
-  const file = join(clusterContext().clusterDir, 'nodes', pod.spec.nodeName ?? '', 'var/log/pods', `${OPERATOR_NS}_${pod.metadata.name}_${pod.metadata.uid}`, 'manager', `${restart}.log`);
+  const file = join(
+    clusterContext().clusterDir,
+    'nodes',
+    pod.spec.nodeName ?? '',
+    'var/log/pods',
+    `${OPERATOR_NS}_${pod.metadata.name}_${pod.metadata.uid}`,
+    'manager',
+    `${restart}.log`,
+  );
   const text = await readFile(file, 'utf8').catch(() => undefined);
-  if (text !== undefined) return text.split('\n').slice(-40).map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, '')).join('\n');
-  return await kubectl(['logs', '-n', OPERATOR_NS, pod.metadata.name, '-c', 'manager', '--previous', '--tail=40']).catch(() => '');
+  if (text !== undefined)
+    return text
+      .split('\n')
+      .slice(-40)
+      .map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, ''))
+      .join('\n');
+  return await kubectl([
+    'logs',
+    '-n',
+    OPERATOR_NS,
+    pod.metadata.name,
+    '-c',
+    'manager',
+    '--previous',
+    '--tail=40',
+  ]).catch(() => '');
 }
 
 /** The cause, from the container's terminated state and the last lines it logged. */
-export function classify(terminated: { exitCode?: number; signal?: number; reason?: string } | undefined, previousLog: string): { cause: RestartCause; detail: string } {
-  const exit = terminated ? `exit ${terminated.exitCode ?? '?'}${terminated.signal ? ` signal ${terminated.signal}` : ''}${terminated.reason ? ` (${terminated.reason})` : ''}` : 'exit unknown';
+export function classify(
+  terminated: { exitCode?: number; signal?: number; reason?: string } | undefined,
+  previousLog: string,
+): { cause: RestartCause; detail: string } {
+  const exit = terminated
+    ? `exit ${terminated.exitCode ?? '?'}${terminated.signal ? ` signal ${terminated.signal}` : ''}${terminated.reason ? ` (${terminated.reason})` : ''}`
+    : 'exit unknown';
   const lines = previousLog.split('\n').filter(Boolean);
   const stepDown = lines.find((l) => l.includes('could not renew the lease in time'));
   if (stepDown) return { cause: 'stepped down at its renew deadline', detail: `${exit}; ${messageOf(stepDown)}` };
-  if (terminated?.exitCode === 137 || terminated?.signal === 9 || terminated?.reason === 'OOMKilled') return { cause: 'killed', detail: exit };
+  if (terminated?.exitCode === 137 || terminated?.signal === 9 || terminated?.reason === 'OOMKilled')
+    return { cause: 'killed', detail: exit };
   const last = [...lines].reverse().find((l) => /"level":(50|60)/.test(l)) ?? lines.at(-1) ?? 'no log';
   return { cause: 'crashed', detail: `${exit}; last log: ${messageOf(last)}` };
 }
