@@ -88,6 +88,11 @@ export class LeanKubeClient {
     return this.request<T>('PATCH', path, body, 'application/merge-patch+json');
   }
 
+  /** For built-in kinds: lists such as a pod's containers are merged by name, not replaced. */
+  strategicMergePatch<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, body, 'application/strategic-merge-patch+json');
+  }
+
   /** options: a DeleteOptions body, e.g. with preconditions, so only the object decided on is deleted. */
   delete<T>(path: string, options?: unknown): Promise<T> {
     return options === undefined

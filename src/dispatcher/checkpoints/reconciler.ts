@@ -1,4 +1,4 @@
-import type { CustomObjectsApi, V1Job, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Checkpoint } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import { failedStatus, runningStatus } from '../../api/checkpoint-status.js';
@@ -19,6 +19,7 @@ import { apiMessage, ConflictError, isConflict, isInvalid, isNotFound } from '..
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import type { Lister } from '../../kube/lister.js';
+import { apiPaths } from '../../kube/paths.js';
 import { JOB_SERVICE_ACCOUNTS, jobName, ownerLabels } from '../../kube/names.js';
 import type { ReconcileOutcome } from '../../kube/work-queue.js';
 import { lookUpPolicy, type PolicyLookup } from '../policy-lookup.js';
@@ -40,7 +41,6 @@ export interface CheckpointReconcilerDeps {
   jobs: Lister<V1Job>;
   /** Hot-path requests (pod read, Job create, status patch). */
   lean: LeanKubeClient;
-  custom: CustomObjectsApi;
   events: EventRecorder;
   clock: Clock;
   log: Logger;
@@ -333,7 +333,7 @@ export class CheckpointReconciler {
   }
 
   private lookUpPolicy(name: string): Promise<PolicyLookup> {
-    return lookUpPolicy(this.deps.policies, this.deps.custom, name);
+    return lookUpPolicy(this.deps.policies, this.deps.lean, name);
   }
 
   private async lookUpPod(checkpoint: Checkpoint): Promise<PodFacts> {
@@ -371,13 +371,7 @@ export class CheckpointReconciler {
 
   private async readCheckpoint(ref: { namespace: string; name: string }): Promise<Checkpoint | undefined> {
     try {
-      return (await this.deps.custom.getNamespacedCustomObject({
-        group: API_GROUP,
-        version: API_VERSION,
-        plural: CHECKPOINT_PLURAL,
-        namespace: ref.namespace,
-        name: ref.name,
-      })) as Checkpoint;
+      return await this.deps.lean.get<Checkpoint>(apiPaths.checkpoint(ref));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -1,20 +1,10 @@
-import {
-  type CoreV1Api,
-  type CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Job,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { NodeLister } from '../runtime-support.js';
 import type { Checkpoint, RestoreRecord } from '../../api/checkpoint.js';
 import type { CheckpointPolicy } from '../../api/checkpoint-policy.js';
 import {
-  API_GROUP,
   API_GROUP_VERSION,
-  API_VERSION,
   CHECKPOINT_KIND,
-  CHECKPOINT_PLURAL,
   RESTORE_FROM_ANNOTATION,
   RESTORE_HANDLED_ANNOTATION,
   RESTORE_MESSAGE_ANNOTATION,
@@ -26,6 +16,7 @@ import type { JobSettings } from '../../actions/shared/action-job.js';
 import { isNotFound } from '../../kube/errors.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { Lister } from '../../kube/lister.js';
+import { apiPaths } from '../../kube/paths.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
 import { ownerLabels } from '../../kube/names.js';
 import { buildRestoreJob } from '../../actions/restore/job.js';
@@ -54,8 +45,6 @@ export interface RestoreReconcilerDeps {
   jobs: Lister<V1Job>;
   lean: LeanKubeClient;
   /** For the one strategic-merge patch (a container's image), which the lean client does not speak. */
-  core: CoreV1Api;
-  custom: CustomObjectsApi;
   events: EventRecorder;
   clock: Clock;
   log: Logger;
@@ -181,23 +170,16 @@ export class RestoreReconciler {
             originalImage: decision.originalImage,
           }));
         }
-        await this.deps.core.patchNamespacedPod(
-          {
-            name: pod.name,
-            namespace: pod.namespace,
-            body: {
-              metadata: {
-                resourceVersion: pod.resourceVersion,
-                annotations: {
-                  [RESTORE_STATUS_ANNOTATION]: 'Running',
-                  [RESTORE_MESSAGE_ANNOTATION]: `ImagePushed: container ${decision.containerName} is being recreated from ${decision.image}`,
-                },
-              },
-              spec: { containers: [{ name: decision.containerName, image: decision.image }] },
+        await this.deps.lean.strategicMergePatch(apiPaths.pod(pod), {
+          metadata: {
+            resourceVersion: pod.resourceVersion,
+            annotations: {
+              [RESTORE_STATUS_ANNOTATION]: 'Running',
+              [RESTORE_MESSAGE_ANNOTATION]: `ImagePushed: container ${decision.containerName} is being recreated from ${decision.image}`,
             },
           },
-          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-        );
+          spec: { containers: [{ name: decision.containerName, image: decision.image }] },
+        });
         this.podEvent(
           pod,
           'Normal',
@@ -227,26 +209,19 @@ export class RestoreReconciler {
             `restore of pod ${pod.namespace}/${pod.name} failed on its node; putting image ${decision.originalImage} back: ${decision.message}`,
           );
         }
-        await this.deps.core.patchNamespacedPod(
-          {
-            name: pod.name,
-            namespace: pod.namespace,
-            body: {
-              metadata: {
-                resourceVersion: pod.resourceVersion,
-                annotations: {
-                  [RESTORE_MESSAGE_ANNOTATION]:
-                    `RollingBack: ${decision.reason}: ${decision.message}; putting ${decision.originalImage} back`.slice(
-                      0,
-                      1024,
-                    ),
-                },
-              },
-              spec: { containers: [{ name: decision.containerName, image: decision.originalImage }] },
+        await this.deps.lean.strategicMergePatch(apiPaths.pod(pod), {
+          metadata: {
+            resourceVersion: pod.resourceVersion,
+            annotations: {
+              [RESTORE_MESSAGE_ANNOTATION]:
+                `RollingBack: ${decision.reason}: ${decision.message}; putting ${decision.originalImage} back`.slice(
+                  0,
+                  1024,
+                ),
             },
           },
-          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-        );
+          spec: { containers: [{ name: decision.containerName, image: decision.originalImage }] },
+        });
         if (!decision.recorded)
           this.podEvent(
             pod,
@@ -453,15 +428,7 @@ export class RestoreReconciler {
   }
 
   private async readCheckpoint(namespace: string, name: string): Promise<Checkpoint | undefined> {
-    return (
-      this.deps.custom.getNamespacedCustomObject({
-        group: API_GROUP,
-        version: API_VERSION,
-        plural: CHECKPOINT_PLURAL,
-        namespace,
-        name,
-      }) as Promise<Checkpoint>
-    ).catch((err: unknown) => {
+    return this.deps.lean.get<Checkpoint>(apiPaths.checkpoint({ namespace, name })).catch((err: unknown) => {
       if (isNotFound(err)) return undefined;
       throw err;
     });
@@ -477,7 +444,7 @@ export class RestoreReconciler {
   }
 
   private lookUpPolicy(name: string): Promise<PolicyLookup> {
-    return lookUpPolicy(this.deps.policies, this.deps.custom, name);
+    return lookUpPolicy(this.deps.policies, this.deps.lean, name);
   }
 }
 
