@@ -1,10 +1,11 @@
-import { type KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, Watch } from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../clock/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { type CacheTransform, withoutManagedFields } from './cache-transform.js';
 import { type Change, type ChangeKind, ObjectStore } from './object-store.js';
 import { DEFAULT_PAGE_SIZE, isGone, type ListPage, listInPages } from './paged-list.js';
 import { getJson } from './raw-get.js';
+import { watchWithTimeout } from './watch-internals.js';
 
 export type { ChangeKind } from './object-store.js';
 
@@ -59,8 +60,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   constructor(private readonly options: InformerOptions<T>) {
     this.clock = options.clock ?? systemClock;
     this.transform = options.transform ?? withoutManagedFields;
-    this.watch = new Watch(options.kubeConfig);
-    (this.watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_INACTIVITY_MS;
+    this.watch = watchWithTimeout(options.kubeConfig, WATCH_INACTIVITY_MS);
   }
 
   onChange(handler: (obj: T, kind: ChangeKind) => void): void {

@@ -1,7 +1,8 @@
-import { type KubeConfig, type V1ObjectMeta, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, V1ObjectMeta, Watch } from '@kubernetes/client-node';
 import { type Clock, systemClock } from '../clock/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { getJson } from './raw-get.js';
+import { watchWithTimeout, withAcceptHeader } from './watch-internals.js';
 
 /** Asks the API server for metadata only: no spec or status crosses the wire. */
 const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
@@ -39,16 +40,8 @@ export class PodMetadataWatch {
   ) {
     this.clock = opts.clock ?? systemClock;
     const kc = opts.kubeConfig;
-    // client-node's Watch takes its headers from the config's authentication step.
-    this.watch = new Watch({
-      getCurrentCluster: () => kc.getCurrentCluster(),
-      applySecurityAuthentication: async (ctx: { setHeaderParam(k: string, v: string): void }) => {
-        await kc.applySecurityAuthentication(ctx as Parameters<KubeConfig['applySecurityAuthentication']>[0]);
-        ctx.setHeaderParam('Accept', PARTIAL_METADATA);
-      },
-    } as unknown as KubeConfig);
     // The server ends each watch after WATCH_SECONDS; quiet namespaces must not look like failures.
-    (this.watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (WATCH_SECONDS + 60) * 1000;
+    this.watch = watchWithTimeout(withAcceptHeader(kc, PARTIAL_METADATA), (WATCH_SECONDS + 60) * 1000);
   }
 
   get hasSynced(): boolean {
