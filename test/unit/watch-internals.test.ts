@@ -36,15 +36,13 @@ async function silentWatchServer(seen: IncomingHttpHeaders[]): Promise<KubeConfi
 
 describe('client-node Watch as the informers use it', () => {
   it('ends a watch that stays quiet for the timeout it was given', async () => {
+    // The server never ends the watch, and client-node's own default would wait far longer than
+    // this test's 5 s limit: only the timeout given ends it, with an error saying so.
     const kc = await silentWatchServer([]);
-    const started = Date.now();
-    const ended = new Promise<unknown>((resolve) => {
+    const ended = await new Promise<unknown>((resolve) => {
       void watchWithTimeout(kc, 300).watch('/api/v1/pods', {}, () => undefined, resolve);
     });
-    await ended;
-    const took = Date.now() - started;
-    expect(took).toBeGreaterThanOrEqual(250);
-    expect(took).toBeLessThan(10_000);
+    expect(String(ended)).toMatch(/abort|timeout/i);
   });
 
   it('sends the Accept header of a metadata-only watch, with the credentials of the real config', async () => {
