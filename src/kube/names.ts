@@ -57,6 +57,15 @@ export function ownerLabels(
   };
 }
 
+/** The inverse of ownerLabels: which action a Job does for which object, if its labels say. */
+export function jobOwner(
+  labels: Record<string, string> | undefined,
+): { action: string | undefined; namespace: string; name: string } | undefined {
+  const namespace = labels?.[LABELS.ownerNamespace];
+  const name = labels?.[LABELS.ownerName];
+  return namespace && name ? { action: labels[LABELS.action], namespace, name } : undefined;
+}
+
 /** The identities the operator's Jobs run as (manifests/rbac), each allowed only what its action needs. */
 export const JOB_SERVICE_ACCOUNTS = {
   checkpoint: 'checkpoint-operator-job',

@@ -1,6 +1,6 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { Checkpoint } from '../../api/checkpoint.js';
-import { LABELS } from '../../kube/names.js';
+import { jobOwner } from '../../kube/names.js';
 import type { WorkKey } from '../work-key.js';
 
 /**
@@ -14,12 +14,9 @@ export const checkpointWatches = {
   },
   /** Its checkpoint or cleanup Job changed: the Checkpoint's next step may be due. */
   job(job: V1Job): WorkKey[] {
-    const labels = job.metadata?.labels ?? {};
-    const namespace = labels[LABELS.ownerNamespace];
-    const name = labels[LABELS.ownerName];
-    const action = labels[LABELS.action];
-    return namespace && name && (action === 'checkpoint' || action === 'cleanup')
-      ? [{ kind: 'checkpoint', namespace, name }]
+    const owner = jobOwner(job.metadata?.labels);
+    return owner && (owner.action === 'checkpoint' || owner.action === 'cleanup')
+      ? [{ kind: 'checkpoint', namespace: owner.namespace, name: owner.name }]
       : [];
   },
   /** A node removed under a Running Checkpoint: its Job can never run there (see decideCheckpoint). */

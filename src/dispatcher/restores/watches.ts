@@ -1,7 +1,7 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { Checkpoint } from '../../api/checkpoint.js';
 import { RESTORE_FROM_ANNOTATION, RESTORE_HANDLED_ANNOTATION, RESTORE_STATUS_ANNOTATION } from '../../api/constants.js';
-import { LABELS } from '../../kube/names.js';
+import { jobOwner } from '../../kube/names.js';
 import type { WorkKey } from '../work-key.js';
 import { handledMarker } from './decide.js';
 
@@ -34,9 +34,7 @@ export const restoreWatches = {
   },
   /** Its restore Job changed. */
   job(job: V1Job): WorkKey[] {
-    const labels = job.metadata?.labels ?? {};
-    const namespace = labels[LABELS.ownerNamespace];
-    const name = labels[LABELS.ownerName];
-    return namespace && name && labels[LABELS.action] === 'restore' ? [{ kind: 'restore', namespace, name }] : [];
+    const owner = jobOwner(job.metadata?.labels);
+    return owner?.action === 'restore' ? [{ kind: 'restore', namespace: owner.namespace, name: owner.name }] : [];
   },
 };
