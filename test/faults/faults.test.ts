@@ -351,7 +351,14 @@ describe('fault suite', () => {
       const doneAt = await waitAllTerminal(ns, [...names, 'probe'], 300_000);
       const a = await audit(ns, [...names, 'probe']);
       // The thawed replica finds its lease gone and exits (a replica that lost the lease must not
-      // act on what it believed while frozen); its kubelet restarts it as a standby.
+      // act on what it believed while frozen); its kubelet restarts it as a standby, after a
+      // back-off that grows with its earlier restarts. Wait for that here, so this case reports it.
+      await waitUntil(
+        'the thawed replica restarted',
+        async () => (await restartsOfThisTest()).of(leaseBefore.holder) > 0,
+        60_000,
+        1000,
+      ).catch(() => undefined);
       const restarts = await restartsOfThisTest({
         pod: leaseBefore.holder,
         cause: 'stepped down at its renew deadline',

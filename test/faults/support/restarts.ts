@@ -15,7 +15,12 @@ export type RestartCause =
 
 export interface DispatcherRestart {
   pod: string;
-  /** When the watcher saw it (ms since the epoch). */
+  /**
+   * When the container ended (ms since the epoch), as its kubelet recorded it; when the watcher
+   * saw it if the kubelet did not say. A case owns the restarts that ended during it: a replica
+   * that exits near a case's end is often restarted (after its back-off) once the next case has
+   * begun, and is still the earlier case's.
+   */
   at: number;
   /** How many restarts the count went up by (more than one when they came faster than the poll). */
   count: number;
@@ -31,7 +36,7 @@ interface PodView {
     containerStatuses?: {
       name: string;
       restartCount: number;
-      lastState?: { terminated?: { exitCode?: number; signal?: number; reason?: string } };
+      lastState?: { terminated?: { exitCode?: number; signal?: number; reason?: string; finishedAt?: string } };
     }[];
   };
 }
@@ -63,7 +68,7 @@ export class RestartWatcher {
     await this.loop;
   }
 
-  /** Restarts seen since `from` (ms since the epoch), after one more look. */
+  /** Restarts of containers that ended since `from` (ms since the epoch), after one more look. */
   async since(from: number): Promise<DispatcherRestart[]> {
     await this.poll(false).catch(() => undefined);
     return this.restarts.filter((r) => r.at >= from);
@@ -82,9 +87,10 @@ export class RestartWatcher {
       this.seen.set(pod.metadata.name, status.restartCount);
       if (baseline || status.restartCount <= (before ?? 0)) continue;
       const previousLog = await previousContainerLog(pod, status.restartCount - 1);
+      const endedAt = Date.parse(status.lastState?.terminated?.finishedAt ?? '');
       this.restarts.push({
         pod: pod.metadata.name,
-        at: Date.now(),
+        at: Number.isNaN(endedAt) ? Date.now() : endedAt,
         count: status.restartCount - (before ?? 0),
         ...classify(status.lastState?.terminated, previousLog),
       });
