@@ -6,13 +6,21 @@ import {
   getCheckpoint,
   runWorkload,
   sha256File,
+  waitForAllTerminal,
   waitForPhase,
   waitForTerminal,
 } from './support/checkpoints.js';
 import { kubectl } from './support/kube.js';
 import { pinnedNode } from '../../src/actions/shared/action-job.js';
 import { stalledStorage } from './support/stalled-storage.js';
-import { claimDirectory, DEFAULT_NODE, nodeRoot, runtimeShimOf } from './support/nodes.js';
+import {
+  CHECKPOINT_NODE,
+  claimDirectory,
+  DEFAULT_NODE,
+  nodeRoot,
+  OTHER_CHECKPOINT_NODE,
+  runtimeShimOf,
+} from './support/nodes.js';
 
 const NS = 'ckpt-e2e';
 const OPERATOR_NS = 'checkpoint-operator-system';
@@ -187,16 +195,18 @@ describe('checkpoint end to end', () => {
     for (const p of operator.items) expect(p.spec.serviceAccountName).toBe('checkpoint-operator-controller-manager');
   });
 
-  it('leaves at most FINISHED_JOBS_KEPT (10) finished checkpoint Jobs behind a burst, the newest among them', async () => {
-    const pods = ['burst-a', 'burst-b', 'burst-c'];
-    for (const p of pods) await runWorkload(NS, p);
-    const names = Array.from({ length: 24 }, (_, i) => `burst-${i}`);
+  it('leaves at most FINISHED_JOBS_KEPT (10) finished checkpoint Jobs behind a burst of 200, the newest among them', async () => {
+    // Two nodes that checkpoint with the defaults, so the burst meets both nodes' Job slots.
+    const pods = ['burst-a', 'burst-b', 'burst-c', 'burst-d'];
+    for (const [i, p] of pods.entries())
+      await runWorkload(NS, p, { nodeName: i % 2 === 0 ? CHECKPOINT_NODE : OTHER_CHECKPOINT_NODE });
+    const names = Array.from({ length: 200 }, (_, i) => `burst-${i}`);
     await apply(
       names
         .map((n, i) => checkpointYaml(n, `  target:\n    podName: ${pods[i % pods.length]}\n${LOCAL}`))
         .join('\n---\n'),
     );
-    const done = await Promise.all(names.map((n) => waitForTerminal(NS, n, 240_000)));
+    const done = await waitForAllTerminal(NS, names, 840_000);
     for (const c of done) expect(c.status?.phase, c.status?.message).toBe('Succeeded');
     const finishedCheckpointJobs = async () => {
       const jobs = JSON.parse(
@@ -254,7 +264,7 @@ describe('checkpoint end to end', () => {
     // Their Checkpoints keep what they recorded.
     for (const c of done)
       expect((await getCheckpoint(NS, c.metadata.name)).status?.archive?.sha256).toBe(c.status!.archive!.sha256);
-  }, 300_000);
+  }, 1_200_000);
 
   describe('fails clearly, with a reason, a message and an Event, and the dispatcher keeps running', () => {
     const failures: [string, string, string, (() => Promise<void>)?][] = [

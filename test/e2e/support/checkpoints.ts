@@ -29,6 +29,29 @@ export async function waitForTerminal(namespace: string, name: string, timeoutMs
   }
 }
 
+/**
+ * Waits until every named Checkpoint is Succeeded or Failed, by listing the namespace every 2 s:
+ * one request however many there are, where a poller each would load the API server themselves.
+ */
+export async function waitForAllTerminal(namespace: string, names: string[], timeoutMs: number): Promise<Checkpoint[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = (await customObjects()
+      .listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: CHECKPOINT_PLURAL, namespace })
+      .catch(() => ({ items: [] }))) as { items: Checkpoint[] };
+    const byName = new Map(list.items.map((c) => [c.metadata.name!, c]));
+    const terminal = names
+      .map((n) => byName.get(n))
+      .filter((c) => c?.status?.phase === 'Succeeded' || c?.status?.phase === 'Failed');
+    if (terminal.length === names.length) return terminal as Checkpoint[];
+    if (Date.now() > deadline)
+      throw new Error(
+        `${names.length - terminal.length} of ${names.length} Checkpoints in ${namespace} not terminal after ${timeoutMs / 1000}s`,
+      );
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 export async function waitForPhase(
   namespace: string,
   name: string,
