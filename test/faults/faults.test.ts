@@ -7,7 +7,7 @@ import { useOwnCluster } from '../e2e/support/cluster-context.js';
 import { kubectl } from '../e2e/support/kube.js';
 import { adminS3, createBucket, pendingUploads } from '../e2e/support/s3.js';
 import { type FaultResult, machine, writeSection } from '../reliability/report.js';
-import { CHECKPOINT_NODE } from '../e2e/support/nodes.js';
+import { CHECKPOINT_NODE, DEFAULT_NODE } from '../e2e/support/nodes.js';
 import { leaderLease, operatorPods, runningJobPods, signalContainer } from './support/containers.js';
 import {
   type Audit,
@@ -16,6 +16,7 @@ import {
   checkpointObject,
   decisionProbe,
   listCheckpoints,
+  OPERATOR_NS,
   objectsOf,
   runWorkloads,
   waitActedOn,
@@ -591,5 +592,73 @@ describe('fault suite', () => {
       a,
       await restartsOfThisTest(),
     );
+  }, 600_000);
+
+  it('node removed while a checkpoint Job waits to run there: NodeLost at once; the node comes back', async () => {
+    const ns = 'fault-node-lost';
+    // The node whose kubelet keeps its own certificate: the Job never gets to run here, so that is moot.
+    const node = cluster.nodes!.byName(DEFAULT_NODE);
+    const [target] = await runWorkloads(ns, 1, 1, { nodeName: node.name });
+    const jobPodNode = async (job: string) =>
+      (
+        JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${job}`, '-o', 'json'])) as {
+          items: { spec: { nodeName?: string } }[];
+        }
+      ).items[0]?.spec.nodeName;
+    const downAt = Date.now();
+    let deletedAt = 0;
+    let decidedAt = 0;
+    let job = '';
+    // The kubelet stopped, as on a node that died: the Job's pod is bound there and never starts.
+    // Then the Node object goes, as an administrator or a cloud's node controller removes a dead
+    // node. The kubelet is started again at once, within the pod GC's 40 s for pods of missing
+    // nodes, and registers the node anew.
+    await node.restartKubelet(async () => {
+      await applyAll([checkpointObject(ns, 'lost', target!)]);
+      await waitUntil(
+        "the checkpoint Job's pod bound to the node",
+        async () => {
+          job = (await listCheckpoints(ns)).find((c) => c.metadata.name === 'lost')?.status?.jobName ?? '';
+          return job !== '' && (await jobPodNode(job)) === node.name;
+        },
+        120_000,
+        250,
+      );
+      deletedAt = Date.now();
+      await kubectl(['delete', 'node', node.name]);
+      decidedAt = await waitAllTerminal(ns, ['lost'], 60_000);
+    });
+    const backAt = Date.now();
+    await waitUntil(
+      'the node registered again and Ready',
+      async () =>
+        (
+          JSON.parse(await kubectl(['get', 'node', node.name, '-o', 'json'])) as {
+            status: { conditions?: { type: string; status: string }[] };
+          }
+        ).status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+      120_000,
+      500,
+    );
+    const readyAt = Date.now();
+    const a = await audit(ns, ['lost']);
+    const lost = (await listCheckpoints(ns)).find((c) => c.metadata.name === 'lost')!;
+    const nodeLost = lost.status?.phase === 'Failed' && lost.status.reason === 'NodeLost';
+    record(
+      {
+        fault: 'node removed while a checkpoint Job waits there',
+        during: "1 checkpoint whose Job's pod was bound to the node, its kubelet stopped",
+        recoverySeconds: seconds(decidedAt - deletedAt),
+        recoveredWhen: 'Node deletion asked for → the Checkpoint Failed with NodeLost',
+        notes: `kubelet down ${seconds(backAt - downAt)} s; the node registered again and Ready ${seconds(readyAt - backAt)} s after its kubelet started. The Job is left to its owner: when the node comes back its pod finds the Checkpoint already Failed and records nothing.`,
+      },
+      a,
+      await restartsOfThisTest(),
+      nodeLost,
+    );
+    expect(lost.status).toMatchObject({ phase: 'Failed', reason: 'NodeLost' });
+    expect(lost.status!.message).toContain(node.name);
+    expect(lost.status!.message).toContain(job);
+    expect(lost.status!.archive).toBeUndefined();
   }, 600_000);
 });

@@ -58,8 +58,12 @@ export interface RealNode {
   containerd(): ManagedProcess;
   kubelet(): ManagedProcess;
   kubeProxy(): ManagedProcess;
-  /** Stops the kubelet (SIGTERM, then SIGKILL) and starts it again after downMs: pods keep running meanwhile, as on a real node. */
-  restartKubelet(downMs?: number): Promise<void>;
+  /**
+   * Stops the kubelet (SIGTERM, then SIGKILL) and starts it again after downMs, or once
+   * `whileDown` has settled (started again even if it throws): pods keep running meanwhile, as on
+   * a real node.
+   */
+  restartKubelet(downMsOrWhileDown?: number | (() => Promise<void>)): Promise<void>;
   /** Stops containerd and starts it again: running containers stay (their shims live on). */
   restartContainerd(downMs?: number): Promise<void>;
   /**
@@ -247,10 +251,14 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     containerd: () => procs.containerd,
     kubelet: () => procs.kubelet!,
     kubeProxy: () => procs.kubeProxy!,
-    async restartKubelet(downMs = 0) {
+    async restartKubelet(downMsOrWhileDown = 0) {
       await procs.kubelet?.stop();
-      await new Promise((r) => setTimeout(r, downMs));
-      procs.kubelet = startKubelet();
+      try {
+        if (typeof downMsOrWhileDown === 'number') await new Promise((r) => setTimeout(r, downMsOrWhileDown));
+        else await downMsOrWhileDown();
+      } finally {
+        procs.kubelet = startKubelet();
+      }
     },
     async restartContainerd(downMs = 0) {
       await procs.containerd.stop();
