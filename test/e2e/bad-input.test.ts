@@ -18,11 +18,12 @@ import {
   RESTORED_FROM_ANNOTATION,
 } from '../../src/api/constants.js';
 import { handledMarker } from '../../src/dispatcher/restores/decide.js';
+import { CHECKPOINT_NODE_LABEL } from '../../src/dispatcher/runtime-support.js';
 import { freePort } from '../cluster/ports.js';
 import { type BadInputResult, machine, writeSection } from '../reliability/report.js';
 import { counterPort, getCheckpoint, waitForPhase, waitForTerminal } from './support/checkpoints.js';
 import { clusterContext } from './support/cluster-context.js';
-import { CHECKPOINT_NODE, DEFAULT_NODE } from './support/nodes.js';
+import { CHECKPOINT_NODE, DEFAULT_NODE, OTHER_CHECKPOINT_NODE } from './support/nodes.js';
 import { stalledStorage } from './support/stalled-storage.js';
 import { customObjects, kubeConfig, kubectl, refusal } from './support/kube.js';
 
@@ -549,6 +550,19 @@ const failedCheckpoints: FailedCase[] = [
     spec: spec({ target: target('victim', { namespace: 'bad-input-nowhere' }), policyRef: 'bad-input-ghost-ns' }),
   },
   {
+    title:
+      "a pod on a node whose kubelet keeps its own self-signed serving certificate (kubeadm's and kind's default), with the default kubelet access",
+    name: 'self-signed-kubelet',
+    reason: 'KubeletTLSError',
+    spec: spec({ target: target('on-self-signed-node') }),
+  },
+  {
+    title: `a pod on a node its administrator labelled ${CHECKPOINT_NODE_LABEL}=disabled: refused before any Job`,
+    name: 'node-says-no',
+    reason: 'CheckpointDisabledOnNode',
+    spec: spec({ target: target('on-disabled-node') }),
+  },
+  {
     title: 'a policy that does not exist',
     name: 'no-such-policy',
     reason: 'PolicyNotFound',
@@ -991,6 +1005,8 @@ beforeAll(async () => {
     pod('stalls-a'),
     pod('stalls-b'),
     pod('six', { containers: ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'] }),
+    pod('on-self-signed-node', { node: DEFAULT_NODE }),
+    pod('on-disabled-node', { node: OTHER_CHECKPOINT_NODE }),
     ...restoreSources.map((s) => pod(s.pod, { containers: [s.container ?? 'main'] })),
     ...restoreRefusals.filter((r) => r.running !== false).map((r) => pod(r.pod, r.node ? { node: r.node } : {})),
   ]);
@@ -1032,6 +1048,8 @@ beforeAll(async () => {
     60_000,
   );
 
+  // A node that checkpoints with the defaults, but whose administrator says no (taken off after).
+  await kubectl(['label', 'node', OTHER_CHECKPOINT_NODE, `${CHECKPOINT_NODE_LABEL}=disabled`, '--overwrite']);
   // One batch for the dispatcher: the failing Checkpoints, and the Succeeded ones restores need.
   await applyAll([
     ...failedCheckpoints.map((c) => checkpoint(c.name, c.spec, c.namespace)),
@@ -1058,6 +1076,7 @@ afterAll(async () => {
     results,
   });
   // Let the held pod go, and take away the cluster-scoped objects this file made.
+  await kubectl(['label', 'node', OTHER_CHECKPOINT_NODE, `${CHECKPOINT_NODE_LABEL}-`]).catch(() => undefined);
   await kubectl([
     'patch',
     'pod',
