@@ -18,7 +18,7 @@ import {
   RESTORED_FROM_ANNOTATION,
 } from '../../src/api/constants.js';
 import { handledMarker } from '../../src/dispatcher/restores/decide.js';
-import { CHECKPOINT_NODE_LABEL } from '../../src/dispatcher/runtime-support.js';
+import { CHECKPOINT_NODE_LABEL, RESTORE_NODE_LABEL } from '../../src/dispatcher/runtime-support.js';
 import { freePort } from '../cluster/ports.js';
 import { type BadInputResult, machine, writeSection } from '../reliability/report.js';
 import { counterPort, getCheckpoint, waitForPhase, waitForTerminal } from './support/checkpoints.js';
@@ -1007,6 +1007,7 @@ beforeAll(async () => {
     pod('six', { containers: ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'] }),
     pod('on-self-signed-node', { node: DEFAULT_NODE }),
     pod('on-disabled-node', { node: OTHER_CHECKPOINT_NODE }),
+    pod('r-rollback', { node: DEFAULT_NODE }),
     ...restoreSources.map((s) => pod(s.pod, { containers: [s.container ?? 'main'] })),
     ...restoreRefusals.filter((r) => r.running !== false).map((r) => pod(r.pod, r.node ? { node: r.node } : {})),
   ]);
@@ -1314,6 +1315,38 @@ describe('restore annotation: refused, the pod untouched', () => {
       }
     });
   });
+});
+
+describe('restore on a node that cannot run the checkpoint image after all', () => {
+  it(`a pod on a node labelled ${RESTORE_NODE_LABEL}=enabled whose containerd cannot restore: its original image goes back`, async () => {
+    await recordCase(
+      'restore annotation',
+      `a pod on a node labelled ${RESTORE_NODE_LABEL}=enabled whose containerd has restore off (rolled back)`,
+      async (seen) => {
+        // The administrator's label says the node restores; its containerd says nothing of the
+        // kind, and only running the checkpoint image shows it cannot.
+        await kubectl(['label', 'node', DEFAULT_NODE, `${RESTORE_NODE_LABEL}=enabled`, '--overwrite']);
+        try {
+          await new Promise((r) => setTimeout(r, 1000));
+          const before = await getPod('r-rollback');
+          const original = before.spec.containers[0]!.image;
+          await annotatePod('r-rollback', { [RESTORE_FROM_ANNOTATION]: 'src-ok' });
+          const after = await restoreAnswer('r-rollback', 'src-ok', 180_000);
+          const message = annotation(after, RESTORE_MESSAGE_ANNOTATION) ?? '';
+          seen.outcome = `restore-status=${annotation(after, RESTORE_STATUS_ANNOTATION)}/${message.split(':')[0]}`;
+          seen.message = message;
+          expect(annotation(after, RESTORE_STATUS_ANNOTATION)).toBe('Failed');
+          expect(message).toMatch(/^NodeRejectedImage: /);
+          expect(message).toContain(`rolled back: container main runs its original image ${original} again`);
+          expect(after.spec.containers[0]!.image).toBe(original);
+          expect(annotation(after, RESTORED_FROM_ANNOTATION)).toBeUndefined();
+          await expectWarningEvent(NS, 'r-rollback', 'NodeRejectedImage');
+        } finally {
+          await kubectl(['label', 'node', DEFAULT_NODE, `${RESTORE_NODE_LABEL}-`]);
+        }
+      },
+    );
+  }, 240_000);
 });
 
 describe('after all the bad input', () => {
