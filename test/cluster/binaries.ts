@@ -23,6 +23,8 @@ export interface Binaries {
   /** The pod sandbox's pause program (static). */
   pause: string;
   localPathProvisioner: string;
+  /** Helm, for the install tests that install, upgrade and uninstall the operator's chart. */
+  helm: string;
 }
 
 const here = import.meta.dirname;
@@ -45,6 +47,7 @@ export interface PinnedVersions {
   criu: string;
   criuSha256: string;
   localPathProvisioner: string;
+  helm: string;
 }
 
 function pathsFor(v: PinnedVersions): Binaries {
@@ -71,6 +74,7 @@ function pathsFor(v: PinnedVersions): Binaries {
       `local-path-provisioner-${v.localPathProvisioner}`,
       'local-path-provisioner',
     ),
+    helm: join(cacheDir(), 'bin', `helm-${v.helm}`, 'helm'),
   };
 }
 

@@ -4,6 +4,7 @@
 #   control plane: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd
 #   nodes:         kubelet, kube-proxy, containerd (+ its runc shim and ctr), runc, CRIU, pause
 #   servers:       MinIO, Jaeger (the trace receiver), local-path-provisioner (the StorageClass)
+#   clients:       helm (the install tests install the operator's chart with it)
 # CRIU is C: it is built from the source tarball named by CRIU_SOURCE (verified against the
 # sha256 pinned in versions.json), unless a criu on the PATH passes `criu check`.
 #
@@ -24,6 +25,7 @@ runc=$(ver runc)
 criu=$(ver criu)
 criu_sha256=$(ver criuSha256)
 lpp=$(ver localPathProvisioner)
+helm=$(ver helm)
 cache=${CHECKPOINT_OPERATOR_CACHE:-$HOME/.cache/checkpoint-operator}
 bin="$cache/bin"
 mkdir -p "$bin"
@@ -77,9 +79,9 @@ build_kubernetes() {
 }
 
 # One Go main package, built through a throw-away module that requires it at a pinned version.
-# Usage: build_main <name> <version> <module> <package>
+# Usage: build_main <name> <version> <module> <package> [extra -ldflags]
 build_main() {
-  local name=$1 version=$2 module=$3 package=$4
+  local name=$1 version=$2 module=$3 package=$4 ldflags=${5:-}
   local out="$bin/$name-$version"
   if [[ -x "$out/$name" ]]; then echo "$name $version: cached in $out"; return; fi
   local work="$cache/src/$name-$version"
@@ -89,7 +91,7 @@ build_main() {
     printf 'module checkpoint-operator.local/%s-build\n\ngo 1.24\n\nrequire %s %s\n' "$name" "$module" "$version" > go.mod
     echo 'package main' > tools.go
     echo "$name $version: building"
-    go build -trimpath -gcflags "$gcflags" -ldflags "-s -w" -o "$out.tmp/$name" "$package"
+    go build -trimpath -gcflags "$gcflags" -ldflags "-s -w $ldflags" -o "$out.tmp/$name" "$package"
   )
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
@@ -173,6 +175,12 @@ build_etcd() { build_main etcd "$etcd" go.etcd.io/etcd/server/v3 go.etcd.io/etcd
 build_minio() { build_main minio "$minio" github.com/minio/minio github.com/minio/minio; }
 # Jaeger v2 (an OpenTelemetry Collector distribution) ships from the module's v1 tags.
 build_jaeger() { build_main jaeger "$jaeger" github.com/jaegertracing/jaeger github.com/jaegertracing/jaeger/cmd/jaeger; }
+# Helm's Makefile sets its version the same way (`helm version` says v4.3 without it); metadata
+# stays empty, as in a release build, so it reads v4.3.2 rather than v4.3.2+unreleased.
+build_helm() {
+  build_main helm "$helm" helm.sh/helm/v4 helm.sh/helm/v4/cmd/helm \
+    "-X helm.sh/helm/v4/internal/version.version=$helm"
+}
 
 # Runs the named builds one after another, each output line prefixed with the lane's name.
 lane() {
@@ -187,7 +195,7 @@ else
   # lane leaves cores idle while it downloads modules or links a binary, which the other fills.
   lane kubernetes kubernetes pause &
   k8s_lane=$!
-  lane others criu containerd runc local-path-provisioner etcd minio jaeger &
+  lane others criu containerd runc local-path-provisioner etcd minio jaeger helm &
   others_lane=$!
   status=0
   wait "$k8s_lane" || status=$?
