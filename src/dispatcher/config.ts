@@ -226,6 +226,9 @@ const envSchema = z.object({
   LEADER_ELECTION_RETRY_PERIOD: duration('LEADER_ELECTION_RETRY_PERIOD', '2s'),
 });
 
+/** Every environment variable the dispatcher reads (besides the standard OTEL_* ones), for installers to expose. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export type ConfigResult = { ok: true; config: DispatcherConfig } | { ok: false; message: string };
 
 export interface ConfigSources {
