@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, readlink, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { RegistryClient } from '../src/oci/registry-client.js';
 import { type BuiltLayer, buildLayer, type LayerEntry } from './layer.js';
@@ -22,7 +22,40 @@ export const NONROOT = 65532;
  */
 export async function nodeBaseEntries(nodeBinary: string): Promise<LayerEntry[]> {
   const entries: LayerEntry[] = [
+    ...accountsAndTrust(),
     { type: 'file', path: NODE_PATH, mode: 0o755, source: await realpath(nodeBinary) },
+  ];
+  for (const lib of await sharedLibraries(nodeBinary)) {
+    entries.push({ type: 'file', path: lib.real, mode: 0o755, source: lib.real });
+    if (lib.path !== lib.real) entries.push({ type: 'symlink', path: lib.path, target: lib.real });
+  }
+  return entries;
+}
+
+/**
+ * The same base for another platform, whose binaries this machine cannot run (so `ldd` cannot
+ * list the libraries): everything in `rootfs`, which holds Node.js at usr/local/bin/node and the
+ * libraries it links, as test/cluster/build/fetch-arm64-node.sh lays them out.
+ */
+export async function rootfsNodeBaseEntries(rootfs: string): Promise<LayerEntry[]> {
+  const entries: LayerEntry[] = accountsAndTrust();
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const source = join(dir, e.name);
+      const path = `/${relative(rootfs, source)}`;
+      if (e.isSymbolicLink()) entries.push({ type: 'symlink', path, target: await readlink(source) });
+      else if (e.isDirectory()) await walk(source);
+      else if (e.isFile()) entries.push({ type: 'file', path, mode: (await stat(source)).mode & 0o7777, source });
+    }
+  };
+  await walk(rootfs);
+  if (!entries.some((e) => e.path === NODE_PATH)) throw new Error(`${rootfs} has no ${NODE_PATH.slice(1)}`);
+  return entries;
+}
+
+/** passwd and group entries for root and the non-root user, the CA bundle, /tmp and the homes. */
+function accountsAndTrust(): LayerEntry[] {
+  return [
     {
       type: 'file',
       path: '/etc/passwd',
@@ -40,11 +73,6 @@ export async function nodeBaseEntries(nodeBinary: string): Promise<LayerEntry[]>
     { type: 'dir', path: '/root', mode: 0o700 },
     { type: 'dir', path: '/home/nonroot', mode: 0o700, uid: NONROOT, gid: NONROOT },
   ];
-  for (const lib of await sharedLibraries(nodeBinary)) {
-    entries.push({ type: 'file', path: lib.real, mode: 0o755, source: lib.real });
-    if (lib.path !== lib.real) entries.push({ type: 'symlink', path: lib.path, target: lib.real });
-  }
-  return entries;
 }
 
 /** The libraries (and the dynamic loader) a binary loads, as `ldd` lists them, with their real files. */
@@ -64,19 +92,24 @@ async function sharedLibraries(binary: string): Promise<{ path: string; real: st
 }
 
 /**
- * Pushes the base made from a Node.js binary (see nodeBaseEntries) under `tag`, its one layer
- * kept in `cacheDir` keyed by the binary, so a machine builds it once.
+ * Pushes a Node.js base for one platform: made from a Node.js binary of this machine
+ * (nodeBaseEntries) or from a root filesystem of another platform's (rootfsNodeBaseEntries). Its
+ * one layer is kept in `cacheDir`, keyed by the source, so a machine builds it once. With `tag`
+ * the manifest is tagged; without, it is stored by digest only (for an index to name).
  */
 export async function pushNodeBase(opts: {
   target: RegistryClient;
-  nodeBinary: string;
+  source: { nodeBinary: string } | { rootfs: string };
   cacheDir: string;
-  tag: string;
+  tag?: string;
   platform: Platform;
 }): Promise<PushedManifest> {
-  const binary = await realpath(opts.nodeBinary);
-  const { size, mtimeMs } = await stat(binary);
-  const key = createHash('sha256').update(`${binary}\0${size}\0${mtimeMs}\0${LAYER_FORMAT}`).digest('hex').slice(0, 16);
+  const origin = 'nodeBinary' in opts.source ? await realpath(opts.source.nodeBinary) : opts.source.rootfs;
+  const { size, mtimeMs } = await stat('nodeBinary' in opts.source ? origin : join(origin, NODE_PATH));
+  const key = createHash('sha256')
+    .update(`${origin}\0${size}\0${mtimeMs}\0${LAYER_FORMAT}\0${opts.platform.architecture}`)
+    .digest('hex')
+    .slice(0, 16);
   const layerFile = join(opts.cacheDir, `node-base-${key}.tar.gz`);
   const metaFile = `${layerFile}.json`;
   let layer = await readFile(metaFile, 'utf8').then(
@@ -86,7 +119,8 @@ export async function pushNodeBase(opts: {
   if (!layer || !(await stat(layerFile).catch(() => undefined))) {
     await mkdir(opts.cacheDir, { recursive: true });
     const partial = `${layerFile}.${process.pid}.tmp`;
-    const built = await buildLayer(await nodeBaseEntries(binary), partial);
+    const entries = 'nodeBinary' in opts.source ? await nodeBaseEntries(origin) : await rootfsNodeBaseEntries(origin);
+    const built = await buildLayer(entries, partial);
     await rename(partial, layerFile);
     layer = { ...built, file: layerFile };
     await writeFile(metaFile, JSON.stringify(layer));
@@ -96,9 +130,9 @@ export async function pushNodeBase(opts: {
     layers: [layer],
     run: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'], User: '0:0' },
   });
-  await tagManifest(opts.target, opts.tag, pushed);
+  if (opts.tag) await tagManifest(opts.target, opts.tag, pushed);
   return pushed;
 }
 
 /** Changes when what nodeBaseEntries puts in the layer changes, so cached layers are rebuilt. */
-const LAYER_FORMAT = 1;
+const LAYER_FORMAT = 2;

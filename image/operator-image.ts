@@ -1,9 +1,16 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { RegistryClient } from '../src/oci/registry-client.js';
-import { buildLayer, type LayerEntry } from './layer.js';
+import { type BuiltLayer, buildLayer, type LayerEntry } from './layer.js';
 import { NODE_PATH, NONROOT } from './node-base.js';
-import { type BaseImage, type PushedManifest, pushImage, type RunConfig, tagManifest } from './oci-image.js';
+import {
+  type BaseImage,
+  type Platform,
+  type PushedManifest,
+  pushImage,
+  pushIndex,
+  type RunConfig,
+} from './oci-image.js';
 
 /** Where the build (dist/) goes in the image. */
 const APP = '/app/dist';
@@ -53,31 +60,53 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+export interface PublishedImage {
+  /** The index's digest: what `<repository>@<digest>` pins, for every platform at once. */
+  digest: string;
+  manifests: PushedManifest[];
+}
+
 /**
- * Builds the operator image on a base image and pushes it under `tag`: the base's layers, one
- * layer of this build, the run config above. Returns the manifest's digest (single platform).
+ * Builds the operator image on a base for each platform and pushes them as one multi-platform
+ * index tagged `tag`. The bundles are plain JavaScript, so one layer serves every platform; the
+ * base supplies Node.js for each. Everything is pushed by digest first and the tag is written
+ * last, in one request: a failure anywhere before leaves the tag where it was, never pointing at
+ * a half-pushed image.
  */
-export async function pushOperatorImage(opts: {
+export async function publishOperatorImage(opts: {
   target: RegistryClient;
-  base: BaseImage;
+  tag: string;
+  /** One base per platform, already read from its registry (fetchBaseImage). */
+  bases: BaseImage[];
   distDir: string;
   workDir: string;
-  tag: string;
-}): Promise<PushedManifest> {
-  const layer = await buildLayer(
+  annotations?: Record<string, string>;
+}): Promise<PublishedImage> {
+  if (opts.bases.length === 0) throw new Error('no platform to build for');
+  const layer: BuiltLayer = await buildLayer(
     await operatorLayerEntries(opts.distDir),
     join(opts.workDir, `operator-${process.pid}-${Date.now()}.tar.gz`),
   );
   try {
-    const pushed = await pushImage(opts.target, {
-      platform: opts.base.platform,
-      base: opts.base,
-      layers: [layer],
-      run: OPERATOR_RUN_CONFIG,
-    });
-    await tagManifest(opts.target, opts.tag, pushed);
-    return pushed;
+    const manifests: PushedManifest[] = [];
+    for (const base of opts.bases) {
+      manifests.push(
+        await pushImage(opts.target, { platform: base.platform, base, layers: [layer], run: OPERATOR_RUN_CONFIG }),
+      );
+    }
+    const digest = await pushIndex(opts.target, opts.tag, manifests, opts.annotations);
+    return { digest, manifests };
   } finally {
     await rm(layer.file, { force: true });
   }
 }
+
+/** `linux/arm64/v8` → { os, architecture, variant }. */
+export function parsePlatform(text: string): Platform {
+  const [os, architecture, variant, ...rest] = text.split('/');
+  if (!os || !architecture || rest.length > 0 || !/^[a-z0-9]+$/.test(os) || !/^[a-z0-9]+$/.test(architecture))
+    throw new Error(`platform ${JSON.stringify(text)} is not os/architecture[/variant], such as linux/arm64`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+export const platformName = (p: Platform): string => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;

@@ -7,7 +7,7 @@ import { RegistryClient } from '../../../src/oci/registry-client.js';
 import { buildLayer, type BuiltLayer, type LayerEntry } from '../../../image/layer.js';
 import { pushNodeBase } from '../../../image/node-base.js';
 import { fetchBaseImage, type Platform, pushImage, type RunConfig, tagManifest } from '../../../image/oci-image.js';
-import { pushOperatorImage } from '../../../image/operator-image.js';
+import { publishOperatorImage } from '../../../image/operator-image.js';
 import { type Binaries, cacheDir } from '../binaries.js';
 
 const run = promisify(execFile);
@@ -43,7 +43,7 @@ export function repositoryOf(image: string): { path: string; tag: string } {
  * Builds the cluster's images and pushes them to its registry (`registryHost`, plain HTTP). The
  * operator image holds the build in `distDir` (`npm run build` output); the others are made from
  * programs this machine has or built (busybox-static, pause, the counter, local-path-provisioner).
- * Returns the operator image's manifest digest.
+ * Returns the digest of the operator image (an index of one platform, as releases are indexes).
  */
 export async function pushClusterImages(opts: {
   registryHost: string;
@@ -96,20 +96,21 @@ export async function pushClusterImages(opts: {
   try {
     await pushNodeBase({
       target: baseClient,
-      nodeBinary: PROJECT_NODE,
+      source: { nodeBinary: PROJECT_NODE },
       cacheDir: layers,
       tag: 'node',
       platform: PLATFORM,
     });
     const base = await fetchBaseImage(baseClient, 'node', PLATFORM);
-    const pushed = await pushOperatorImage({
+    // The same build a release makes (npm run image), for this machine's platform only.
+    const published = await publishOperatorImage({
       target,
-      base,
+      tag: repositoryOf(CLUSTER_IMAGES.operator).tag,
+      bases: [base],
       distDir: opts.distDir,
       workDir: opts.workDir,
-      tag: repositoryOf(CLUSTER_IMAGES.operator).tag,
     });
-    return { operatorDigest: pushed.digest };
+    return { operatorDigest: published.digest };
   } finally {
     baseClient.close();
     target.close();
