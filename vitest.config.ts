@@ -30,6 +30,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'install',
+          // Installs the operator as users do (dist/install.yaml, the Helm chart) into a cluster of
+          // its own that starts without it, uses it, uninstalls it and checks nothing is left.
+          include: ['test/install/**/*.test.ts'],
+          globalSetup: ['test/install/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -50,6 +50,8 @@ export interface LocalClusterOptions {
   dir?: string;
   /** Real nodes (default 2; 0 for a control plane alone). */
   nodes?: number;
+  /** Install the CRDs from manifests/crd (default true; false leaves the cluster without any of the operator). */
+  crds?: boolean;
   /** Install manifests/default and wait for the operator Deployment (needs nodes). */
   operator?: boolean;
   /** Start MinIO and give the operator its credentials as its default S3 Secret (default true with nodes). */
@@ -98,16 +100,18 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   };
   try {
     log(`control plane up at ${controlPlane.server}`);
-    await controlPlane.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/crd')]);
-    await controlPlane.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd',
-      '-l',
-      'app.kubernetes.io/part-of=checkpoint-operator',
-    ]);
-    log('CRDs installed');
+    if (opts.crds ?? true) {
+      await controlPlane.kubectl(['apply', '--server-side', '-k', join(root, 'manifests/crd')]);
+      await controlPlane.kubectl([
+        'wait',
+        '--for=condition=Established',
+        '--timeout=60s',
+        'crd',
+        '-l',
+        'app.kubernetes.io/part-of=checkpoint-operator',
+      ]);
+      log('CRDs installed');
+    }
     if ((opts.nodes ?? 2) > 0) {
       for (let i = 0; i < (opts.sparePodPorts ?? 0); i++) sparePodPorts.push(await host.freePort());
       registry = await startRegistry({ dir: controlPlane.dir, host });

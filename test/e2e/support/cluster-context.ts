@@ -23,6 +23,8 @@ declare module 'vitest' {
     /** Process (group) ids of the Pushgateway and the trace receiver, for tests that stall them (SIGSTOP/SIGCONT). */
     pushgatewayPid: number;
     otlpPid: number;
+    /** The digest of the operator image the cluster's registry holds as registry.example.com/checkpoint-operator:v1.0.0. */
+    operatorImageDigest: string;
   }
 }
 
