@@ -170,6 +170,10 @@ build_criu() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+# The other platform's Node.js and C libraries, for the arm64 half of the two-platform base the
+# image tests build (that image cannot run here, only be pushed and read back): fetched, not built.
+build_arm64-node() { bash "$here/fetch-arm64-node.sh" "$cache"; }
+
 build_etcd() { build_main etcd "$etcd" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3; }
 # MinIO publishes no semver tags, so it is pinned by its module pseudo-version.
 build_minio() { build_main minio "$minio" github.com/minio/minio github.com/minio/minio; }
@@ -191,11 +195,12 @@ lane() {
 if (($# > 0)); then
   for w in "$@"; do "build_$w"; done
 else
-  # Two lanes of about equal length: Kubernetes alone in one, everything else in the other. Each
+  # Two lanes of about equal length: Kubernetes (and helm, which shares its modules) in one, the rest
+  # in the other. Each
   # lane leaves cores idle while it downloads modules or links a binary, which the other fills.
-  lane kubernetes kubernetes pause &
+  lane kubernetes kubernetes pause helm &
   k8s_lane=$!
-  lane others criu containerd runc local-path-provisioner etcd minio jaeger helm &
+  lane others criu containerd runc local-path-provisioner arm64-node etcd minio jaeger &
   others_lane=$!
   status=0
   wait "$k8s_lane" || status=$?
