@@ -195,9 +195,9 @@ lane() {
 if (($# > 0)); then
   for w in "$@"; do "build_$w"; done
 else
-  # Two lanes of about equal length: Kubernetes (and helm, which shares its modules) in one, the rest
-  # in the other. Each
-  # lane leaves cores idle while it downloads modules or links a binary, which the other fills.
+  # Two lanes of about equal length: Kubernetes (then helm, which shares many of its modules) in
+  # one, the rest in the other. Each lane leaves cores idle while it downloads modules or links a
+  # binary, which the other fills.
   lane kubernetes kubernetes pause helm &
   k8s_lane=$!
   lane others criu containerd runc local-path-provisioner arm64-node etcd minio jaeger &
