@@ -346,4 +346,26 @@ describe('the Helm chart with the real helm', () => {
     );
     await kubectl(['delete', 'crd', ...OPERATOR_CRDS, '--timeout=120s']);
   });
+
+  it('takes over a namespace made beforehand only when told to (--take-ownership)', async () => {
+    // As when the S3 credentials Secret is created before the operator.
+    await kubectl(['create', 'namespace', RELEASE_NAMESPACE]);
+    const install = async (...extra: string[]) => [
+      'install',
+      RELEASE,
+      CHART,
+      '-n',
+      RELEASE_NAMESPACE,
+      '--dry-run=server',
+      '-f',
+      await valuesFile({ image: image() }),
+      ...extra,
+    ];
+    expect(await helmRefusal(await install())).toMatch(
+      new RegExp(`Namespace "${RELEASE_NAMESPACE}".* exists and cannot be imported into the current release`),
+    );
+    await helm(await install('--take-ownership'));
+    await helm(await install('--set', 'namespace.create=false'));
+    await kubectl(['delete', 'namespace', RELEASE_NAMESPACE, '--timeout=120s']);
+  });
 });
