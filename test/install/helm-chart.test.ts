@@ -14,6 +14,8 @@ import { CHART, helm, helmRefusal, RELEASE, RELEASE_NAMESPACE, valuesFile } from
  * the CRDs the chart's docs say it keeps (removed here afterwards, for the next install test).
  */
 const NS = 'helm-chart-e2e';
+/** Where the upgrade moves the Jobs (jobNamespace): made beforehand, labelled, as docs/install.md says. */
+const JOB_NS = 'helm-chart-jobs';
 const OPERATOR_CRDS = ['checkpoints.checkpoint.example.com', 'checkpointpolicies.checkpoint.example.com'];
 /** The operator image as the cluster's registry holds it, pinned by digest as docs/install.md advises. */
 const image = () => ({ repository: 'registry.example.com/checkpoint-operator', digest: inject('operatorImageDigest') });
@@ -116,6 +118,9 @@ afterAll(async () => {
   // Whatever a failed test left: the next install test file starts from a cluster without the operator.
   await helm(['uninstall', RELEASE, '-n', RELEASE_NAMESPACE, '--wait', '--timeout', '3m']).catch(() => undefined);
   await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(
+    () => undefined,
+  );
+  await kubectl(['delete', 'namespace', JOB_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(
     () => undefined,
   );
   await kubectl(['delete', 'crd', ...OPERATOR_CRDS, '--ignore-not-found', '--timeout=120s']).catch(() => undefined);
@@ -230,7 +235,7 @@ describe('the Helm chart with the real helm', () => {
     await checkpointSucceeds('before-upgrade');
   });
 
-  it('upgrades: changed settings roll the Deployment out, and the changed CRDs are updated', async () => {
+  it('upgrades: changed settings roll the Deployment out, the changed CRDs are updated, Jobs move to jobNamespace', async () => {
     // The next chart version, whose Checkpoint CRD has one more category: Helm must apply it
     // (it never would from a chart's crds/ directory).
     const next = join(await mkdtemp(join(tmpdir(), 'chart-next-')), 'checkpoint-operator');
@@ -248,6 +253,8 @@ describe('the Helm chart with the real helm', () => {
       ),
     );
     const before = await getDeployment();
+    await kubectl(['create', 'namespace', JOB_NS]);
+    await kubectl(['label', 'namespace', JOB_NS, 'pod-security.kubernetes.io/enforce=privileged']);
 
     await helm([
       'upgrade',
@@ -256,7 +263,7 @@ describe('the Helm chart with the real helm', () => {
       '-n',
       RELEASE_NAMESPACE,
       '-f',
-      await valuesFile({ image: image(), logLevel: 'debug', replicas: 1 }),
+      await valuesFile({ image: image(), logLevel: 'debug', replicas: 1, jobNamespace: JOB_NS }),
       '--wait',
       '--timeout',
       '5m',
@@ -266,7 +273,17 @@ describe('the Helm chart with the real helm', () => {
     expect(d.metadata.generation).toBeGreaterThan(before.metadata.generation);
     expect(d.spec.replicas).toBe(1);
     expect(managerEnv(before).LOG_LEVEL).toBeUndefined();
-    expect(managerEnv(d).LOG_LEVEL).toBe('debug');
+    expect(managerEnv(d)).toMatchObject({ LOG_LEVEL: 'debug', JOB_NAMESPACE: JOB_NS });
+    // The Jobs' ServiceAccounts and the dispatcher's Role went with them.
+    expect(await leftovers('serviceaccounts,roles,rolebindings')).toEqual(
+      expect.arrayContaining([
+        `ServiceAccount ${JOB_NS}/checkpoint-operator-job`,
+        `ServiceAccount ${JOB_NS}/checkpoint-operator-cleanup`,
+        `ServiceAccount ${JOB_NS}/checkpoint-operator-sweep`,
+        `Role ${JOB_NS}/checkpoint-operator-manager-role`,
+        `RoleBinding ${JOB_NS}/checkpoint-operator-manager-rolebinding`,
+      ]),
+    );
     const pods = await json<{ items: PodView[] }>([
       'get',
       'pods',
@@ -297,6 +314,17 @@ describe('the Helm chart with the real helm', () => {
       'before-upgrade',
     );
     await checkpointSucceeds('after-upgrade');
+    const jobs = await kubectl([
+      'get',
+      'jobs',
+      '-n',
+      JOB_NS,
+      '-l',
+      `checkpoint.example.com/owner-namespace=${NS},checkpoint.example.com/owner-name=after-upgrade`,
+      '-o',
+      'name',
+    ]);
+    expect(jobs.trim()).not.toBe('');
     expect(await helm(['history', RELEASE, '-n', RELEASE_NAMESPACE, '-o', 'json'])).toMatch(/"revision":2/);
   });
 
@@ -321,8 +349,8 @@ describe('the Helm chart with the real helm', () => {
     }
 
     // The namespace goes with what the operator made in it (Jobs, the Lease), not stuck Terminating.
-    await kubectl(['delete', 'namespace', RELEASE_NAMESPACE, '--timeout=120s']);
-    expect((await kubectl(['get', 'namespace', RELEASE_NAMESPACE, '--ignore-not-found'])).trim()).toBe('');
+    await kubectl(['delete', 'namespace', RELEASE_NAMESPACE, JOB_NS, '--timeout=120s']);
+    expect((await kubectl(['get', 'namespace', RELEASE_NAMESPACE, JOB_NS, '--ignore-not-found'])).trim()).toBe('');
     expect(
       await leftovers(`${cluster},${inNamespace},cronjobs,jobs,leases,secrets,persistentvolumeclaims,configmaps`),
     ).toEqual([]);
