@@ -396,4 +396,17 @@ describe('the Helm chart with the real helm', () => {
     await helm(await install('--set', 'namespace.create=false'));
     await kubectl(['delete', 'namespace', RELEASE_NAMESPACE, '--timeout=120s']);
   });
+
+  it('deletes the CRDs on uninstall with crds.keep=false', async () => {
+    // No replicas: only the CRDs' fate is in question here.
+    const values = await valuesFile({ image: image(), replicas: 0, crds: { keep: false } });
+    await helm(['install', RELEASE, CHART, '-n', RELEASE_NAMESPACE, '--create-namespace', '-f', values, '--wait']);
+    for (const name of OPERATOR_CRDS) {
+      const crd = await json<CrdView>(['get', 'crd', name]);
+      expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
+    }
+    await helm(['uninstall', RELEASE, '-n', RELEASE_NAMESPACE, '--wait', '--timeout', '3m']);
+    expect((await kubectl(['get', 'crd', ...OPERATOR_CRDS, '--ignore-not-found', '-o', 'name'])).trim()).toBe('');
+    await kubectl(['delete', 'namespace', RELEASE_NAMESPACE, '--timeout=120s']);
+  });
 });
