@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runWorkload, waitForTerminal } from '../e2e/support/checkpoints.js';
 import { kubectl } from '../e2e/support/kube.js';
+import { MetricsScraper, operatorPodIPs } from '../e2e/support/metrics-scraper.js';
 import { CHECKPOINT_NODE, nodeRoot } from '../e2e/support/nodes.js';
 import { CHART, helm, helmRefusal, RELEASE, RELEASE_NAMESPACE, valuesFile } from './support/helm.js';
 
@@ -38,6 +41,35 @@ interface PodView extends Meta {
 }
 interface CrdView extends Meta {
   spec: { names: { categories: string[] } };
+}
+
+/**
+ * A kubernetes.io/tls Secret in the release namespace holding a certificate for `host`, as
+ * cert-manager would make one for the metrics endpoint (metrics.certSecret).
+ */
+async function metricsCertificateSecret(name: string, host: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'metrics-tls-'));
+  const [crt, key] = [join(dir, 'tls.crt'), join(dir, 'tls.key')];
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${host}`,
+    '-addext',
+    `subjectAltName=DNS:${host}`,
+    '-keyout',
+    key,
+    '-out',
+    crt,
+  ]);
+  await kubectl(['create', 'secret', 'tls', name, '-n', RELEASE_NAMESPACE, `--cert=${crt}`, `--key=${key}`]);
 }
 
 const json = async <T>(args: string[]): Promise<T> => JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
@@ -235,7 +267,7 @@ describe('the Helm chart with the real helm', () => {
     await checkpointSucceeds('before-upgrade');
   });
 
-  it('upgrades: changed settings roll the Deployment out, the changed CRDs are updated, Jobs move to jobNamespace', async () => {
+  it('upgrades: new settings (log level, replicas, jobNamespace, a metrics certificate) roll out, the changed CRDs are applied', async () => {
     // The next chart version, whose Checkpoint CRD has one more category: Helm must apply it
     // (it never would from a chart's crds/ directory).
     const next = join(await mkdtemp(join(tmpdir(), 'chart-next-')), 'checkpoint-operator');
@@ -253,6 +285,7 @@ describe('the Helm chart with the real helm', () => {
       ),
     );
     const before = await getDeployment();
+    await metricsCertificateSecret('metrics-tls', 'metrics.helm-chart.example');
     await kubectl(['create', 'namespace', JOB_NS]);
     await kubectl(['label', 'namespace', JOB_NS, 'pod-security.kubernetes.io/enforce=privileged']);
 
@@ -263,7 +296,13 @@ describe('the Helm chart with the real helm', () => {
       '-n',
       RELEASE_NAMESPACE,
       '-f',
-      await valuesFile({ image: image(), logLevel: 'debug', replicas: 1, jobNamespace: JOB_NS }),
+      await valuesFile({
+        image: image(),
+        logLevel: 'debug',
+        replicas: 1,
+        jobNamespace: JOB_NS,
+        metrics: { certSecret: 'metrics-tls' },
+      }),
       '--wait',
       '--timeout',
       '5m',
@@ -295,6 +334,13 @@ describe('the Helm chart with the real helm', () => {
     const running = pods.items.filter((p) => !p.metadata.deletionTimestamp);
     expect(running).toHaveLength(1);
     expect(running[0]!.spec.containers[0]!.env).toContainEqual({ name: 'LOG_LEVEL', value: 'debug' });
+    // The secure metrics endpoint serves the mounted certificate instead of a self-signed one.
+    const scraper = await MetricsScraper.start(NS, 'scraper', 'scraper');
+    const [ip] = await operatorPodIPs();
+    const scrape = await scraper.get(`https://${ip}:8443/metrics`, 'none');
+    expect(scrape.certificate, JSON.stringify(scrape)).toBe('DNS:metrics.helm-chart.example');
+    // Its server ignores SIGTERM: without this the namespace's deletion would wait out the grace period.
+    await kubectl(['delete', 'pod', 'scraper', '-n', NS, '--grace-period=1']);
     // One replica: no PodDisruptionBudget, which would block every drain.
     expect(await kubectl(['get', 'pdb', '-n', RELEASE_NAMESPACE, '-o', 'name'])).toBe('');
 
