@@ -302,11 +302,10 @@ export class Dispatcher {
       this.enqueue(...policyWatches.policy(policy));
     });
     this.jobs.onChange((job, kind) => {
-      if (kind === 'delete') {
-        this.finishedJobSecrets.delete(job.metadata?.name ?? '');
-        return;
-      }
-      this.dropFinishedJobSecret(job);
+      if (kind === 'delete') this.finishedJobSecrets.delete(job.metadata?.name ?? '');
+      else this.dropFinishedJobSecret(job);
+      // A deleted Job matters too: a Checkpoint (or restore) still Running without its Job can
+      // never finish, and is decided now (JobLost) rather than at the next unrelated event.
       this.enqueue(...checkpointWatches.job(job), ...restoreWatches.job(job));
     });
   }
