@@ -409,6 +409,41 @@ describe('checkpoint end to end', () => {
       expect(c.status!.message).toContain(job!.split('/')[1]);
     });
 
+    it('keeps JobLost when the Job is deleted mid-way and its orphaned pod stores the archive afterwards', async () => {
+      await runWorkload(NS, 'orphaned-upload');
+      const stalled = await stalledStorage();
+      onTestFinished(() => stalled.close());
+      await apply(checkpointYaml('job-orphaned', `  target:\n    podName: orphaned-upload\n${stalled.yaml}`));
+      await waitForPhase(NS, 'job-orphaned', 'Running');
+      await expect.poll(() => stalled.heldConnections(), { timeout: 60_000 }).toBeGreaterThan(0);
+      // The Job goes but its pod stays, mid-upload: the dispatcher decides JobLost while the pod
+      // still holds an archive it is about to store.
+      const [job] = await jobsOwnedBy('job-orphaned');
+      const jobName = job!.split('/')[1]!;
+      await kubectl(['delete', 'job', jobName, '-n', OPERATOR_NS, '--cascade=orphan']);
+      onTestFinished(async () => {
+        await kubectl(['delete', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${jobName}`, '--wait=false']);
+      });
+      const decided = await waitForTerminal(NS, 'job-orphaned');
+      expect(decided.status).toMatchObject({ phase: 'Failed', reason: 'JobLost' });
+
+      stalled.release();
+      const podPhase = async () =>
+        (
+          JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-l', `job-name=${jobName}`, '-o', 'json'])) as {
+            items: { status: { phase: string } }[];
+          }
+        ).items[0]?.status.phase;
+      await expect.poll(podPhase, { timeout: 120_000, interval: 500 }).toMatch(/^(Succeeded|Failed)$/);
+      // Its archive reached storage, but the decision the dispatcher made stands: never Succeeded
+      // over a Failed that users and retention have already seen.
+      const after = await getCheckpoint(NS, 'job-orphaned');
+      expect(after.status).toMatchObject({ phase: 'Failed', reason: 'JobLost' });
+      expect(after.status!.archive).toBeUndefined();
+      const logs = await kubectl(['logs', '-n', OPERATOR_NS, '-l', `job-name=${jobName}`, '--tail=-1']);
+      expect(logs).toContain('that decision stands');
+    });
+
     it('the dispatcher never restarted', async () => {
       expect(await operatorRestarts()).toBe(0);
     });

@@ -1,10 +1,11 @@
 import { readFile, rm } from 'node:fs/promises';
-import type { Archive } from '../../api/checkpoint.js';
+import type { Archive, Checkpoint, CheckpointStatus } from '../../api/checkpoint.js';
 import { failedStatus, succeededStatus } from '../../api/checkpoint-status.js';
 import type { Clock } from '../../clock/clock.js';
 import { type CheckpointJobInput, KUBELET_CA_DIR } from './job-input.js';
 import { S3_SECRET_DIR } from '../shared/storage-input.js';
 import { patchCheckpointStatus } from '../../status/checkpoint-status-writer.js';
+import { ConflictError } from '../../kube/errors.js';
 import type { CredentialSource } from '../../kube/credentials.js';
 import type { EventRecorder } from '../../kube/events.js';
 import type { LeanKubeClient } from '../../kube/lean-client.js';
@@ -72,9 +73,12 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
   // Checkpoint's own prefix, which its deletion removes).
   if (result.outcome === 'succeeded') {
     const { archive } = result;
-    await withSpan('write status', { phase: 'Succeeded' }, () =>
-      patchCheckpointStatus(deps.lean, ref, succeededStatus(current, archive, new Date(deps.clock.now()))),
+    const recorded = await withSpan('write status', { phase: 'Succeeded' }, () =>
+      recordResult(deps, ref, current.metadata.uid, (latest) =>
+        succeededStatus(latest, archive, new Date(deps.clock.now())),
+      ),
     );
+    if (recorded !== 'recorded') return decidedMeanwhile(deps, recorded, archive.uri);
     log.info({ uri: archive.uri, sizeBytes: archive.sizeBytes, sha256: archive.sha256 }, 'checkpoint stored');
     deps.events?.record(
       eventTarget(current),
@@ -83,16 +87,57 @@ export async function runCheckpointAction(deps: CheckpointActionDeps): Promise<A
       `stored ${archive.sizeBytes} bytes at ${archive.uri} (sha256 ${archive.sha256})`,
     );
   } else {
-    await withSpan('write status', { phase: 'Failed', reason: result.reason }, () =>
-      patchCheckpointStatus(
-        deps.lean,
-        ref,
-        failedStatus(current, result.reason, result.message, new Date(deps.clock.now())),
+    const recorded = await withSpan('write status', { phase: 'Failed', reason: result.reason }, () =>
+      recordResult(deps, ref, current.metadata.uid, (latest) =>
+        failedStatus(latest, result.reason, result.message, new Date(deps.clock.now())),
       ),
     );
+    if (recorded !== 'recorded') return decidedMeanwhile(deps, recorded);
     deps.events?.record(eventTarget(current), 'Warning', result.reason, result.message);
   }
   return result;
+}
+
+/** How many times a result is written again after the Checkpoint changed under it (a condition, a label). */
+const RECORD_ATTEMPTS = 5;
+
+/**
+ * Writes the Job's result onto the Checkpoint as it is now, guarded by its resourceVersion. The
+ * dispatcher may have decided the Checkpoint while this Job ran (NodeLost when its node went, a
+ * timeout): a terminal phase is never overwritten, so what users and retention saw stays true. A
+ * change that is not a decision (a label, an annotation) only means reading again.
+ */
+async function recordResult(
+  deps: CheckpointActionDeps,
+  ref: { namespace: string; name: string },
+  uid: string | undefined,
+  statusFor: (latest: Checkpoint) => CheckpointStatus,
+): Promise<'recorded' | 'gone' | Checkpoint> {
+  for (let attempt = 1; ; attempt++) {
+    const latest = await readCheckpoint(deps.lean, ref);
+    if (!latest || latest.metadata.uid !== uid) return 'gone';
+    if (latest.status?.phase === 'Succeeded' || latest.status?.phase === 'Failed') return latest;
+    try {
+      await patchCheckpointStatus(deps.lean, ref, statusFor(latest), latest.metadata.resourceVersion);
+      return 'recorded';
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= RECORD_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/**
+ * The Checkpoint was decided (or deleted) while this Job worked: its result is not recorded. An
+ * archive it stored stays under the Checkpoint's own prefix, which the Checkpoint's deletion
+ * removes; it is never reported as good.
+ */
+function decidedMeanwhile(deps: CheckpointActionDeps, latest: 'gone' | Checkpoint, storedAt?: string): ActionResult {
+  const why =
+    latest === 'gone'
+      ? 'the Checkpoint was deleted while this Job worked; its result is not recorded'
+      : `the Checkpoint was decided while this Job worked (${latest.status!.phase}: ${latest.status!.reason ?? ''}); that decision stands and this Job's result is not recorded`;
+  deps.log.warn({ ...(storedAt ? { uri: storedAt } : {}) }, why);
+  return { outcome: 'skipped', why };
 }
 
 /** Asks the kubelet and stores its archive; every failure here is classified into a reason. */
