@@ -641,6 +641,24 @@ describe('fault suite', () => {
       500,
     );
     const readyAt = Date.now();
+    // The Job was left to its owner: with the node back, its pod runs (or a new one does), finds
+    // the Checkpoint already decided, and ends without recording anything over NodeLost.
+    let jobEnd = 'gone';
+    await waitUntil(
+      'the checkpoint Job finished or gone after the node came back',
+      async () => {
+        const got = await kubectl(['get', 'job', job, '-n', OPERATOR_NS, '-o', 'json']).catch(() => undefined);
+        if (got === undefined) return true;
+        const conditions = (JSON.parse(got) as { status?: { conditions?: { type: string; status: string }[] } }).status
+          ?.conditions;
+        const done = conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+        if (done) jobEnd = done.type;
+        return done !== undefined;
+      },
+      240_000,
+      1000,
+    );
+    const jobEndedAt = Date.now();
     const a = await audit(ns, ['lost']);
     const lost = (await listCheckpoints(ns)).find((c) => c.metadata.name === 'lost')!;
     const nodeLost = lost.status?.phase === 'Failed' && lost.status.reason === 'NodeLost';
@@ -650,7 +668,7 @@ describe('fault suite', () => {
         during: "1 checkpoint whose Job's pod was bound to the node, its kubelet stopped",
         recoverySeconds: seconds(decidedAt - deletedAt),
         recoveredWhen: 'Node deletion asked for → the Checkpoint Failed with NodeLost',
-        notes: `kubelet down ${seconds(backAt - downAt)} s; the node registered again and Ready ${seconds(readyAt - backAt)} s after its kubelet started. The Job is left to its owner: when the node comes back its pod finds the Checkpoint already Failed and records nothing.`,
+        notes: `kubelet down ${seconds(backAt - downAt)} s; the node registered again and Ready ${seconds(readyAt - backAt)} s after its kubelet started. The Job is left to its owner: with the node back it ended (${jobEnd}) ${seconds(jobEndedAt - readyAt)} s later, and the Checkpoint was still Failed with NodeLost and no archive.`,
       },
       a,
       await restartsOfThisTest(),
