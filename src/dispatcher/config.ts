@@ -93,6 +93,15 @@ const duration = (name: string, fallback: string) =>
       return ms;
     });
 
+/** A namespace name: a DNS label of at most 63 characters, as the API server allows. */
+function namespaceName(name: string) {
+  return z
+    .string()
+    .max(63, `${name} must be a namespace name (at most 63 characters)`)
+    .regex(DNS_LABEL, `${name} must be a namespace name`)
+    .optional();
+}
+
 const envSchema = z.object({
   WATCH_NAMESPACE: z
     .string()
@@ -144,8 +153,8 @@ const envSchema = z.object({
     .optional(),
   HEALTH_PROBE_PORT: port('HEALTH_PROBE_PORT', 8081),
   POD_NAME: z.string().min(1).optional(),
-  POD_NAMESPACE: z.string().regex(DNS_LABEL, 'POD_NAMESPACE must be a namespace name').optional(),
-  JOB_NAMESPACE: z.string().regex(DNS_LABEL, 'JOB_NAMESPACE must be a namespace name').optional(),
+  POD_NAMESPACE: namespaceName('POD_NAMESPACE'),
+  JOB_NAMESPACE: namespaceName('JOB_NAMESPACE'),
   JOB_IMAGE: z.string().regex(/^\S+$/, 'JOB_IMAGE must be an image reference without spaces').optional(),
   PUSHGATEWAY_URL: z.url({ protocol: /^https?$/, error: 'PUSHGATEWAY_URL must be an http(s) URL' }).optional(),
   S3_DEFAULT_CREDENTIALS_SECRET: z
