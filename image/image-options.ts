@@ -1,5 +1,10 @@
-import { parseArgs } from 'node:util';
-import { InvalidReferenceError, parseImageReference } from '../src/oci/image-reference.js';
+import {
+  parseCommandLine,
+  referenceFlag,
+  REGISTRY_ACCESS_USAGE,
+  type RegistryAccessOptions,
+  UsageError,
+} from './cli-args.js';
 import type { Platform } from './oci-image.js';
 import { parsePlatform } from './operator-image.js';
 
@@ -16,14 +21,9 @@ platform, pushes it as one multi-platform index and prints its pinned reference.
   --base <ref>            the Node.js base image, with node at /usr/local/bin/node
                           (default ${DEFAULT_BASE})
   --platform <list>       comma-separated os/arch[/variant] (default ${DEFAULT_PLATFORMS})
-  --docker-config <file>  registry credentials, Docker's config.json format (default
-                          $DOCKER_CONFIG/config.json, else ~/.docker/config.json, when present)
-  --ca-file <file>        PEM bundle trusted besides the system's for every registry here
-  --insecure-registry <host[:port]>
-                          speak plain HTTP to that registry (test registries only; repeatable)
-  -h, --help              this text`;
+${REGISTRY_ACCESS_USAGE}`;
 
-export interface ImageOptions {
+export interface ImageOptions extends RegistryAccessOptions {
   push: string;
   /** The tag the index gets. */
   tag: string;
@@ -31,44 +31,25 @@ export interface ImageOptions {
   repository: string;
   base: string;
   platforms: Platform[];
-  dockerConfig?: string;
-  caFile?: string;
-  /** Registry hosts spoken to over plain HTTP. */
-  insecureRegistries: string[];
 }
-
-export class UsageError extends Error {}
 
 /** The options of `npm run image`, or a UsageError saying what is wrong; undefined asks for help. */
 export function parseImageOptions(argv: string[]): ImageOptions | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        push: { type: 'string' },
-        base: { type: 'string' },
-        platform: { type: 'string' },
-        'docker-config': { type: 'string' },
-        'ca-file': { type: 'string' },
-        'insecure-registry': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) return undefined;
-  if (!values.push) throw new UsageError('--push <registry>/<repository>:<tag> is required');
-  const target = reference(values.push, '--push');
-  if (target.digest) throw new UsageError(`--push names a digest (${values.push}): give a tag; the digest is printed`);
-  const base = values.base ?? DEFAULT_BASE;
-  reference(base, '--base');
+  const parsed = parseCommandLine(argv, {
+    push: { type: 'string' },
+    base: { type: 'string' },
+    platform: { type: 'string' },
+  });
+  if (!parsed) return undefined;
+  const push = parsed.values.push as string | undefined;
+  if (!push) throw new UsageError('--push <registry>/<repository>:<tag> is required');
+  const target = referenceFlag(push, '--push');
+  if (target.digest) throw new UsageError(`--push names a digest (${push}): give a tag; the digest is printed`);
+  const base = (parsed.values.base as string | undefined) ?? DEFAULT_BASE;
+  referenceFlag(base, '--base');
   let platforms: Platform[];
   try {
-    platforms = (values.platform ?? DEFAULT_PLATFORMS)
+    platforms = ((parsed.values.platform as string | undefined) ?? DEFAULT_PLATFORMS)
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean)
@@ -80,22 +61,11 @@ export function parseImageOptions(argv: string[]): ImageOptions | undefined {
   const seen = new Set(platforms.map((p) => JSON.stringify(p)));
   if (seen.size !== platforms.length) throw new UsageError('--platform names a platform twice');
   return {
-    push: values.push,
+    push,
     tag: target.tag ?? 'latest',
     repository: `${target.host}/${target.path}`,
     base,
     platforms,
-    ...(values['docker-config'] ? { dockerConfig: values['docker-config'] } : {}),
-    ...(values['ca-file'] ? { caFile: values['ca-file'] } : {}),
-    insecureRegistries: values['insecure-registry'] ?? [],
+    ...parsed.access,
   };
-}
-
-function reference(text: string, flag: string) {
-  try {
-    return parseImageReference(text);
-  } catch (err) {
-    if (err instanceof InvalidReferenceError) throw new UsageError(`${flag}: ${err.message}`);
-    throw err;
-  }
 }

@@ -5,6 +5,7 @@ import { rootCertificates } from 'node:tls';
 import { credentialsForRegistry, DockerConfigError, normaliseRegistryKey } from '../src/oci/docker-config.js';
 import { parseImageReference, repositoryName } from '../src/oci/image-reference.js';
 import { RegistryClient } from '../src/oci/registry-client.js';
+import type { RegistryAccessOptions } from './cli-args.js';
 
 /** How this machine reaches registries: credentials by host, extra trust, plain HTTP where asked. */
 export interface RegistryAccess {
@@ -17,11 +18,7 @@ export interface RegistryAccess {
  * without one, anonymous), a CA bundle trusted besides the system's roots, and plain HTTP for the
  * registries named insecure (as a container engine's insecure-registries), which get no CA.
  */
-export async function registryAccess(opts: {
-  dockerConfig?: string;
-  caFile?: string;
-  insecureRegistries: string[];
-}): Promise<RegistryAccess> {
+export async function registryAccess(opts: RegistryAccessOptions): Promise<RegistryAccess> {
   const insecure = new Set(opts.insecureRegistries.map(normaliseRegistryKey));
   const config = await readDockerConfig(opts.dockerConfig);
   const ca = opts.caFile

@@ -8,7 +8,7 @@ import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { UsageError } from '../image/image-options.js';
+import { UsageError } from '../image/cli-args.js';
 import { registryAccess } from '../image/registry-access.js';
 import { MEDIA_TYPE } from '../src/oci/checkpoint-image.js';
 import { installManifest } from './install-manifest.js';

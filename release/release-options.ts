@@ -1,6 +1,10 @@
-import { parseArgs } from 'node:util';
-import { InvalidReferenceError, parseImageReference } from '../src/oci/image-reference.js';
-import { UsageError } from '../image/image-options.js';
+import {
+  parseCommandLine,
+  referenceFlag,
+  REGISTRY_ACCESS_USAGE,
+  type RegistryAccessOptions,
+  UsageError,
+} from '../image/cli-args.js';
 
 export const RELEASE_USAGE = `Usage: npm run release -- --image <registry>/<repository>[:<tag>][@sha256:…] [options]
 
@@ -10,13 +14,9 @@ registry (the index npm run image pushed).
 
   --image <ref>           the operator image                                 required
   --out <file>            where to write (default dist/install.yaml)
-  --docker-config <file>  registry credentials for resolving a tag (as npm run image)
-  --ca-file <file>        PEM bundle trusted besides the system's
-  --insecure-registry <host[:port]>
-                          plain HTTP to that registry (test registries only)
-  -h, --help              this text`;
+${REGISTRY_ACCESS_USAGE}`;
 
-export interface ReleaseOptions {
+export interface ReleaseOptions extends RegistryAccessOptions {
   image: string;
   /** `host/path[:tag]`: the reference without its digest. */
   name: string;
@@ -24,48 +24,20 @@ export interface ReleaseOptions {
   tag: string;
   digest?: string;
   out: string;
-  dockerConfig?: string;
-  caFile?: string;
-  insecureRegistries: string[];
 }
 
 export function parseReleaseOptions(argv: string[]): ReleaseOptions | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        image: { type: 'string' },
-        out: { type: 'string' },
-        'docker-config': { type: 'string' },
-        'ca-file': { type: 'string' },
-        'insecure-registry': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) return undefined;
-  if (!values.image) throw new UsageError('--image <registry>/<repository>:<tag> is required');
-  let ref;
-  try {
-    ref = parseImageReference(values.image);
-  } catch (err) {
-    if (err instanceof InvalidReferenceError) throw new UsageError(`--image: ${err.message}`);
-    throw err;
-  }
-  const tag = ref.tag ?? 'latest';
+  const parsed = parseCommandLine(argv, { image: { type: 'string' }, out: { type: 'string' } });
+  if (!parsed) return undefined;
+  const image = parsed.values.image as string | undefined;
+  if (!image) throw new UsageError('--image <registry>/<repository>:<tag> is required');
+  const ref = referenceFlag(image, '--image');
   return {
-    image: values.image,
+    image,
     name: `${ref.host}/${ref.path}${ref.tag ? `:${ref.tag}` : ''}`,
-    tag,
+    tag: ref.tag ?? 'latest',
     ...(ref.digest ? { digest: ref.digest } : {}),
-    out: values.out ?? 'dist/install.yaml',
-    ...(values['docker-config'] ? { dockerConfig: values['docker-config'] } : {}),
-    ...(values['ca-file'] ? { caFile: values['ca-file'] } : {}),
-    insecureRegistries: values['insecure-registry'] ?? [],
+    out: (parsed.values.out as string | undefined) ?? 'dist/install.yaml',
+    ...parsed.access,
   };
 }

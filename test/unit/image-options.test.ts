@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BASE, parseImageOptions, UsageError } from '../../image/image-options.js';
+import { UsageError } from '../../image/cli-args.js';
+import { DEFAULT_BASE, parseImageOptions } from '../../image/image-options.js';
 import { parseReleaseOptions } from '../../release/release-options.js';
 
 describe('npm run image options', () => {
