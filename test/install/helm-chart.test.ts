@@ -9,7 +9,7 @@ import { kubectl } from '../e2e/support/kube.js';
 import { MetricsScraper, operatorPodIPs } from '../e2e/support/metrics-scraper.js';
 import { CHECKPOINT_NODE, nodeRoot } from '../e2e/support/nodes.js';
 import { CHART, helm, helmRefusal, RELEASE, RELEASE_NAMESPACE, valuesFile } from './support/helm.js';
-import { counterOf, waitForRestore } from './support/install-checks.js';
+import { expectRestoredAndContinuing } from './support/install-checks.js';
 
 /**
  * The chart as a user runs it, with the real helm against the install project's cluster (which
@@ -270,14 +270,7 @@ describe('the Helm chart with the real helm', () => {
     await kubectl(['create', 'namespace', NS]);
     await runWorkload(NS, 'app', { nodeName: CHECKPOINT_NODE });
     await checkpointSucceeds('before-upgrade');
-    const before = await counterOf(NS, 'app');
-    await kubectl(['annotate', 'pod', 'app', '-n', NS, 'checkpoint.example.com/restore-from=before-upgrade']);
-    const restored = await waitForRestore(NS, 'app', 'before-upgrade');
-    expect(restored.status, restored.message).toBe('Succeeded');
-    // The process continues: the identity it drew at start, and a count from where it was.
-    const after = await counterOf(NS, 'app');
-    expect(after.id).toBe(before.id);
-    expect(after.count).toBeGreaterThanOrEqual(before.count);
+    await expectRestoredAndContinuing(NS, 'app', 'before-upgrade');
   });
 
   it('upgrades: new settings (log level, replicas, jobNamespace, a metrics certificate) roll out, the changed CRDs are applied', async () => {

@@ -10,7 +10,7 @@ import { readBody } from '../../src/oci/http-exchange.js';
 import { RegistryClient } from '../../src/oci/registry-client.js';
 import { startRegistry, type RegistryServer } from '../cluster/registry.js';
 import { clusterContext } from '../e2e/support/cluster-context.js';
-import { failureLines, lastLine, npmScript } from './support/npm-script.js';
+import { failureLines, lastLine, npmScript, type ScriptResult } from './support/npm-script.js';
 import { AMD64, ARM64, pushTestBase } from './support/test-base.js';
 
 const { registryHost } = clusterContext();
@@ -59,6 +59,12 @@ async function elfMachineIn(client: RegistryClient, layerDigest: string, path: s
   });
   await pipeline(await client.openBlob(layerDigest), createGunzip(), untar);
   return machine;
+}
+
+/** A failed run: exit code 1, and one line saying why, printed last. */
+function expectOneFailureLine(result: ScriptResult): void {
+  expect(result.code, result.stderr).toBe(1);
+  expect(failureLines('image', result.stderr), result.stderr).toHaveLength(1);
 }
 
 let work: string;
@@ -144,8 +150,7 @@ describe('npm run image', () => {
       '--insecure-registry',
       registryHost,
     ]);
-    expect(result.code).toBe(1);
-    expect(failureLines('image', result.stderr), result.stderr).toHaveLength(1);
+    expectOneFailureLine(result);
     expect(lastLine(result.stderr)).toContain('has no linux/arm64 image (it has: linux/amd64)');
     const client = cluster();
     try {
@@ -167,8 +172,7 @@ describe('npm run image', () => {
       '--insecure-registry',
       registryHost,
     ]);
-    expect(result.code).toBe(1);
-    expect(failureLines('image', result.stderr), result.stderr).toHaveLength(1);
+    expectOneFailureLine(result);
     expect(lastLine(result.stderr)).toMatch(
       new RegExp(`^image: registry ${address.replace(/[.]/g, '\\.')} is unreachable \\(ECONNREFUSED\\)`),
     );
@@ -197,8 +201,7 @@ describe('npm run image', () => {
       '--docker-config',
       wrong,
     ]);
-    expect(refused.code).toBe(1);
-    expect(failureLines('image', refused.stderr), refused.stderr).toHaveLength(1);
+    expectOneFailureLine(refused);
     expect(lastLine(refused.stderr)).toContain('refused the credentials');
     expect(refused.stderr).not.toContain(registry.password!);
 
@@ -225,8 +228,7 @@ describe('npm run image', () => {
     // over HTTPS, verified against the system's roots and, with --ca-file, the registry's CA.
     const target = `${registry.host}/checkpoint-operator:v1`;
     const untrusted = await npmScript('image', ['--push', target, '--base', BASE, '--insecure-registry', registryHost]);
-    expect(untrusted.code).toBe(1);
-    expect(failureLines('image', untrusted.stderr), untrusted.stderr).toHaveLength(1);
+    expectOneFailureLine(untrusted);
     expect(lastLine(untrusted.stderr)).toContain(registry.host);
 
     const trusted = await npmScript('image', [

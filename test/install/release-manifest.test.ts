@@ -9,7 +9,7 @@ import { kubectl } from '../e2e/support/kube.js';
 import { CHECKPOINT_NODE, nodeRoot } from '../e2e/support/nodes.js';
 import { failureLines, lastLine, npmScript } from './support/npm-script.js';
 import { AMD64, ARM64, pushTestBase } from './support/test-base.js';
-import { expectNothingOfTheOperatorLeft, OPERATOR_NS, waitForRestore, counterOf } from './support/install-checks.js';
+import { expectNothingOfTheOperatorLeft, expectRestoredAndContinuing, OPERATOR_NS } from './support/install-checks.js';
 
 const root = join(import.meta.dirname, '../..');
 const { registryHost, kubectl: kubectlBinary } = clusterContext();
@@ -142,14 +142,7 @@ spec:
     const archiveFile = join(nodeRoot(archive[1]!), archive[2]!);
     expect(await existing(archiveFile)).toBe(true);
 
-    const before = await counterOf(NS, 'app');
-    await kubectl(['annotate', 'pod', 'app', '-n', NS, 'checkpoint.example.com/restore-from=app-ckpt']);
-    const restored = await waitForRestore(NS, 'app', 'app-ckpt');
-    expect(restored.status, restored.message).toBe('Succeeded');
-    // The process continues: the identity it drew at start, and a count from where it was.
-    const after = await counterOf(NS, 'app');
-    expect(after.id).toBe(before.id);
-    expect(after.count).toBeGreaterThanOrEqual(before.count);
+    await expectRestoredAndContinuing(NS, 'app', 'app-ckpt');
     expect((await getCheckpoint(NS, 'app-ckpt')).status?.restores?.[0]?.result).toBe('Succeeded');
 
     // Uninstall in the documented order: Checkpoints first, while the operator still runs.

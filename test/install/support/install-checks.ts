@@ -44,6 +44,20 @@ export async function waitForRestore(
 }
 
 /**
+ * Restores `pod` from `checkpoint` with the restore annotation and checks the process continues:
+ * the identity it drew at start, and a count from where it was.
+ */
+export async function expectRestoredAndContinuing(namespace: string, pod: string, checkpoint: string): Promise<void> {
+  const before = await counterOf(namespace, pod);
+  await kubectl(['annotate', 'pod', pod, '-n', namespace, `checkpoint.example.com/restore-from=${checkpoint}`]);
+  const restored = await waitForRestore(namespace, pod, checkpoint);
+  expect(restored.status, restored.message).toBe('Succeeded');
+  const after = await counterOf(namespace, pod);
+  expect(after.id).toBe(before.id);
+  expect(after.count).toBeGreaterThanOrEqual(before.count);
+}
+
+/**
  * After an uninstall: no namespace of the operator (none stuck Terminating on finalizers), no
  * CRDs, no cluster-wide RBAC, no Checkpoint API left to serve anything.
  */
